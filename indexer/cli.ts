@@ -1,0 +1,300 @@
+// `vidsearch` command line. Exit codes: 0 success, 1 when any file failed or on errors, 2 on usage
+// errors. With --json, stdout holds only the JSON document; progress and logs go to stderr.
+import path from 'node:path';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { resolveConfig, type Config, type ConfigInput } from './config';
+import { openEngine } from './engine';
+import { UsageError, VidsearchError, errorMessage } from './errors';
+import { indexTargets, type IndexEvent } from './pipeline';
+import { Store } from './store';
+import { listModels, pullModel, renderProgress } from '../models/pull';
+import { REGISTRY } from '../models/registry';
+
+type Options = NonNullable<ParseArgsConfig['options']>;
+
+const COMMON: Options = {
+  help: { type: 'boolean', short: 'h' },
+  json: { type: 'boolean' },
+  home: { type: 'string' },
+  model: { type: 'string' },
+  variant: { type: 'string' },
+  threads: { type: 'string' },
+};
+const INDEXING: Options = {
+  fps: { type: 'string' },
+  'segment-seconds': { type: 'string' },
+  'batch-size': { type: 'string' },
+  pooling: { type: 'string' },
+};
+
+const CONFIG_HELP = `Configuration (flags, then environment, then defaults):
+  --home DIR          data directory (VIDSEARCH_HOME, default ./data)
+  --model NAME|DIR    model name under models/ or a model folder (VIDSEARCH_MODEL, default clip-vit-base-patch32)
+  --variant V         fp32 | quantized | fp16 (VIDSEARCH_VARIANT, default fp32)
+  --threads N         inference threads (VIDSEARCH_THREADS, default: all cores)
+  DATABASE_URL        SQLite "file:" URL (default: vidsearch.db in the data directory)`;
+
+const HELP: Record<string, string> = {
+  main: `vidsearch: search a video library by describing what you remember
+
+Usage:
+  vidsearch index <file|dir>...   index new and changed videos (folders are reconciled)
+  vidsearch search "<text>"       find videos and the moments in them
+  vidsearch stats                 what the index holds
+  vidsearch models list|pull      the CLIP models
+Run \`vidsearch <command> --help\` for a command's options.`,
+  index: `Usage: vidsearch index <file|dir>... [options]
+
+Indexes new and changed video files. A folder is reconciled: files gone from it are removed from
+the index, unchanged files are skipped without decoding, bad files are recorded with their error.
+
+Options:
+  --json              print {"indexed","skipped","removed","failed"} on stdout
+  --force             re-index unchanged files too
+  --retry-failed      retry files that failed before even if unchanged
+  --reindex           drop the whole index first (after changing model or pooling)
+  --fps N             frames sampled per second (VIDSEARCH_FPS, default 1)
+  --segment-seconds N segment length (VIDSEARCH_SEGMENT_SECONDS, default 10)
+  --batch-size N      images per inference call (VIDSEARCH_BATCH_SIZE, default 16)
+  --pooling mean      how frame vectors become segment vectors (VIDSEARCH_POOLING)
+${CONFIG_HELP}
+
+Exit status: 0 all good, 1 some file failed, 2 usage error.`,
+  search: `Usage: vidsearch search "<text>" [--k 10] [--json]
+
+Options:
+  --k N               number of videos (1-200, default 10)
+  --json              print {"query","tookMs","results":[...]} on stdout
+${CONFIG_HELP}`,
+  stats: `Usage: vidsearch stats [--json]
+
+Videos by status, segments, frames, the model in use and the index size.
+  --home DIR          data directory (VIDSEARCH_HOME)`,
+  models: `Usage:
+  vidsearch models list [--json]
+  vidsearch models pull [name] [--variants fp32,quantized]
+
+pull downloads a model (default clip-vit-base-patch32) into models/<name>/, resuming interrupted
+downloads and checking sha256. HF_ENDPOINT or VIDSEARCH_HF_ENDPOINT points it at a mirror.`,
+};
+
+function parse(args: string[], options: Options) {
+  try {
+    return parseArgs({ args, options, allowPositionals: true, strict: true });
+  } catch (err) {
+    throw new UsageError(errorMessage(err).replace(/\. To specify a positional argument.*$/, ''), { cause: { args } });
+  }
+}
+
+function configFrom(values: Record<string, unknown>): Config {
+  const flags: ConfigInput = {
+    home: values.home as string | undefined,
+    model: values.model as string | undefined,
+    variant: values.variant as string | undefined,
+    threads: values.threads as string | undefined,
+    fps: values.fps as string | undefined,
+    segmentSeconds: values['segment-seconds'] as string | undefined,
+    batchSize: values['batch-size'] as string | undefined,
+    pooling: values.pooling as string | undefined,
+  };
+  return resolveConfig(flags);
+}
+
+const out = (s: string) => process.stdout.write(s + '\n');
+const err = (s: string) => process.stderr.write(s + '\n');
+
+function clock(seconds: number): string {
+  const s = Math.max(0, Math.round(seconds));
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  const sec = String(s % 60).padStart(2, '0');
+  return h ? `${h}:${String(m).padStart(2, '0')}:${sec}` : `${m}:${sec}`;
+}
+
+/** A one-line progress display on a terminal; nothing when stderr is not a terminal. */
+function progressReporter(): (e: IndexEvent) => void {
+  const tty = process.stderr.isTTY;
+  const started = Date.now();
+  let framesDone = 0;
+  let current = { frames: 0, duration: 0, name: '' };
+  let files = 0;
+  let finished = 0;
+  let last = 0;
+  const draw = (force = false) => {
+    if (!tty) return;
+    const now = Date.now();
+    if (!force && now - last < 100) return;
+    last = now;
+    const elapsed = (now - started) / 1000;
+    const fps = (framesDone + current.frames) / Math.max(elapsed, 1e-3);
+    const eta = finished > 0 ? (elapsed / finished) * (files - finished) : NaN;
+    const width = 20;
+    const filled = files ? Math.round((finished / files) * width) : 0;
+    const bar = '█'.repeat(filled) + '░'.repeat(width - filled);
+    const line = `${bar} ${finished}/${files} files  ${fps.toFixed(1)} frames/s  ETA ${Number.isFinite(eta) ? clock(eta) : '--'}  ${current.name}`;
+    process.stderr.write(`\r\x1b[2K${line.slice(0, (process.stderr.columns || 100) - 1)}`);
+  };
+  return (e) => {
+    if (e.type === 'plan') files = e.files;
+    else if (e.type === 'start') current = { frames: 0, duration: 0, name: path.basename(e.path) };
+    else if (e.type === 'frames') current.frames = e.frames;
+    else if (e.type === 'done') {
+      finished++;
+      framesDone += e.result.status === 'indexed' ? e.result.frames : 0;
+      current = { frames: 0, duration: 0, name: '' };
+      if (tty && e.result.status === 'failed') process.stderr.write(`\r\x1b[2Kfailed: ${e.result.path}: ${e.result.error}\n`);
+      if (tty && finished === files) {
+        draw(true);
+        process.stderr.write('\n');
+        return;
+      }
+    }
+    draw();
+  };
+}
+
+async function cmdIndex(args: string[]): Promise<number> {
+  const { values, positionals } = parse(args, { ...COMMON, ...INDEXING, force: { type: 'boolean' }, 'retry-failed': { type: 'boolean' }, reindex: { type: 'boolean' } });
+  if (values.help) return out(HELP.index), 0;
+  if (positionals.length === 0) throw new UsageError('index needs at least one file or folder: vidsearch index ~/Videos');
+  const cfg = configFrom(values);
+  const engine = await openEngine(cfg, { writer: true, reindex: !!values.reindex });
+  const controller = new AbortController();
+  const stop = () => {
+    if (!controller.signal.aborted) err('\nstopping: finishing up and saving the index (press Ctrl-C again to force)');
+    else process.exit(130);
+    controller.abort();
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+  try {
+    const report = await indexTargets(engine, positionals, {
+      force: !!values.force,
+      retryFailed: !!values['retry-failed'],
+      signal: controller.signal,
+      onEvent: progressReporter(),
+    });
+    if (values.json) out(JSON.stringify(report, null, 2));
+    else {
+      out(`indexed ${report.indexed.length}, skipped ${report.skipped.length}, removed ${report.removed.length}, failed ${report.failed.length}`);
+      for (const f of report.failed) out(`  failed: ${f.path}: ${f.error}`);
+    }
+    if (controller.signal.aborted) return 130;
+    return report.failed.length ? 1 : 0;
+  } catch (e) {
+    if (controller.signal.aborted) {
+      err('interrupted: the file in progress was abandoned; everything before it is saved');
+      return 130;
+    }
+    throw e;
+  } finally {
+    process.off('SIGINT', stop);
+    process.off('SIGTERM', stop);
+    await engine.close();
+  }
+}
+
+async function cmdSearch(args: string[]): Promise<number> {
+  const { values, positionals } = parse(args, { ...COMMON, k: { type: 'string' } });
+  if (values.help) return out(HELP.search), 0;
+  const query = positionals.join(' ');
+  if (!query.trim()) throw new UsageError('search needs a query: vidsearch search "a dog catching a frisbee"');
+  const k = values.k === undefined ? 10 : Number(values.k);
+  if (!Number.isInteger(k) || k < 1 || k > 200) throw new UsageError(`--k must be an integer from 1 to 200, got "${values.k}"`);
+  const engine = await openEngine(configFrom(values));
+  try {
+    const res = await engine.searcher.search(query, { k });
+    if (values.json) {
+      out(JSON.stringify(res, null, 2));
+      return 0;
+    }
+    if (res.results.length === 0) {
+      const stats = await engine.store.stats();
+      out(stats.videos.indexed ? `no results for "${res.query}"` : 'no videos indexed yet: run `vidsearch index <folder>`');
+      return 0;
+    }
+    res.results.forEach((r, i) => {
+      out(`${i + 1}. ${r.path}`);
+      out(`   score ${r.score.toFixed(3)}  best moment ${clock(r.bestTime)} (in ${clock(r.start)}-${clock(r.end)})`);
+      const others = r.moments.slice(1).map((m) => `${clock(m.bestTime)} (${m.score.toFixed(2)})`);
+      if (others.length) out(`   also: ${others.join(', ')}`);
+    });
+    err(`${res.results.length} videos in ${res.tookMs} ms`);
+    return 0;
+  } finally {
+    await engine.close();
+  }
+}
+
+async function cmdStats(args: string[]): Promise<number> {
+  const { values } = parse(args, COMMON);
+  if (values.help) return out(HELP.stats), 0;
+  const cfg = configFrom(values);
+  const store = await Store.open(cfg);
+  try {
+    const s = await store.stats();
+    if (values.json) {
+      out(JSON.stringify({ home: cfg.home, ...s }, null, 2));
+      return 0;
+    }
+    out(`data directory  ${cfg.home}`);
+    out(`videos          ${s.videos.total} (${s.videos.indexed} indexed, ${s.videos.failed} failed, ${s.videos.pending} pending)`);
+    out(`segments        ${s.segments}`);
+    out(`frames          ${s.frames}`);
+    out(`model           ${s.identity ? `${s.identity.model.name} (${s.identity.model.variant}, ${s.identity.model.dim}-d, ${s.identity.pooling} pooling)` : 'none yet'}`);
+    out(`index           ${s.index.vectors} vectors, ${(s.index.bytes / 1e6).toFixed(1)} MB${s.index.inStep ? '' : ' (out of step: rebuilt on next use)'}`);
+    return 0;
+  } finally {
+    await store.close();
+  }
+}
+
+async function cmdModels(args: string[]): Promise<number> {
+  const [sub, ...rest] = args;
+  if (!sub || sub === '--help' || sub === '-h') return out(HELP.models), sub ? 0 : 2;
+  const { values, positionals } = parse(rest, { ...COMMON, variants: { type: 'string' } });
+  if (values.help) return out(HELP.models), 0;
+  const cfg = configFrom(values);
+  if (sub === 'list') {
+    const models = await listModels(cfg.modelsDir);
+    if (values.json) return out(JSON.stringify(models, null, 2)), 0;
+    for (const m of models) out(`${m.installed ? '*' : ' '} ${m.name.padEnd(28)} ${m.installed ? `installed (${m.variants.join(', ')})` : 'not installed'}  ${m.description ?? ''}`);
+    out(`(* installed, in ${cfg.modelsDir}; the model in use is ${cfg.model})`);
+    return 0;
+  }
+  if (sub === 'pull') {
+    const name = positionals[0] ?? 'clip-vit-base-patch32';
+    if (!REGISTRY[name]) throw new UsageError(`unknown model "${name}"; known: ${Object.keys(REGISTRY).join(', ')}`);
+    const variants = values.variants ? (values.variants as string).split(',').map((v) => v.trim()) : undefined;
+    for (const v of variants ?? []) if (!['fp32', 'quantized', 'fp16'].includes(v)) throw new UsageError(`--variants takes fp32, quantized, fp16; got "${v}"`);
+    const res = await pullModel({ name, modelsDir: cfg.modelsDir, variants: variants as never, onProgress: renderProgress(process.stderr) });
+    if (values.json) out(JSON.stringify(res, null, 2));
+    else out(`model ${name} is ready in ${res.dir}`);
+    return 0;
+  }
+  throw new UsageError(`unknown models command "${sub}": use list or pull`);
+}
+
+const COMMANDS: Record<string, (args: string[]) => Promise<number>> = { index: cmdIndex, search: cmdSearch, stats: cmdStats, models: cmdModels };
+
+export async function main(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  if (!cmd || cmd === '--help' || cmd === '-h' || cmd === 'help') {
+    out(HELP.main);
+    return cmd ? 0 : 2;
+  }
+  const run = Object.hasOwn(COMMANDS, cmd) ? COMMANDS[cmd] : undefined;
+  try {
+    if (!run) throw new UsageError(`unknown command "${cmd}"; commands: ${Object.keys(COMMANDS).join(', ')}`);
+    return await run(rest);
+  } catch (e) {
+    if (e instanceof UsageError) {
+      err(`vidsearch: ${e.message}`);
+      err(`run \`vidsearch ${run !== undefined ? cmd + ' ' : ''}--help\` for usage`);
+      return 2;
+    }
+    err(`vidsearch: ${e instanceof VidsearchError ? e.message : errorMessage(e)}`);
+    if (process.env.VIDSEARCH_DEBUG && e instanceof Error) err(e.stack ?? '');
+    return 1;
+  }
+}

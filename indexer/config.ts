@@ -1,0 +1,89 @@
+// One typed configuration, resolved in one place: flags, then environment, then defaults.
+import os from 'node:os';
+import path from 'node:path';
+import { UsageError } from './errors';
+import { DEFAULT_MODELS_DIR } from './paths';
+
+export type ModelVariant = 'fp32' | 'quantized' | 'fp16';
+export type PoolingName = 'mean';
+
+export interface Config {
+  /** data directory: database, HNSW index, thumbnails, lock */
+  home: string;
+  databaseUrl: string;
+  /** a name under modelsDir or a path to a model folder */
+  model: string;
+  modelsDir: string;
+  variant: ModelVariant;
+  /** frames sampled per second of video */
+  fps: number;
+  /** segment length in seconds */
+  segmentSeconds: number;
+  pooling: PoolingName;
+  /** images per inference call */
+  batchSize: number;
+  /** ONNX Runtime intra-op threads */
+  threads: number;
+}
+
+export type ConfigInput = Partial<{ [K in keyof Config]: Config[K] | string | undefined }>;
+
+export const DEFAULT_MODEL = 'clip-vit-base-patch32';
+// 10 s at 1 fps: close to CLIP4Clip's 12 frames a clip, short enough that a moment is not diluted
+// by the rest of a long shot; the best frame inside the segment gives the finer position.
+export const DEFAULT_SEGMENT_SECONDS = 10;
+
+const VARIANTS: readonly ModelVariant[] = ['fp32', 'quantized', 'fp16'];
+const POOLINGS: readonly PoolingName[] = ['mean'];
+
+function positiveNumber(name: string, value: unknown, { integer = false, max = Infinity } = {}): number {
+  const n = typeof value === 'number' ? value : Number(String(value).trim());
+  if (!Number.isFinite(n) || n <= 0 || n > max || (integer && !Number.isInteger(n))) {
+    throw new UsageError(`${name} must be a positive ${integer ? 'integer' : 'number'}${max < Infinity ? ` up to ${max}` : ''}, got "${value}"`, {
+      cause: { setting: name, value },
+    });
+  }
+  return n;
+}
+
+function oneOf<T extends string>(name: string, value: unknown, allowed: readonly T[]): T {
+  if (!allowed.includes(value as T)) {
+    throw new UsageError(`${name} must be one of ${allowed.join(', ')}, got "${value}"`, { cause: { setting: name, value } });
+  }
+  return value as T;
+}
+
+/**
+ * Flags win over environment variables, which win over defaults. `flags` holds only what the
+ * user actually passed (undefined means "not given").
+ */
+export function resolveConfig(flags: ConfigInput = {}, env: NodeJS.ProcessEnv = process.env): Config {
+  const pick = (key: keyof Config, envName: string): unknown => {
+    const f = flags[key];
+    if (f !== undefined && f !== '') return f;
+    const e = env[envName];
+    return e !== undefined && e !== '' ? e : undefined;
+  };
+  const home = path.resolve(String(pick('home', 'VIDSEARCH_HOME') ?? 'data'));
+  const databaseUrl = String(pick('databaseUrl', 'DATABASE_URL') ?? `file:${path.join(home, 'vidsearch.db')}`);
+  if (!databaseUrl.startsWith('file:')) {
+    throw new UsageError(`DATABASE_URL must be a SQLite "file:" URL, got "${databaseUrl}"`, { cause: { setting: 'DATABASE_URL' } });
+  }
+  return {
+    home,
+    databaseUrl,
+    model: String(pick('model', 'VIDSEARCH_MODEL') ?? DEFAULT_MODEL),
+    modelsDir: path.resolve(String(pick('modelsDir', 'VIDSEARCH_MODELS_DIR') ?? DEFAULT_MODELS_DIR)),
+    variant: oneOf('variant (VIDSEARCH_VARIANT)', pick('variant', 'VIDSEARCH_VARIANT') ?? 'fp32', VARIANTS),
+    fps: positiveNumber('fps (VIDSEARCH_FPS)', pick('fps', 'VIDSEARCH_FPS') ?? 1, { max: 60 }),
+    segmentSeconds: positiveNumber('segment length (VIDSEARCH_SEGMENT_SECONDS)', pick('segmentSeconds', 'VIDSEARCH_SEGMENT_SECONDS') ?? DEFAULT_SEGMENT_SECONDS, { max: 3600 }),
+    pooling: oneOf('pooling (VIDSEARCH_POOLING)', pick('pooling', 'VIDSEARCH_POOLING') ?? 'mean', POOLINGS),
+    batchSize: positiveNumber('batch size (VIDSEARCH_BATCH_SIZE)', pick('batchSize', 'VIDSEARCH_BATCH_SIZE') ?? 16, { integer: true, max: 1024 }),
+    threads: positiveNumber('threads (VIDSEARCH_THREADS)', pick('threads', 'VIDSEARCH_THREADS') ?? os.availableParallelism(), { integer: true, max: 256 }),
+  };
+}
+
+/** Path of the SQLite file behind a "file:" URL. */
+export function sqlitePath(databaseUrl: string): string {
+  return path.resolve(databaseUrl.slice('file:'.length));
+}

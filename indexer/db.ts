@@ -1,0 +1,82 @@
+// The database I/O boundary: a Prisma client on SQLite (better-sqlite3 adapter, no engine binary)
+// with the committed migrations applied on open.
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { PrismaBetterSQLite3 } from '@prisma/adapter-better-sqlite3';
+import { PrismaClient } from '@prisma/client';
+import { sqlitePath } from './config';
+import { StoreError, errorMessage } from './errors';
+import { MIGRATIONS_DIR } from './paths';
+
+export type Db = PrismaClient;
+
+// A reader waits this long for a writer's transaction instead of failing with SQLITE_BUSY.
+const BUSY_TIMEOUT_MS = 15_000;
+
+/**
+ * Applies pending migrations from prisma/migrations, recording them in `_prisma_migrations` exactly
+ * as `prisma migrate deploy` does (same table, sha256 checksums), so either tool can take over.
+ * Running the Prisma CLI instead would cost a second per command.
+ */
+export function migrate(file: string, migrationsDir = MIGRATIONS_DIR): string[] {
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  let db: Database.Database;
+  try {
+    db = new Database(file, { timeout: BUSY_TIMEOUT_MS });
+  } catch (err) {
+    throw new StoreError(`cannot open the database ${file}: ${errorMessage(err)} (check DATABASE_URL / VIDSEARCH_HOME and permissions)`, {
+      cause: { file },
+    });
+  }
+  const applied: string[] = [];
+  try {
+    // WAL lets searches read while an indexing run writes.
+    db.pragma('journal_mode = WAL');
+    db.exec(`CREATE TABLE IF NOT EXISTS "_prisma_migrations" (
+      "id" TEXT PRIMARY KEY NOT NULL, "checksum" TEXT NOT NULL, "finished_at" DATETIME,
+      "migration_name" TEXT NOT NULL, "logs" TEXT, "rolled_back_at" DATETIME,
+      "started_at" DATETIME NOT NULL DEFAULT current_timestamp, "applied_steps_count" INTEGER UNSIGNED NOT NULL DEFAULT 0)`);
+    const names = fs
+      .readdirSync(migrationsDir, { withFileTypes: true })
+      .filter((d) => d.isDirectory() && fs.existsSync(path.join(migrationsDir, d.name, 'migration.sql')))
+      .map((d) => d.name)
+      .sort();
+    const done = new Set(
+      (db.prepare('SELECT migration_name FROM _prisma_migrations WHERE finished_at IS NOT NULL AND rolled_back_at IS NULL').all() as { migration_name: string }[]).map(
+        (r) => r.migration_name,
+      ),
+    );
+    for (const name of names) {
+      if (done.has(name)) continue;
+      const sql = fs.readFileSync(path.join(migrationsDir, name, 'migration.sql'), 'utf8');
+      const checksum = crypto.createHash('sha256').update(sql).digest('hex');
+      db.transaction(() => {
+        // Re-check inside the write lock: another process may have just applied it.
+        const again = db.prepare('SELECT 1 FROM _prisma_migrations WHERE migration_name = ? AND finished_at IS NOT NULL').get(name);
+        if (again) return;
+        const now = new Date().toISOString();
+        db.exec(sql);
+        db.prepare(
+          'INSERT INTO _prisma_migrations (id, checksum, finished_at, migration_name, started_at, applied_steps_count) VALUES (?, ?, ?, ?, ?, 1)',
+        ).run(crypto.randomUUID(), checksum, now, name, now);
+        applied.push(name);
+      }).immediate();
+    }
+  } catch (err) {
+    throw new StoreError(`cannot migrate the database ${file}: ${errorMessage(err)}`, { cause: { file } });
+  } finally {
+    db.close();
+  }
+  return applied;
+}
+
+export async function openDb(databaseUrl: string): Promise<Db> {
+  const file = sqlitePath(databaseUrl);
+  migrate(file);
+  const adapter = new PrismaBetterSQLite3({ url: `file:${file}`, timeout: BUSY_TIMEOUT_MS });
+  const prisma = new PrismaClient({ adapter });
+  await prisma.$connect();
+  return prisma;
+}

@@ -1,0 +1,425 @@
+// The ffmpeg boundary: every call to ffmpeg/ffprobe goes through here and comes back as domain
+// types (VideoProbe, RawFrame) or a MediaError that says what is wrong with the file.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { MediaError, UsageError } from './errors';
+import { PROJECT_ROOT } from './paths';
+import type { RawFrame, VideoProbe } from './types';
+
+export interface Tools {
+  ffmpeg: string;
+  ffprobe: string;
+}
+
+const DEFAULT_PROBE_TIMEOUT_MS = 30_000;
+const DEFAULT_THUMBNAIL_TIMEOUT_MS = 30_000;
+const DEFAULT_THUMBNAIL_WIDTH = 320;
+const STDERR_TAIL_BYTES = 8 * 1024;
+const ERROR_LINES = 3;
+
+let tools: Tools | undefined;
+
+/** The ffmpeg and ffprobe binaries: FFMPEG_PATH/FFPROBE_PATH, then ffmpeg-static, then the installer packages. */
+export function resolveTools(): Tools {
+  if (tools) return tools;
+  // Resolve packages from the project root, not from this file: under Next.js this module is
+  // bundled somewhere else and a require relative to it would not find node_modules.
+  const require = createRequire(path.join(PROJECT_ROOT, 'package.json'));
+  tools = {
+    ffmpeg: findTool('ffmpeg', 'FFMPEG_PATH', [
+      () => require('ffmpeg-static') as string | null,
+      () => (require('@ffmpeg-installer/ffmpeg') as { path: string }).path,
+    ]),
+    ffprobe: findTool('ffprobe', 'FFPROBE_PATH', [() => (require('@ffprobe-installer/ffprobe') as { path: string }).path]),
+  };
+  return tools;
+}
+
+function findTool(name: string, envVar: string, candidates: Array<() => string | null>): string {
+  const hint = `Set ${envVar} to an ${name} binary, or reinstall the dependencies (npm install).`;
+  const fromEnv = process.env[envVar];
+  if (fromEnv) {
+    // An explicit choice that does not work is an error, not a reason to silently use another binary.
+    if (isExecutable(fromEnv)) return fromEnv;
+    throw new MediaError(`${name} not found: ${envVar}=${fromEnv} is not an executable file. ${hint}`, { cause: { tool: name, path: fromEnv } });
+  }
+  const tried: string[] = [];
+  for (const candidate of candidates) {
+    let file: string | null = null;
+    try {
+      file = candidate();
+    } catch {
+      continue; // package not installed (ffmpeg-static usually is not) or unsupported platform
+    }
+    if (file && isExecutable(file)) return file;
+    if (file) tried.push(file);
+  }
+  throw new MediaError(`${name} not found${tried.length ? ` (not executable: ${tried.join(', ')})` : ''}. ${hint}`, { cause: { tool: name, tried } });
+}
+
+function isExecutable(file: string): boolean {
+  try {
+    fs.accessSync(file, fs.constants.X_OK);
+    return fs.statSync(file).isFile();
+  } catch {
+    return false;
+  }
+}
+
+// ffmpeg reads "name:rest" as a protocol when "name" is one (concat:, http:, ...); the explicit
+// file: protocol makes any local path, including ones starting with "-", mean that file.
+function inputUrl(file: string): string {
+  return `file:${path.resolve(file)}`;
+}
+
+/** Keeps the last few KiB of a child's stderr: enough to explain a failure, bounded for long runs. */
+class StderrTail {
+  private text = '';
+  constructor(private readonly input: string) {}
+
+  push(chunk: Buffer): void {
+    this.text = (this.text + chunk.toString('utf8')).slice(-STDERR_TAIL_BYTES);
+  }
+
+  /** Non-empty lines without the file name prefix and the pointer in "[h264 @ 0x55d1c0]". */
+  lines(): string[] {
+    const lines = this.text
+      .split(/\r?\n/)
+      .map((line) => line.replace(/ @ 0x[0-9a-f]+\]/i, ']').replace(`${this.input}: `, '').trim())
+      .filter(Boolean);
+    return lines.filter((line, i) => line !== lines[i - 1]);
+  }
+
+  last(n = ERROR_LINES): string {
+    return this.lines().slice(-n).join('; ');
+  }
+}
+
+interface Exit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+/** Resolves when the child has exited and its pipes are closed; a spawn failure becomes a MediaError. */
+function exited(child: ChildProcess, tool: string): Promise<Exit> {
+  return new Promise((resolve, reject) => {
+    child.once('error', (err) => {
+      const error = new MediaError(`cannot run ${tool}: ${err.message}. Set FFMPEG_PATH/FFPROBE_PATH or reinstall (npm install).`, { cause: err });
+      child.stdout?.destroy(error);
+      reject(error);
+    });
+    child.once('close', (code, signal) => resolve({ code, signal }));
+  });
+}
+
+function kill(child: ChildProcess): void {
+  if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+}
+
+/** Runs a short-lived tool to completion, collecting stdout; kills it on abort or timeout. */
+async function run(cmd: string, args: string[], input: string, opts: { signal?: AbortSignal; timeoutMs: number; tool: string }) {
+  opts.signal?.throwIfAborted();
+  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const done = exited(child, opts.tool);
+  const stderr = new StderrTail(input);
+  const stdout: Buffer[] = [];
+  child.stdout!.on('data', (c: Buffer) => stdout.push(c));
+  child.stderr!.on('data', (c: Buffer) => stderr.push(c));
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    kill(child);
+  }, opts.timeoutMs);
+  const onAbort = () => kill(child);
+  opts.signal?.addEventListener('abort', onAbort, { once: true });
+  try {
+    const exit = await done;
+    opts.signal?.throwIfAborted();
+    if (timedOut) {
+      throw new MediaError(`${opts.tool} timed out after ${opts.timeoutMs / 1000} s`, { cause: { file: input, timeoutMs: opts.timeoutMs } });
+    }
+    return { ...exit, stdout: Buffer.concat(stdout).toString('utf8'), stderr };
+  } finally {
+    clearTimeout(timer);
+    opts.signal?.removeEventListener('abort', onAbort);
+    kill(child);
+  }
+}
+
+// ffprobe's JSON, only the fields read here.
+interface ProbeStream {
+  codec_type?: string;
+  codec_name?: string;
+  width?: number;
+  height?: number;
+  sample_aspect_ratio?: string;
+  avg_frame_rate?: string;
+  r_frame_rate?: string;
+  duration?: string;
+  disposition?: { attached_pic?: number };
+  tags?: Record<string, string>;
+  side_data_list?: Array<{ side_data_type?: string; rotation?: number }>;
+}
+
+interface ProbeOutput {
+  streams?: ProbeStream[];
+  format?: { format_name?: string; duration?: string };
+}
+
+/** Reads what the indexer needs to know about a video; MediaError when it is not a usable video. */
+export async function probe(file: string, opts: { signal?: AbortSignal; timeoutMs?: number } = {}): Promise<VideoProbe> {
+  await checkReadable(file);
+  const input = inputUrl(file);
+  const result = await run(
+    resolveTools().ffprobe,
+    ['-v', 'error', '-print_format', 'json', '-show_format', '-show_streams', '-i', input],
+    input,
+    { signal: opts.signal, timeoutMs: opts.timeoutMs ?? DEFAULT_PROBE_TIMEOUT_MS, tool: 'ffprobe' },
+  );
+  if (result.code !== 0) {
+    throw new MediaError(`not a video file: ffprobe could not read it (${probeFailure(result.stderr) || `exit code ${result.code}`})`, {
+      cause: { file, exitCode: result.code, stderr: result.stderr.lines() },
+    });
+  }
+  let out: ProbeOutput;
+  try {
+    out = JSON.parse(result.stdout) as ProbeOutput;
+  } catch {
+    throw new MediaError('not a video file: ffprobe gave no readable description of it', { cause: { file } });
+  }
+  const streams = out.streams ?? [];
+  const formatName = out.format?.format_name ?? '';
+  // Cover art in audio files is a "video" stream too; it is not something to index.
+  const videos = streams.filter((s) => s.codec_type === 'video' && !s.disposition?.attached_pic);
+  const video = videos[0];
+  if (!video) {
+    const kinds = [...new Set(streams.map((s) => s.codec_type ?? 'unknown'))].join(', ') || 'none';
+    throw new MediaError(`no video stream (streams: ${kinds})`, { cause: { file, formatName, streams: kinds } });
+  }
+  if (formatName === 'image2' || formatName.endsWith('_pipe')) {
+    throw new MediaError(`not a video (still image, ${formatName})`, { cause: { file, formatName } });
+  }
+  const rotation = rotationOf(video);
+  const sar = rational(video.sample_aspect_ratio);
+  const codedWidth = Math.round((video.width ?? 0) * (sar > 0 ? sar : 1));
+  const codedHeight = video.height ?? 0;
+  const quarterTurn = rotation === 90 || rotation === 270;
+  return {
+    duration: positive(out.format?.duration) || positive(video.duration),
+    width: quarterTurn ? codedHeight : codedWidth,
+    height: quarterTurn ? codedWidth : codedHeight,
+    rotation,
+    fps: rational(video.avg_frame_rate) || rational(video.r_frame_rate),
+    codec: video.codec_name ?? 'unknown',
+    hasAudio: streams.some((s) => s.codec_type === 'audio'),
+    videoStreams: videos.length,
+    formatName,
+  };
+}
+
+async function checkReadable(file: string): Promise<void> {
+  let st: fs.Stats;
+  try {
+    st = await fs.promises.stat(file);
+    await fs.promises.access(file, fs.constants.R_OK);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const reason = code === 'ENOENT' ? 'no such file' : code === 'EACCES' || code === 'EPERM' ? 'permission denied' : (err as Error).message;
+    throw new MediaError(`cannot read the file (${reason})`, { cause: { file, code } });
+  }
+  if (!st.isFile()) throw new MediaError('cannot read the file (not a regular file)', { cause: { file } });
+  if (st.size === 0) throw new MediaError('empty file (0 bytes)', { cause: { file, size: 0 } });
+}
+
+// ffprobe ends with "<input>: <reason>"; the demuxer's own complaint just before it, when there is
+// one ("moov atom not found"), is the more useful half, so both are kept.
+function probeFailure(stderr: StderrTail): string {
+  const lines = stderr.lines();
+  const last = lines.at(-1);
+  const before = lines.at(-2);
+  if (!last) return '';
+  return before?.startsWith('[') ? `${before.replace(/^\[[^\]]*\]\s*/, '')}: ${last}` : last;
+}
+
+// The `rotate` tag and ffprobe's display-matrix `rotation` disagree in direction: the tag is
+// clockwise (what the player turns), the matrix angle counterclockwise.
+function rotationOf(stream: ProbeStream): number {
+  const tag = stream.tags?.rotate;
+  const matrix = stream.side_data_list?.find((d) => d.side_data_type === 'Display Matrix')?.rotation;
+  let clockwise = 0;
+  if (tag !== undefined && Number.isFinite(Number(tag))) clockwise = Number(tag);
+  else if (typeof matrix === 'number') clockwise = -matrix;
+  return (((Math.round(clockwise / 90) * 90) % 360) + 360) % 360;
+}
+
+function rational(value: string | undefined): number {
+  if (!value) return 0;
+  const [num, den = '1'] = value.split(/[/:]/);
+  const n = Number(num);
+  const d = Number(den);
+  return Number.isFinite(n) && Number.isFinite(d) && d !== 0 && n > 0 ? n / d : 0;
+}
+
+function positive(value: string | undefined): number {
+  const n = Number(value);
+  return Number.isFinite(n) && n > 0 ? n : 0;
+}
+
+export interface FrameOptions {
+  /** frames sampled per second of video */
+  fps: number;
+  /** side of the square frames, the model's input size */
+  size: number;
+  /** when given, a file without a video stream fails before ffmpeg starts */
+  probe?: VideoProbe;
+  signal?: AbortSignal;
+  /** ffmpeg decoding threads */
+  threads?: number;
+}
+
+/**
+ * Decodes a video into square RGB frames sampled at `fps`, each `size`×`size`, upright.
+ * One ffmpeg process per call; frames stream out as the consumer pulls them, so memory stays
+ * bounded by a few frames whatever the video's length. Stopping early or aborting kills ffmpeg.
+ */
+export async function* frames(file: string, opts: FrameOptions): AsyncGenerator<RawFrame> {
+  const { fps, size } = opts;
+  if (!(fps > 0) || !Number.isFinite(fps)) throw new UsageError(`frame rate must be a positive number, got ${fps}`);
+  if (!Number.isInteger(size) || size <= 0) throw new UsageError(`frame size must be a positive integer, got ${size}`);
+  if (opts.probe && opts.probe.videoStreams === 0) throw new MediaError('no video stream', { cause: { file } });
+  const toFrame = (rgb: Uint8Array, index: number): RawFrame => ({ index, time: index / fps, rgb, width: size, height: size });
+
+  let count = 0;
+  for await (const rgb of decode(file, [`fps=fps=${fps}:round=up`, ...squareCrop(size)].join(','), [], opts)) {
+    yield toFrame(rgb, count++);
+  }
+  if (count > 0) return;
+  // The fps filter drops frames it cannot place in time (e.g. missing timestamps); a decodable
+  // video still deserves one frame, so take the first one as it is.
+  for await (const rgb of decode(file, squareCrop(size).join(','), ['-frames:v', '1'], opts)) {
+    yield toFrame(rgb, count++);
+  }
+  if (count === 0) throw new MediaError('no frames could be decoded from the video', { cause: { file } });
+}
+
+// Scale so the shorter *displayed* side (sample aspect ratio applied) becomes `size`, then cut the
+// centre square: CLIP's own preprocessing (resize shortest side, centre crop) done by ffmpeg, with
+// the bicubic filter CLIP uses. ceil keeps the longer side >= size, so the crop always fits.
+function squareCrop(size: number): string[] {
+  const wide = 'gte(iw*sar,ih)';
+  return [
+    `scale=w='if(${wide},ceil(${size}*iw*sar/ih),${size})':h='if(${wide},${size},ceil(${size}*ih/(iw*sar)))':flags=bicubic`,
+    'setsar=1',
+    `crop=${size}:${size}`,
+  ];
+}
+
+/** One ffmpeg run: yields exact size*size*3-byte RGB frames from its stdout as they are pulled. */
+async function* decode(file: string, filter: string, outputArgs: string[], opts: FrameOptions): AsyncGenerator<Uint8Array> {
+  const { signal, size } = opts;
+  signal?.throwIfAborted();
+  const input = inputUrl(file);
+  const args = [
+    '-nostdin', '-hide_banner', '-loglevel', 'error',
+    ...(opts.threads ? ['-threads', String(opts.threads)] : []),
+    '-i', input,
+    // The first real video stream (not cover art), the one probe describes. Autorotation stays
+    // on (ffmpeg's default), so rotated phone videos come out upright.
+    '-map', '0:V:0',
+    '-vf', filter,
+    // The fps filter alone decides which frames exist; the muxer must not duplicate or drop.
+    '-vsync', '0',
+    ...outputArgs,
+    '-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:1',
+  ];
+  const child = spawn(resolveTools().ffmpeg, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const done = exited(child, 'ffmpeg');
+  done.catch(() => {}); // observed below; this keeps an early spawn failure from being "unhandled"
+  const stderr = new StderrTail(input);
+  child.stderr!.on('data', (c: Buffer) => stderr.push(c));
+  const onAbort = () => kill(child);
+  signal?.addEventListener('abort', onAbort, { once: true });
+
+  const frameBytes = size * size * 3;
+  let produced = 0;
+  try {
+    let frame = new Uint8Array(frameBytes);
+    let filled = 0;
+    // Iterating the stream pulls one chunk at a time: while the consumer is busy with a frame,
+    // nothing is read, the pipe fills and ffmpeg blocks. That is the backpressure.
+    for await (const chunk of child.stdout! as AsyncIterable<Buffer>) {
+      for (let offset = 0; offset < chunk.length; ) {
+        const n = Math.min(frameBytes - filled, chunk.length - offset);
+        frame.set(chunk.subarray(offset, offset + n), filled);
+        filled += n;
+        offset += n;
+        if (filled === frameBytes) {
+          yield frame;
+          produced++;
+          frame = new Uint8Array(frameBytes);
+          filled = 0;
+        }
+      }
+    }
+    const exit = await done;
+    signal?.throwIfAborted();
+    if (exit.code !== 0) {
+      const why = stderr.last() || (exit.signal ? `killed by ${exit.signal}` : `exit code ${exit.code}`);
+      const cause = { file, exitCode: exit.code, signal: exit.signal, frames: produced, stderr: stderr.lines().slice(-ERROR_LINES) };
+      throw new MediaError(produced === 0 ? `ffmpeg could not decode the video: ${why}` : `decoding failed after ${produced} frames: ${why}`, { cause });
+    }
+  } catch (err) {
+    // A stream error after an abort is just the kill; report the abort itself.
+    signal?.throwIfAborted();
+    throw err;
+  } finally {
+    signal?.removeEventListener('abort', onAbort);
+    kill(child);
+    // Wait for the exit so that no ffmpeg outlives the loop that started it.
+    await done.catch(() => {});
+  }
+}
+
+/** Writes a JPEG of the frame at `time` seconds, `width` pixels wide, atomically (temp file + rename). */
+export async function thumbnail(file: string, time: number, outFile: string, opts: { width?: number } = {}): Promise<void> {
+  const width = opts.width ?? DEFAULT_THUMBNAIL_WIDTH;
+  if (!Number.isInteger(width) || width <= 0) throw new UsageError(`thumbnail width must be a positive integer, got ${width}`);
+  await checkReadable(file);
+  await fs.promises.mkdir(path.dirname(outFile), { recursive: true });
+  const input = inputUrl(file);
+  const tmp = `${outFile}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+  try {
+    const result = await run(
+      resolveTools().ffmpeg,
+      [
+        '-nostdin', '-hide_banner', '-loglevel', 'error',
+        // Before -i: seek by the index to the keyframe, then decode only up to `time`.
+        '-ss', Math.max(0, time).toFixed(3),
+        '-i', input,
+        '-map', '0:V:0',
+        '-frames:v', '1',
+        // Height from the display aspect ratio, so anamorphic video is not squeezed; even for the encoder.
+        '-vf', `scale=w=${width}:h='max(2,trunc(ow/dar/2)*2)':flags=bicubic,setsar=1`,
+        '-q:v', '3',
+        '-f', 'mjpeg', '-y', tmp,
+      ],
+      input,
+      { timeoutMs: DEFAULT_THUMBNAIL_TIMEOUT_MS, tool: 'ffmpeg' },
+    );
+    if (result.code !== 0) {
+      throw new MediaError(`cannot make a thumbnail: ${result.stderr.last() || `ffmpeg exit code ${result.code}`}`, {
+        cause: { file, time, exitCode: result.code, stderr: result.stderr.lines().slice(-ERROR_LINES) },
+      });
+    }
+    const written = await fs.promises.stat(tmp).catch(() => null);
+    if (!written || written.size === 0) {
+      throw new MediaError(`cannot make a thumbnail: no frame at ${time} s (past the end of the video?)`, { cause: { file, time } });
+    }
+    await fs.promises.rename(tmp, outFile);
+  } finally {
+    await fs.promises.rm(tmp, { force: true });
+  }
+}

@@ -1,0 +1,150 @@
+// Search rules: query → text vector (LRU-cached) → HNSW top segments → grouped by video, videos
+// ranked by their best segment → the best moment inside each segment from its frame vectors.
+import { UsageError } from './errors';
+import type { ClipModel } from './model';
+import type { Store, VideoRecord } from './store';
+import { dot } from './vectors';
+
+export interface Moment {
+  start: number;
+  end: number;
+  bestTime: number;
+  score: number;
+}
+
+export interface SearchResult {
+  videoId: number;
+  path: string;
+  duration: number | null;
+  score: number;
+  start: number;
+  end: number;
+  bestTime: number;
+  moments: Moment[];
+}
+
+export interface SearchResponse {
+  query: string;
+  tookMs: number;
+  results: SearchResult[];
+}
+
+export interface SearchOptions {
+  k?: number;
+  /** moments listed per video, best first */
+  moments?: number;
+}
+
+export const MAX_QUERY_CHARS = 1000;
+export const MAX_K = 200;
+
+/** Least-recently-used cache: a Map keeps insertion order, so re-inserting marks an entry recent. */
+export class LruCache<K, V> {
+  private map = new Map<K, V>();
+  hits = 0;
+  misses = 0;
+  constructor(readonly capacity: number) {}
+  get(key: K): V | undefined {
+    const v = this.map.get(key);
+    if (v === undefined) {
+      this.misses++;
+      return undefined;
+    }
+    this.hits++;
+    this.map.delete(key);
+    this.map.set(key, v);
+    return v;
+  }
+  set(key: K, value: V): void {
+    this.map.delete(key);
+    this.map.set(key, value);
+    if (this.map.size > this.capacity) this.map.delete(this.map.keys().next().value as K);
+  }
+  get size(): number {
+    return this.map.size;
+  }
+}
+
+const round = (x: number, digits = 4) => Math.round(x * 10 ** digits) / 10 ** digits;
+
+export function validateQuery(query: unknown, k: unknown = 10): { query: string; k: number } {
+  const q = typeof query === 'string' ? query.trim() : '';
+  if (!q) throw new UsageError('the query is empty: say what to look for, e.g. "a dog catching a frisbee"', { cause: { field: 'q' } });
+  if (q.length > MAX_QUERY_CHARS) throw new UsageError(`the query is too long (${q.length} characters, at most ${MAX_QUERY_CHARS})`, { cause: { field: 'q' } });
+  const n = typeof k === 'number' ? k : Number(k);
+  if (!Number.isInteger(n) || n < 1 || n > MAX_K) throw new UsageError(`k must be an integer from 1 to ${MAX_K}, got "${k}"`, { cause: { field: 'k' } });
+  return { query: q, k: n };
+}
+
+export class Searcher {
+  private cache: LruCache<string, Float32Array>;
+
+  constructor(
+    private readonly store: Store,
+    private readonly model: ClipModel,
+    cacheSize = 512,
+  ) {
+    this.cache = new LruCache(cacheSize);
+  }
+
+  async textVector(query: string): Promise<Float32Array> {
+    const cached = this.cache.get(query);
+    if (cached) return cached;
+    const [v] = await this.model.encodeTexts([query]);
+    this.cache.set(query, v);
+    return v;
+  }
+
+  async search(rawQuery: string, opts: SearchOptions = {}): Promise<SearchResponse> {
+    const started = performance.now();
+    const { query, k } = validateQuery(rawQuery, opts.k ?? 10);
+    const perVideo = opts.moments ?? 5;
+    await this.store.refresh();
+    const vector = await this.textVector(query);
+
+    // Over-fetch segments until k distinct videos appear (long videos own many segments).
+    let want = Math.max(k * 8, 64);
+    let byVideo = new Map<number, Array<{ id: number; idx: number; start: number; end: number; score: number }>>();
+    for (let round = 0; round < 4; round++) {
+      const hits = this.store.searchSegments(vector, want);
+      const rows = new Map((await this.store.segments(hits.map((h) => h.id))).map((s) => [s.id, s]));
+      byVideo = new Map();
+      for (const h of hits) {
+        const s = rows.get(h.id);
+        if (!s) continue; // deleted since the index file was published
+        const list = byVideo.get(s.videoId) ?? [];
+        list.push({ id: s.id, idx: s.idx, start: s.start, end: s.end, score: h.score });
+        byVideo.set(s.videoId, list);
+      }
+      if (byVideo.size >= k || hits.length < want) break;
+      want *= 4;
+    }
+    const ranked = [...byVideo.entries()].sort((a, b) => b[1][0].score - a[1][0].score).slice(0, k);
+    const videos = new Map<number, VideoRecord>((await this.store.videos({ ids: ranked.map(([id]) => id) })).map((v) => [v.id, v]));
+
+    const results = await Promise.all(
+      ranked
+        .filter(([id]) => videos.get(id)?.status === 'indexed')
+        .map(async ([videoId, segs]): Promise<SearchResult> => {
+          const top = segs.slice(0, perVideo);
+          const frames = await this.store.frames(videoId, top.map((s) => s.idx));
+          const moments = top.map((s) => {
+            let bestTime = s.start;
+            let best = -Infinity;
+            for (const f of frames) {
+              if (f.segmentIdx !== s.idx) continue;
+              const sim = dot(vector, f.vector);
+              if (sim > best) {
+                best = sim;
+                bestTime = f.time;
+              }
+            }
+            return { start: round(s.start, 3), end: round(s.end, 3), bestTime: round(bestTime, 3), score: round(s.score) };
+          });
+          const v = videos.get(videoId)!;
+          return { videoId, path: v.path, duration: v.duration, score: moments[0].score, start: moments[0].start, end: moments[0].end, bestTime: moments[0].bestTime, moments };
+        }),
+    );
+    return { query, tookMs: round(performance.now() - started, 2), results };
+  }
+}

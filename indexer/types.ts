@@ -1,0 +1,41 @@
+// Domain types shared by the engine modules. I/O modules return these; the rules take them.
+
+export type Vector = Float32Array;
+
+export interface VideoProbe {
+  /** seconds; 0 when the container does not say */
+  duration: number;
+  /** display size, after rotation */
+  width: number;
+  height: number;
+  /** degrees clockwise the player must rotate (0, 90, 180, 270) */
+  rotation: number;
+  /** average frame rate of the video stream, frames per second (0 when unknown) */
+  fps: number;
+  codec: string;
+  hasAudio: boolean;
+  /** number of video streams; 0 means not a video */
+  videoStreams: number;
+  formatName: string;
+}
+
+export interface RawFrame {
+  /** 0-based index among the sampled frames */
+  index: number;
+  /** presentation time in seconds from the start of the video */
+  time: number;
+  /** width*height*3 bytes, RGB24, row-major */
+  rgb: Uint8Array;
+  width: number;
+  height: number;
+}
+
+export interface SegmentVectors {
+  idx: number;
+  start: number;
+  end: number;
+  frameCount: number;
+  vector: Vector;
+}
+
+export type VideoStatus = 'pending' | 'indexed' | 'failed';

@@ -1,0 +1,32 @@
+// Shared test setup: the project's test model (built once per test process) and fresh data
+// directories. Everything is real: ffmpeg, ONNX Runtime, SQLite, HNSW.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { resolveConfig, type Config, type ConfigInput } from '../indexer/config';
+import { buildTestModel } from '../indexer/testmodel/build';
+
+export const REPO_ROOT = path.resolve(import.meta.dirname, '..');
+export const SHARED_DATA = path.resolve(REPO_ROOT, '..', 'shared', 'data');
+
+export function tempDir(prefix = 'vidsearch-test-'): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+}
+
+let modelDir: Promise<string> | undefined;
+
+/** The designed test model, built into a temp folder once per process. */
+export function testModel(): Promise<string> {
+  modelDir ??= (async () => {
+    const dir = path.join(tempDir('vidsearch-model-'), 'test-clip');
+    await buildTestModel(dir);
+    return dir;
+  })();
+  return modelDir;
+}
+
+/** A configuration on a fresh data directory using the test model. */
+export async function testConfig(overrides: ConfigInput = {}): Promise<Config> {
+  const home = tempDir('vidsearch-home-');
+  return resolveConfig({ home, model: await testModel(), threads: 1, ...overrides }, {});
+}
