@@ -34,6 +34,9 @@ export function readLock(home: string): LockInfo | undefined {
   }
 }
 
+// Locks this process holds: a second writer inside the same process is refused too.
+const held = new Set<string>();
+
 export function acquireWriterLock(home: string, command = process.argv.slice(2).join(' ')): WriterLock {
   fs.mkdirSync(home, { recursive: true });
   const file = path.join(home, 'writer.lock');
@@ -41,10 +44,12 @@ export function acquireWriterLock(home: string, command = process.argv.slice(2).
   for (let attempt = 0; attempt < 3; attempt++) {
     try {
       fs.writeFileSync(file, JSON.stringify(info), { flag: 'wx' });
+      held.add(file);
       let released = false;
       const release = () => {
         if (released) return;
         released = true;
+        held.delete(file);
         process.off('exit', release);
         const current = readLock(home);
         if (current?.pid === process.pid) fs.rmSync(file, { force: true });
@@ -54,7 +59,8 @@ export function acquireWriterLock(home: string, command = process.argv.slice(2).
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
       const holder = readLock(home);
-      if (holder && holder.host === os.hostname() && holder.pid !== process.pid && alive(holder.pid)) {
+      const ours = holder?.pid === process.pid && held.has(file);
+      if (holder && holder.host === os.hostname() && (ours || (holder.pid !== process.pid && alive(holder.pid)))) {
         throw new LockedError(
           `another vidsearch process (pid ${holder.pid}${holder.command ? `, "${holder.command}"` : ''}, since ${holder.startedAt}) is writing to ${home}: ` +
             `wait for it to finish or stop it; only one writer per data directory (VIDSEARCH_HOME)`,

@@ -359,6 +359,8 @@ async function* decode(file: string, filter: string, outputArgs: string[], opts:
         if (filled === frameBytes) {
           yield frame;
           produced++;
+          // The consumer may have aborted while holding the frame; do not hand it buffered ones.
+          signal?.throwIfAborted();
           frame = new Uint8Array(frameBytes);
           filled = 0;
         }
@@ -367,6 +369,9 @@ async function* decode(file: string, filter: string, outputArgs: string[], opts:
     const exit = await done;
     signal?.throwIfAborted();
     if (exit.code !== 0) {
+      if (produced === 0 && stderr.lines().some((l) => l.includes("'0:V:0' matches no streams"))) {
+        throw new MediaError('no video stream', { cause: { file } });
+      }
       const why = stderr.last() || (exit.signal ? `killed by ${exit.signal}` : `exit code ${exit.code}`);
       const cause = { file, exitCode: exit.code, signal: exit.signal, frames: produced, stderr: stderr.lines().slice(-ERROR_LINES) };
       throw new MediaError(produced === 0 ? `ffmpeg could not decode the video: ${why}` : `decoding failed after ${produced} frames: ${why}`, { cause });

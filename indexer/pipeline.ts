@@ -52,6 +52,14 @@ export const VIDEO_EXTENSIONS = new Set([
 // Downloads and copies in progress, editors' temporaries.
 const PARTIAL = /\.(part|crdownload|tmp|download|partial)$/i;
 
+/**
+ * A file's identity besides its path: size and whole-millisecond mtime. Sub-millisecond digits do
+ * not survive the database round trip, and no copy tool preserves them anyway.
+ */
+export function fileStamp(st: fs.Stats): { size: number; mtimeMs: number } {
+  return { size: st.size, mtimeMs: Math.floor(st.mtimeMs) };
+}
+
 export function isCandidate(file: string): boolean {
   const base = path.basename(file);
   return !base.startsWith('.') && !PARTIAL.test(base) && VIDEO_EXTENSIONS.has(path.extname(base).toLowerCase());
@@ -146,8 +154,9 @@ export async function indexFile(engine: Engine, file: string, opts: IndexOptions
   } catch (err) {
     return { status: 'failed', path: file, error: `cannot read: ${errorMessage(err)}` };
   }
+  const stamp = fileStamp(st);
   const known = await engine.store.videoByPath(file);
-  const unchanged = !!known && known.size === st.size && known.mtimeMs === st.mtimeMs;
+  const unchanged = !!known && known.size === stamp.size && known.mtimeMs === stamp.mtimeMs;
   if (unchanged && !opts.force) {
     if (known.status === 'indexed') return { status: 'skipped', path: file, reason: 'unchanged' };
     if (known.status === 'failed' && !opts.retryFailed) return { status: 'skipped', path: file, reason: `unchanged, failed earlier: ${known.error}` };
@@ -155,8 +164,8 @@ export async function indexFile(engine: Engine, file: string, opts: IndexOptions
   try {
     const { probe, vectors } = await encodeVideo(engine, file, opts.signal, onFrames);
     if (vectors.length === 0) throw new Error('no frames could be decoded');
-    const after = fs.statSync(file);
-    if (after.size !== st.size || after.mtimeMs !== st.mtimeMs) {
+    const after = fileStamp(fs.statSync(file));
+    if (after.size !== stamp.size || after.mtimeMs !== stamp.mtimeMs) {
       return { status: 'skipped', path: file, reason: 'file changed while it was being indexed; it will be picked up next time' };
     }
     const interval = 1 / engine.cfg.fps;
@@ -166,8 +175,7 @@ export async function indexFile(engine: Engine, file: string, opts: IndexOptions
     const { segments, video } = await poolSegments(vectors, plan, engine.pooling);
     const saved = await engine.store.saveIndexed({
       path: file,
-      size: st.size,
-      mtimeMs: st.mtimeMs,
+      ...stamp,
       probe,
       frames: vectors.map((v, i) => ({ time: v.time, segmentIdx: segmentOf[i], vector: v.vector })),
       segments,
@@ -177,7 +185,7 @@ export async function indexFile(engine: Engine, file: string, opts: IndexOptions
   } catch (err) {
     if (opts.signal?.aborted) throw err;
     const error = errorMessage(err);
-    await engine.store.markFailed(file, st.size, st.mtimeMs, error);
+    await engine.store.markFailed(file, stamp.size, stamp.mtimeMs, error);
     return { status: 'failed', path: file, error };
   }
 }
@@ -218,7 +226,10 @@ export async function indexTargets(engine: Engine, targets: string[], opts: Inde
   }
   for (const file of unique) {
     const st = fs.statSync(file, { throwIfNoEntry: false });
-    if (st) await engine.store.markPending(file, st.size, st.mtimeMs);
+    if (st) {
+      const stamp = fileStamp(st);
+      await engine.store.markPending(file, stamp.size, stamp.mtimeMs);
+    }
   }
   for (const [i, file] of unique.entries()) {
     if (opts.signal?.aborted) break;
