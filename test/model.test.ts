@@ -1,0 +1,125 @@
+// Model loading, tokenization and preprocessing against the contracts in DESIGN.md.
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { test } from 'node:test';
+import { ModelError } from '../indexer/errors';
+import { loadModel } from '../indexer/model';
+import { normalizeFrames } from '../indexer/preprocess';
+import { TextTokenizer } from '../indexer/tokenizer';
+import { TEST_COLORS, colorVector } from '../indexer/testmodel/build';
+import { GraphBuilder } from '../indexer/testmodel/onnx-writer';
+import { l2normalize, dot } from '../indexer/vectors';
+import { SHARED_DATA, tempDir, testModel } from './helpers';
+
+const MEAN: [number, number, number] = [0.48145466, 0.4578275, 0.40821073];
+const STD: [number, number, number] = [0.26862954, 0.26130258, 0.27577711];
+
+const load = (model: string, variant: 'fp32' | 'quantized' | 'fp16' = 'fp32') => loadModel({ model, modelsDir: '/nonexistent', variant, threads: 1 });
+
+function copyModel(src: string): string {
+  const dst = path.join(tempDir('vidsearch-model-copy-'), 'm');
+  fs.cpSync(src, dst, { recursive: true });
+  return dst;
+}
+
+test('the tokenizer reproduces every reference row of CLIP token ids', () => {
+  const read = (f: string) => JSON.parse(fs.readFileSync(path.join(SHARED_DATA, 'clip', f), 'utf8'));
+  const tok = new TextTokenizer(read('tokenizer.json'), read('tokenizer_config.json'), 77);
+  const rows: Array<{ text: string; ids: number[] }> = read('reference-ids.json');
+  assert.ok(rows.length >= 400);
+  const wrong = rows.filter((r) => JSON.stringify(tok.encode(r.text)) !== JSON.stringify(r.ids));
+  assert.deepEqual(wrong.map((r) => r.text), []);
+});
+
+test('long text is truncated to the context length and still ends with the end token', () => {
+  const read = (f: string) => JSON.parse(fs.readFileSync(path.join(SHARED_DATA, 'clip', f), 'utf8'));
+  const tok = new TextTokenizer(read('tokenizer.json'), read('tokenizer_config.json'), 77);
+  const ids = tok.encode('red '.repeat(200));
+  assert.equal(ids.length, 77);
+  assert.equal(ids[0], 49406);
+  assert.equal(ids[76], 49407);
+  // Batches pad to their longest member, not to 77.
+  const b = tok.batch(['red', 'a red car']);
+  assert.equal(b.length, 5);
+  assert.deepEqual(Array.from(b.mask.slice(0, 5), Number), [1, 1, 1, 0, 0]);
+  assert.equal(Number(b.ids[3]), tok.padId);
+});
+
+test('preprocessing: a solid-colour frame becomes exactly (c/255 - mean)/std per channel', () => {
+  const size = 4;
+  const color = [200, 17, 90];
+  const rgb = new Uint8Array(size * size * 3);
+  for (let i = 0; i < size * size; i++) rgb.set(color, i * 3);
+  const out = normalizeFrames([{ index: 0, time: 0, rgb, width: size, height: size }], { size, mean: MEAN, std: STD });
+  assert.equal(out.length, 3 * size * size);
+  for (let c = 0; c < 3; c++) {
+    const expected = Math.fround((color[c] / 255 - MEAN[c]) / STD[c]);
+    for (let i = 0; i < size * size; i++) assert.equal(out[c * size * size + i], expected);
+  }
+  assert.throws(() => normalizeFrames([{ index: 0, time: 0, rgb, width: size, height: size }], { size: 8, mean: MEAN, std: STD }), /expects 8x8/);
+});
+
+test('the loaded model gives L2-normalized vectors with the designed answers', async () => {
+  const model = await load(await testModel());
+  try {
+    assert.equal(model.dim, 8);
+    assert.equal(model.image.size, 224);
+    const [red, dog] = await model.encodeTexts(['red', 'dog']);
+    assert.ok(Math.abs(dot(red, red) - 1) < 1e-5);
+    assert.ok(Math.abs(dot(red, l2normalize(colorVector(TEST_COLORS.red))) - 1) < 1e-5);
+    assert.ok(Math.abs(dot(dog, l2normalize(colorVector(TEST_COLORS.blue)))) < 1e-6);
+    const size = 224;
+    const rgb = new Uint8Array(size * size * 3);
+    for (let i = 0; i < size * size; i++) rgb.set([0, 0, 255], i * 3);
+    const frames = Array.from({ length: 20 }, (_, index) => ({ index, time: index, rgb, width: size, height: size }));
+    const vecs = await model.encodeImages(frames);
+    assert.equal(vecs.length, 20, 'more frames than one batch');
+    assert.ok(dot(vecs[19], l2normalize(colorVector(TEST_COLORS.blue))) > 0.9999);
+    assert.equal(model.identity.variant, 'fp32');
+    assert.match(model.identity.files['onnx/vision_model.onnx'], /^[0-9a-f]{64}$/);
+  } finally {
+    await model.close();
+  }
+});
+
+test('variants pick their own files; a text graph without attention_mask is fed input_ids only', async () => {
+  const dir = copyModel(await testModel());
+  const q = await load(dir, 'quantized');
+  assert.equal(q.identity.variant, 'quantized');
+  assert.ok('onnx/vision_model_quantized.onnx' in q.identity.files);
+  await q.close();
+  fs.rmSync(path.join(dir, 'onnx', 'vision_model_fp16.onnx'));
+  await assert.rejects(load(dir, 'fp16'), (e: Error) => e instanceof ModelError && /missing onnx\/vision_model_fp16\.onnx/.test(e.message) && /--variant/.test(e.message));
+});
+
+test('model errors say what is wrong and how to fix it', async () => {
+  await assert.rejects(load('/tmp/definitely/not/a/model'), (e: Error) => e instanceof ModelError && /model not found at \/tmp\/definitely\/not\/a\/model/.test(e.message) && /vidsearch models pull/.test(e.message) && /VIDSEARCH_MODEL/.test(e.message));
+
+  const missing = copyModel(await testModel());
+  fs.rmSync(path.join(missing, 'onnx', 'text_model.onnx'));
+  fs.rmSync(path.join(missing, 'preprocessor_config.json'));
+  await assert.rejects(load(missing), (e: Error) => e instanceof ModelError && /missing preprocessor_config\.json, onnx\/text_model\.onnx/.test(e.message));
+
+  const broken = copyModel(await testModel());
+  fs.writeFileSync(path.join(broken, 'onnx', 'vision_model.onnx'), 'not onnx');
+  await assert.rejects(load(broken), (e: Error) => e instanceof ModelError && /cannot load .*vision_model\.onnx/.test(e.message));
+
+  const badJson = copyModel(await testModel());
+  fs.writeFileSync(path.join(badJson, 'config.json'), '{ nope');
+  await assert.rejects(load(badJson), (e: Error) => e instanceof ModelError && /config\.json is not valid JSON/.test(e.message));
+
+  const noDim = copyModel(await testModel());
+  fs.writeFileSync(path.join(noDim, 'config.json'), '{}');
+  await assert.rejects(load(noDim), (e: Error) => e instanceof ModelError && /projection_dim/.test(e.message));
+
+  // A graph whose input is named differently from the contract.
+  const wrongNames = copyModel(await testModel());
+  const g = new GraphBuilder('wrong');
+  const x = g.input('pixels', 'float32', ['batch', 3, 224, 224]);
+  const m = g.op('ReduceMean', [x], { axes: { ints: [2, 3] }, keepdims: { int: 0 } });
+  g.node('Identity', [m], ['image_embeds']);
+  g.output('image_embeds', 'float32', ['batch', 3]);
+  fs.writeFileSync(path.join(wrongNames, 'onnx', 'vision_model.onnx'), g.toBytes());
+  await assert.rejects(load(wrongNames), (e: Error) => e instanceof ModelError && /declares inputs \[pixels\]/.test(e.message) && /pixel_values/.test(e.message));
+});
