@@ -1,10 +1,12 @@
 // `vidsearch` command line. Exit codes: 0 success, 1 when any file failed or on errors, 2 on usage
 // errors. With --json, stdout holds only the JSON document; progress and logs go to stderr.
+import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { resolveConfig, type Config, type ConfigInput } from './config';
 import { openEngine } from './engine';
 import { UsageError, VidsearchError, errorMessage } from './errors';
+import { WatchDaemon, lineLogger, readDaemonStatus } from './daemon';
 import { indexTargets, type IndexEvent } from './pipeline';
 import { Store } from './store';
 import { listModels, pullModel, renderProgress } from '../models/pull';
@@ -40,6 +42,7 @@ const HELP: Record<string, string> = {
 Usage:
   vidsearch index <file|dir>...   index new and changed videos (folders are reconciled)
   vidsearch search "<text>"       find videos and the moments in them
+  vidsearch watch <dir>...        keep the index of folders current (daemon)
   vidsearch stats                 what the index holds
   vidsearch models list|pull      the CLIP models
 Run \`vidsearch <command> --help\` for a command's options.`,
@@ -65,6 +68,18 @@ Exit status: 0 all good, 1 some file failed, 2 usage error.`,
 Options:
   --k N               number of videos (1-200, default 10)
   --json              print {"query","tookMs","results":[...]} on stdout
+${CONFIG_HELP}`,
+  watch: `Usage: vidsearch watch <dir>... [options]
+
+Reconciles each folder with the index (new and changed files queued, files gone removed, unchanged
+files skipped without decoding), then watches it. A file is indexed once it has stopped changing;
+a renamed or moved file keeps its vectors; a deleted one is removed. Ctrl-C or SIGTERM stops
+cleanly. Logs one line per event (JSON when stderr is not a terminal).
+
+Options:
+  --poll              poll instead of file-system events (network file systems)
+  --stability-ms N    how long a file must stay unchanged before indexing (default 2000)
+  --concurrency N     videos indexed at once (default 1: inference already uses every core)
 ${CONFIG_HELP}`,
   stats: `Usage: vidsearch stats [--json]
 
@@ -226,6 +241,42 @@ async function cmdSearch(args: string[]): Promise<number> {
   }
 }
 
+async function cmdWatch(args: string[]): Promise<number> {
+  const { values, positionals } = parse(args, { ...COMMON, ...INDEXING, poll: { type: 'boolean' }, 'stability-ms': { type: 'string' }, concurrency: { type: 'string' } });
+  if (values.help) return out(HELP.watch), 0;
+  if (positionals.length === 0) throw new UsageError('watch needs at least one folder: vidsearch watch ~/Videos');
+  const int = (name: string, v: unknown, min: number) => {
+    if (v === undefined) return undefined;
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < min) throw new UsageError(`--${name} must be an integer of at least ${min}, got "${v}"`);
+    return n;
+  };
+  const stabilityMs = int('stability-ms', values['stability-ms'], 0);
+  const concurrency = int('concurrency', values.concurrency, 1);
+  for (const dir of positionals) {
+    if (!fs.statSync(dir, { throwIfNoEntry: false })?.isDirectory()) throw new UsageError(`not a folder: ${dir}`);
+  }
+  const engine = await openEngine(configFrom(values), { writer: true });
+  const daemon = new WatchDaemon(engine, { dirs: positionals, poll: !!values.poll, stabilityMs, concurrency, log: lineLogger(process.stderr) });
+  const stopped = new Promise<void>((resolve) => {
+    const stop = () => {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      resolve();
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
+  try {
+    await daemon.start();
+    await stopped;
+    await daemon.stop();
+    return 0;
+  } finally {
+    await engine.close();
+  }
+}
+
 async function cmdStats(args: string[]): Promise<number> {
   const { values } = parse(args, COMMON);
   if (values.help) return out(HELP.stats), 0;
@@ -233,8 +284,9 @@ async function cmdStats(args: string[]): Promise<number> {
   const store = await Store.open(cfg);
   try {
     const s = await store.stats();
+    const daemon = readDaemonStatus(cfg.home) ?? null;
     if (values.json) {
-      out(JSON.stringify({ home: cfg.home, ...s }, null, 2));
+      out(JSON.stringify({ home: cfg.home, ...s, daemon }, null, 2));
       return 0;
     }
     out(`data directory  ${cfg.home}`);
@@ -243,6 +295,10 @@ async function cmdStats(args: string[]): Promise<number> {
     out(`frames          ${s.frames}`);
     out(`model           ${s.identity ? `${s.identity.model.name} (${s.identity.model.variant}, ${s.identity.model.dim}-d, ${s.identity.pooling} pooling)` : 'none yet'}`);
     out(`index           ${s.index.vectors} vectors, ${(s.index.bytes / 1e6).toFixed(1)} MB${s.index.inStep ? '' : ' (out of step: rebuilt on next use)'}`);
+    if (daemon) {
+      out(`daemon          pid ${daemon.pid}, ${daemon.state}, ${daemon.queue} queued${daemon.current.length ? `, indexing ${daemon.current.join(', ')}` : ''}`);
+      for (const f of daemon.recentFailures.slice(-5)) out(`  failed ${f.at}: ${f.path}: ${f.error}`);
+    }
     return 0;
   } finally {
     await store.close();
@@ -275,7 +331,7 @@ async function cmdModels(args: string[]): Promise<number> {
   throw new UsageError(`unknown models command "${sub}": use list or pull`);
 }
 
-const COMMANDS: Record<string, (args: string[]) => Promise<number>> = { index: cmdIndex, search: cmdSearch, stats: cmdStats, models: cmdModels };
+const COMMANDS: Record<string, (args: string[]) => Promise<number>> = { index: cmdIndex, search: cmdSearch, watch: cmdWatch, stats: cmdStats, models: cmdModels };
 
 export async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;

@@ -57,7 +57,9 @@ function oneOf<T extends string>(name: string, value: unknown, allowed: readonly
  * Flags win over environment variables, which win over defaults. `flags` holds only what the
  * user actually passed (undefined means "not given").
  */
-export function resolveConfig(flags: ConfigInput = {}, env: NodeJS.ProcessEnv = process.env): Config {
+export type Env = Record<string, string | undefined>;
+
+export function resolveConfig(flags: ConfigInput = {}, env: Env = process.env): Config {
   const pick = (key: keyof Config, envName: string): unknown => {
     const f = flags[key];
     if (f !== undefined && f !== '') return f;

@@ -129,7 +129,11 @@ export interface LoadModelOptions extends Pick<Config, 'model' | 'modelsDir' | '
   batchSize?: number;
 }
 
-export async function loadModel(opts: LoadModelOptions): Promise<ClipModel> {
+/**
+ * The model folder and the files it must hold, without loading anything: a cheap check for
+ * callers that only need to know whether a model is there (server start). ModelError otherwise.
+ */
+export function locateModel(opts: Pick<Config, 'model' | 'modelsDir' | 'variant'>): { dir: string; required: string[] } {
   const dir = resolveModelDir(opts);
   if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) {
     throw new ModelError(`model not found at ${dir}: ${PULL_HINT}`, { cause: { dir, setting: 'VIDSEARCH_MODEL' } });
@@ -141,6 +145,12 @@ export async function loadModel(opts: LoadModelOptions): Promise<ClipModel> {
     const variantHint = opts.variant === 'fp32' ? '' : ` (variant "${opts.variant}": pick another with --variant or VIDSEARCH_VARIANT)`;
     throw new ModelError(`model at ${dir} is missing ${missing.join(', ')}${variantHint}: ${PULL_HINT}`, { cause: { dir, missing } });
   }
+  return { dir, required };
+}
+
+export async function loadModel(opts: LoadModelOptions): Promise<ClipModel> {
+  const { dir, required } = locateModel(opts);
+  const files = modelFiles(opts.variant);
   await verifyModelFiles(dir, required);
 
   const config = readJson(dir, 'config.json');

@@ -5,10 +5,11 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Config } from './config';
 import { errorMessage } from './errors';
+import { fileStamp, fingerprint, walkVideos, type FileStamp } from './files';
 import { frames as decodeFrames, probe as probeVideo } from './media';
 import type { ClipModel } from './model';
 import { planSegments, poolSegments, type PoolingStrategy, type TimedVector } from './pooling';
-import type { Store } from './store';
+import type { Store, VideoRecord } from './store';
 import type { RawFrame } from './types';
 
 export interface Engine {
@@ -45,62 +46,6 @@ export type IndexEvent =
   | { type: 'start'; path: string; index: number; files: number }
   | { type: 'frames'; path: string; frames: number; duration: number }
   | { type: 'done'; result: JobResult; index: number; files: number };
-
-export const VIDEO_EXTENSIONS = new Set([
-  '.mp4', '.m4v', '.mov', '.mkv', '.webm', '.avi', '.wmv', '.flv', '.mpg', '.mpeg', '.ts', '.mts', '.m2ts', '.3gp', '.ogv', '.qt',
-]);
-// Downloads and copies in progress, editors' temporaries.
-const PARTIAL = /\.(part|crdownload|tmp|download|partial)$/i;
-
-/**
- * A file's identity besides its path: size and whole-millisecond mtime. Sub-millisecond digits do
- * not survive the database round trip, and no copy tool preserves them anyway.
- */
-export function fileStamp(st: fs.Stats): { size: number; mtimeMs: number } {
-  return { size: st.size, mtimeMs: Math.floor(st.mtimeMs) };
-}
-
-export function isCandidate(file: string): boolean {
-  const base = path.basename(file);
-  return !base.startsWith('.') && !PARTIAL.test(base) && VIDEO_EXTENSIONS.has(path.extname(base).toLowerCase());
-}
-
-/** Video files under `dir`, recursively, sorted; hidden folders skipped, symlink loops guarded. */
-export function walkVideos(dir: string, seen = new Set<string>()): string[] {
-  let real: string;
-  try {
-    real = fs.realpathSync(dir);
-  } catch {
-    return [];
-  }
-  if (seen.has(real)) return [];
-  seen.add(real);
-  const out: string[] = [];
-  let entries: fs.Dirent[];
-  try {
-    entries = fs.readdirSync(dir, { withFileTypes: true });
-  } catch {
-    return out;
-  }
-  for (const e of entries) {
-    if (e.name.startsWith('.')) continue;
-    const full = path.join(dir, e.name);
-    let isDir = e.isDirectory();
-    let isFile = e.isFile();
-    if (e.isSymbolicLink()) {
-      try {
-        const st = fs.statSync(full);
-        isDir = st.isDirectory();
-        isFile = st.isFile();
-      } catch {
-        continue;
-      }
-    }
-    if (isDir) out.push(...walkVideos(full, seen));
-    else if (isFile && isCandidate(full)) out.push(full);
-  }
-  return out.sort();
-}
 
 /**
  * Reads ahead of the consumer, up to `limit` items, so decoding runs while the model infers:
@@ -144,6 +89,17 @@ async function encodeVideo(engine: Engine, file: string, signal: AbortSignal | u
   return { probe, vectors };
 }
 
+/**
+ * A file that is new by path but has the size and fingerprint of an indexed video whose path is
+ * gone was moved or renamed: its rows follow it, without decoding anything.
+ */
+async function detectMove(store: Store, file: string, stamp: FileStamp, print: string): Promise<VideoRecord | undefined> {
+  for (const v of await store.videosWithFingerprint(stamp.size, print)) {
+    if (v.path !== file && v.status === 'indexed' && !fs.existsSync(v.path)) return v;
+  }
+  return undefined;
+}
+
 /** Indexes one file: skipped when unchanged, failed (recorded with its error) when unusable. */
 export async function indexFile(engine: Engine, file: string, opts: IndexOptions = {}, onFrames: (n: number, d: number) => void = () => {}): Promise<JobResult> {
   const started = Date.now();
@@ -162,11 +118,19 @@ export async function indexFile(engine: Engine, file: string, opts: IndexOptions
     if (known.status === 'failed' && !opts.retryFailed) return { status: 'skipped', path: file, reason: `unchanged, failed earlier: ${known.error}` };
   }
   try {
+    const print = fingerprint(file);
+    if (known?.status !== 'indexed' && !opts.force) {
+      const moved = await detectMove(engine.store, file, stamp, print);
+      if (moved) {
+        await engine.store.moveVideo(moved.id, file, stamp);
+        return { status: 'skipped', path: file, reason: `moved from ${moved.path}` };
+      }
+    }
     const { probe, vectors } = await encodeVideo(engine, file, opts.signal, onFrames);
     if (vectors.length === 0) throw new Error('no frames could be decoded');
     const after = fileStamp(fs.statSync(file));
     if (after.size !== stamp.size || after.mtimeMs !== stamp.mtimeMs) {
-      return { status: 'skipped', path: file, reason: 'file changed while it was being indexed; it will be picked up next time' };
+      return { status: 'skipped', path: file, reason: CHANGED_WHILE_INDEXING };
     }
     const interval = 1 / engine.cfg.fps;
     const plan = planSegments(vectors.map((v) => v.time), engine.cfg.segmentSeconds, probe.duration, interval);
@@ -176,6 +140,7 @@ export async function indexFile(engine: Engine, file: string, opts: IndexOptions
     const saved = await engine.store.saveIndexed({
       path: file,
       ...stamp,
+      fingerprint: print,
       probe,
       frames: vectors.map((v, i) => ({ time: v.time, segmentIdx: segmentOf[i], vector: v.vector })),
       segments,
@@ -190,57 +155,86 @@ export async function indexFile(engine: Engine, file: string, opts: IndexOptions
   }
 }
 
+export const CHANGED_WHILE_INDEXING = 'file changed while it was being indexed; it will be picked up next time';
+
+export interface TargetPlan {
+  /** files that need work: new, changed, or failed and to be retried */
+  work: string[];
+  /** unchanged files, decided by stat alone */
+  unchanged: Array<{ path: string; reason: string }>;
+  /** indexed videos whose file is gone (unless it turns out to have moved) */
+  gone: VideoRecord[];
+  /** targets that do not exist and were never indexed */
+  missing: string[];
+}
+
+/**
+ * Decides what a set of files and folders needs, from one stat per file and one query per folder:
+ * unchanged files cost no database round trip, so reconciling a large library is quick.
+ */
+export async function planTargets(store: Store, targets: string[], opts: Pick<IndexOptions, 'force' | 'retryFailed'> = {}): Promise<TargetPlan> {
+  const plan: TargetPlan = { work: [], unchanged: [], gone: [], missing: [] };
+  const seen = new Set<string>();
+  const consider = (file: string, known: VideoRecord | undefined) => {
+    if (seen.has(file)) return;
+    seen.add(file);
+    const st = fs.statSync(file, { throwIfNoEntry: false });
+    if (!st) return;
+    const stamp = fileStamp(st);
+    const same = !!known && known.size === stamp.size && known.mtimeMs === stamp.mtimeMs;
+    if (same && !opts.force && known.status === 'indexed') plan.unchanged.push({ path: file, reason: 'unchanged' });
+    else if (same && !opts.force && known.status === 'failed' && !opts.retryFailed) plan.unchanged.push({ path: file, reason: `unchanged, failed earlier: ${known.error}` });
+    else plan.work.push(file);
+  };
+  for (const target of targets.map((t) => path.resolve(t))) {
+    const st = fs.statSync(target, { throwIfNoEntry: false });
+    if (st?.isDirectory()) {
+      const known = new Map((await store.videosUnder(target)).map((v) => [v.path, v]));
+      const found = walkVideos(target);
+      for (const file of found) consider(file, known.get(file));
+      const present = new Set(found);
+      for (const v of known.values()) if (!present.has(v.path) && !fs.existsSync(v.path)) plan.gone.push(v);
+    } else if (st) {
+      consider(target, (await store.videoByPath(target)) ?? undefined);
+    } else {
+      const known = await store.videoByPath(target);
+      if (known) plan.gone.push(known);
+      else plan.missing.push(target);
+    }
+  }
+  return plan;
+}
+
 /**
  * Indexes files and folders: new and changed files are indexed, unchanged ones skipped without
- * decoding, and videos of a folder that are gone from disk removed.
+ * decoding, moved ones followed, and videos of a folder that are gone from disk removed.
  */
 export async function indexTargets(engine: Engine, targets: string[], opts: IndexOptions = {}): Promise<IndexReport> {
   const report: IndexReport = { indexed: [], skipped: [], removed: [], failed: [] };
-  const files: string[] = [];
-  const toRemove: Array<{ id: number; path: string }> = [];
-  for (const target of targets.map((t) => path.resolve(t))) {
-    let st: fs.Stats | undefined;
-    try {
-      st = fs.statSync(target);
-    } catch {
-      st = undefined;
-    }
-    if (st?.isDirectory()) {
-      const found = walkVideos(target);
-      files.push(...found);
-      const present = new Set(found);
-      for (const v of await engine.store.videosUnder(target)) if (!present.has(v.path) && !fs.existsSync(v.path)) toRemove.push(v);
-    } else if (st) {
-      files.push(target);
-    } else {
-      const known = await engine.store.videoByPath(target);
-      if (known) toRemove.push(known);
-      else report.failed.push({ path: target, error: 'no such file or directory' });
-    }
-  }
-  const unique = [...new Set(files)];
-  opts.onEvent?.({ type: 'plan', files: unique.length, removed: toRemove.length });
-  for (const v of toRemove) {
-    await engine.store.removeVideo(v.id);
-    report.removed.push({ path: v.path });
-  }
-  for (const file of unique) {
-    const st = fs.statSync(file, { throwIfNoEntry: false });
-    if (st) {
-      const stamp = fileStamp(st);
-      await engine.store.markPending(file, stamp.size, stamp.mtimeMs);
-    }
-  }
-  for (const [i, file] of unique.entries()) {
+  const plan = await planTargets(engine.store, targets, opts);
+  report.skipped.push(...plan.unchanged);
+  report.failed.push(...plan.missing.map((p) => ({ path: p, error: 'no such file or directory' })));
+  opts.onEvent?.({ type: 'plan', files: plan.work.length, removed: plan.gone.length });
+  await engine.store.markPendingMany(plan.work.map((file) => ({ path: file, ...fileStamp(fs.statSync(file)) })));
+  for (const [i, file] of plan.work.entries()) {
     if (opts.signal?.aborted) break;
-    opts.onEvent?.({ type: 'start', path: file, index: i, files: unique.length });
+    opts.onEvent?.({ type: 'start', path: file, index: i, files: plan.work.length });
     const result = await indexFile(engine, file, opts, (frames, duration) => opts.onEvent?.({ type: 'frames', path: file, frames, duration }));
     if (result.status === 'indexed') report.indexed.push({ path: file, videoId: result.videoId, segments: result.segments, frames: result.frames });
     else if (result.status === 'skipped') report.skipped.push({ path: file, reason: result.reason });
     else report.failed.push({ path: file, error: result.error });
-    opts.onEvent?.({ type: 'done', result, index: i, files: unique.length });
+    opts.onEvent?.({ type: 'done', result, index: i, files: plan.work.length });
     // Readers see new videos within seconds, without rewriting a large index after every file.
     await engine.store.flushIndex(5000);
+  }
+  // Removals come last: a file that was moved has been followed above, and keeps its rows.
+  if (!opts.signal?.aborted) {
+    for (const v of plan.gone) {
+      const current = await engine.store.video(v.id);
+      if (!current || current.path !== v.path) continue;
+      await engine.store.removeVideo(v.id);
+      report.removed.push({ path: v.path });
+    }
   }
   await engine.store.flushIndex();
   return report;

@@ -54,6 +54,7 @@ export interface IndexedVideoInput {
   path: string;
   size: number;
   mtimeMs: number;
+  fingerprint?: string;
   probe: VideoProbe;
   frames: Array<{ time: number; segmentIdx: number; vector: Float32Array }>;
   segments: SegmentVectors[];
@@ -304,6 +305,10 @@ export class Store {
     return rows.map(toVideo);
   }
 
+  async countVideos(status?: VideoStatus): Promise<number> {
+    return this.db.video.count({ where: { status } });
+  }
+
   /** Videos whose path lies inside `dir`. */
   async videosUnder(dir: string): Promise<VideoRecord[]> {
     const prefix = dir.endsWith(path.sep) ? dir : dir + path.sep;
@@ -311,14 +316,36 @@ export class Store {
     return rows.map(toVideo);
   }
 
-  /** A new file waiting to be indexed shows as pending; a known one keeps its vectors until replaced. */
-  async markPending(file: string, size: number, mtimeMs: number): Promise<void> {
+  /** New files waiting to be indexed show as pending; known ones keep their vectors until replaced. */
+  async markPendingMany(files: Array<{ path: string; size: number; mtimeMs: number }>): Promise<void> {
     this.requireWriter();
-    await this.db.video.upsert({
-      where: { path: file },
-      create: { path: file, size: BigInt(size), mtimeMs, status: 'pending' },
-      update: {},
+    if (files.length === 0) return;
+    const known = new Set(
+      (await this.db.video.findMany({ where: { path: { in: files.map((f) => f.path) } }, select: { path: true } })).map((v) => v.path),
+    );
+    const fresh = files.filter((f) => !known.has(f.path));
+    if (fresh.length) await this.db.video.createMany({ data: fresh.map((f) => ({ path: f.path, size: BigInt(f.size), mtimeMs: f.mtimeMs, status: 'pending' })) });
+  }
+
+  async videosWithFingerprint(size: number, fingerprint: string): Promise<VideoRecord[]> {
+    const rows = await this.db.video.findMany({ where: { size: BigInt(size), fingerprint }, select: VIDEO_FIELDS });
+    return rows.map(toVideo);
+  }
+
+  /** A renamed or moved file keeps its id and vectors; a pending row at the new path gives way. */
+  async moveVideo(id: number, to: string, stamp: { size: number; mtimeMs: number }): Promise<void> {
+    this.requireWriter();
+    await this.db.$transaction(async (tx) => {
+      const squatter = await tx.video.findUnique({ where: { path: to }, select: { id: true, status: true } });
+      if (squatter && squatter.id !== id) {
+        for (const sid of await deleteVectors(tx, squatter.id)) this.ann?.remove(sid);
+        await tx.video.delete({ where: { id: squatter.id } });
+      }
+      await tx.video.update({ where: { id }, data: { path: to, size: BigInt(stamp.size), mtimeMs: stamp.mtimeMs } });
+      await bumpGeneration(tx);
     });
+    // Paths live only in the database; the HNSW index holds segment ids, which did not change.
+    this.dirty = true;
   }
 
   /** Replaces a video's rows and vectors in one transaction, then updates the HNSW index. */
@@ -328,6 +355,7 @@ export class Store {
     const data = {
       size: BigInt(input.size),
       mtimeMs: input.mtimeMs,
+      fingerprint: input.fingerprint ?? null,
       status: 'indexed',
       error: null,
       duration: input.probe.duration,

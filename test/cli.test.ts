@@ -8,12 +8,12 @@ import { TEST_COLORS } from '../indexer/testmodel/build';
 import { makeColorVideo, makeTextFile, type RGB } from './fixtures/videos';
 import { REPO_ROOT, tempDir, testModel } from './helpers';
 
-let env: NodeJS.ProcessEnv;
+let env: Record<string, string | undefined>;
 let lib: string;
 
-function vidsearch(args: string[], extraEnv: NodeJS.ProcessEnv = {}) {
+function vidsearch(args: string[], extraEnv: Record<string, string | undefined> = {}) {
   const r = spawnSync(process.execPath, [path.join(REPO_ROOT, 'bin', 'vidsearch.js'), ...args], {
-    env: { ...env, ...extraEnv },
+    env: { ...env, ...extraEnv } as NodeJS.ProcessEnv,
     encoding: 'utf8',
     cwd: tempDir('vidsearch-cwd-'),
   });
