@@ -79,6 +79,17 @@ describe('vidsearch CLI', () => {
     assert.equal(stats.index.inStep, true);
   });
 
+  test('a file renamed while nothing watched is followed, not re-encoded', () => {
+    fs.renameSync(path.join(lib, 'red.mp4'), path.join(lib, 'red-renamed.mp4'));
+    const r = vidsearch(['index', lib, '--json']);
+    const report = JSON.parse(r.stdout);
+    assert.deepEqual(report.indexed, []);
+    assert.deepEqual(report.removed, []);
+    assert.ok(report.skipped.some((s: { path: string; reason: string }) => s.path.endsWith('red-renamed.mp4') && s.reason.includes('moved from')));
+    const top = JSON.parse(vidsearch(['search', 'red', '--json']).stdout).results[0];
+    assert.equal(path.basename(top.path), 'red-renamed.mp4');
+  });
+
   test('a deleted file is removed on the next run', () => {
     fs.rmSync(path.join(lib, 'blue.mp4'));
     const r = vidsearch(['index', lib, '--json']);
