@@ -6,9 +6,12 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { resolveConfig, type Config, type ConfigInput } from './config';
 import { openEngine } from './engine';
 import { UsageError, VidsearchError, errorMessage } from './errors';
+import { LOW_CONFIDENCE, type TemplateSetName } from './actions';
 import { WatchDaemon, lineLogger, readDaemonStatus } from './daemon';
 import { indexTargets, type IndexEvent } from './pipeline';
 import { Store } from './store';
+import { chooseLabelSet, retagAll, tagFile, tagVideo } from './tagging';
+import { cmdEval, cmdExportFeatures } from './cli-quality';
 import { listModels, pullModel, renderProgress } from '../models/pull';
 import { REGISTRY } from '../models/registry';
 
@@ -27,6 +30,7 @@ const INDEXING: Options = {
   'segment-seconds': { type: 'string' },
   'batch-size': { type: 'string' },
   pooling: { type: 'string' },
+  pooler: { type: 'string' },
 };
 
 const CONFIG_HELP = `Configuration (flags, then environment, then defaults):
@@ -43,7 +47,10 @@ Usage:
   vidsearch index <file|dir>...   index new and changed videos (folders are reconciled)
   vidsearch search "<text>"       find videos and the moments in them
   vidsearch watch <dir>...        keep the index of folders current (daemon)
+  vidsearch tag <file|videoId>    what happens in a video (zero-shot action labels)
   vidsearch stats                 what the index holds
+  vidsearch eval --captions F     retrieval quality (R@1/5/10) on captioned videos
+  vidsearch export-features       frame and caption vectors for training the transformer pooler
   vidsearch models list|pull      the CLIP models
 Run \`vidsearch <command> --help\` for a command's options.`,
   index: `Usage: vidsearch index <file|dir>... [options]
@@ -59,7 +66,10 @@ Options:
   --fps N             frames sampled per second (VIDSEARCH_FPS, default 1)
   --segment-seconds N segment length (VIDSEARCH_SEGMENT_SECONDS, default 10)
   --batch-size N      images per inference call (VIDSEARCH_BATCH_SIZE, default 16)
-  --pooling mean      how frame vectors become segment vectors (VIDSEARCH_POOLING)
+  --pooling P         mean | transformer: how frame vectors become segment vectors (VIDSEARCH_POOLING)
+  --pooler FILE       the transformer pooler (VIDSEARCH_POOLER, default <model folder>/pooler.onnx)
+  --repool            only re-pool the index for the pooling settings (no files needed; no decoding).
+                      Indexing with a new pooling setting re-pools first anyway.
 ${CONFIG_HELP}
 
 Exit status: 0 all good, 1 some file failed, 2 usage error.`,
@@ -67,6 +77,8 @@ Exit status: 0 all good, 1 some file failed, 2 usage error.`,
 
 Options:
   --k N               number of videos (1-200, default 10)
+  --no-rerank         rank by the pooled segment vectors only, without query-adaptive re-ranking
+                      of the candidates (VIDSEARCH_RERANK=0; --rerank-tau T, VIDSEARCH_RERANK_TAU)
   --json              print {"query","tookMs","results":[...]} on stdout
 ${CONFIG_HELP}`,
   watch: `Usage: vidsearch watch <dir>... [options]
@@ -80,6 +92,25 @@ Options:
   --poll              poll instead of file-system events (network file systems)
   --stability-ms N    how long a file must stay unchanged before indexing (default 2000)
   --concurrency N     videos indexed at once (default 1: inference already uses every core)
+${CONFIG_HELP}`,
+  tag: `Usage:
+  vidsearch tag <file|videoId> [--labels a,b,c | --label-set S | --labels-file F] [--k 5] [--json]
+  vidsearch tag --all [--label-set S | --labels a,b,c | --labels-file F]
+
+Zero-shot action labels (ActionCLIP-style prompt ensembling over CLIP): each label is written into
+prompt templates and matched against the video's pooled vector; scores are probabilities over the
+label set (relative, not calibrated; a top label under ${LOW_CONFIDENCE} is marked low confidence).
+An indexed video is tagged from its stored vectors; a file that is not indexed is encoded on the
+fly and not added. --all re-tags the whole library for a label set (no decoding) and makes it the
+set new videos are tagged with.
+
+Options:
+  --label-set S       kinetics400 (default), kinetics700, ucf101
+  --labels a,b,c      your own labels
+  --labels-file F     one label per line
+  --templates T       clip-kinetics | clip-ucf101 | actionclip (default: CLIP's for the label set)
+  --k N               labels per video and per segment (default 5)
+  --json              print {"videoId","path","labels","segments"} on stdout
 ${CONFIG_HELP}`,
   stats: `Usage: vidsearch stats [--json]
 
@@ -111,6 +142,9 @@ function configFrom(values: Record<string, unknown>): Config {
     segmentSeconds: values['segment-seconds'] as string | undefined,
     batchSize: values['batch-size'] as string | undefined,
     pooling: values.pooling as string | undefined,
+    pooler: values.pooler as string | undefined,
+    rerank: values['no-rerank'] ? false : values.rerank ? true : undefined,
+    rerankTemperature: values['rerank-tau'] as string | undefined,
   };
   return resolveConfig(flags);
 }
@@ -169,11 +203,24 @@ function progressReporter(): (e: IndexEvent) => void {
 }
 
 async function cmdIndex(args: string[]): Promise<number> {
-  const { values, positionals } = parse(args, { ...COMMON, ...INDEXING, force: { type: 'boolean' }, 'retry-failed': { type: 'boolean' }, reindex: { type: 'boolean' } });
+  const { values, positionals } = parse(args, { ...COMMON, ...INDEXING, force: { type: 'boolean' }, 'retry-failed': { type: 'boolean' }, reindex: { type: 'boolean' }, repool: { type: 'boolean' } });
   if (values.help) return out(HELP.index), 0;
-  if (positionals.length === 0) throw new UsageError('index needs at least one file or folder: vidsearch index ~/Videos');
+  if (positionals.length === 0 && !values.repool) throw new UsageError('index needs at least one file or folder: vidsearch index ~/Videos');
+  if (values.repool && values.reindex) throw new UsageError('--repool keeps the frame vectors and --reindex drops them: give one');
   const cfg = configFrom(values);
-  const engine = await openEngine(cfg, { writer: true, reindex: !!values.reindex });
+  const onRepool = process.stderr.isTTY ? (e: { stage: string; done: number; total: number }) => process.stderr.write(`\r\x1b[2Kre-pooling: ${e.stage} ${e.done}/${e.total}`) : undefined;
+  const engine = await openEngine(cfg, { writer: true, reindex: !!values.reindex, onRepool });
+  if (onRepool && engine.repooled) process.stderr.write('\n');
+  if (engine.repooled && !values.json) {
+    const r = engine.repooled;
+    out(`re-pooled ${r.videos} videos (${r.segments} segments) from ${r.from?.pooling ?? '?'} to ${r.to.pooling} pooling in ${r.seconds} s, from stored frame vectors`);
+  }
+  if (positionals.length === 0) {
+    if (values.json) out(JSON.stringify({ repooled: engine.repooled ?? null, pooling: engine.identity.pooling }, null, 2));
+    else if (!engine.repooled) out(`the index is already pooled with ${engine.identity.pooling} pooling: nothing to do`);
+    await engine.close();
+    return 0;
+  }
   const controller = new AbortController();
   const stop = () => {
     if (!controller.signal.aborted) err('\nstopping: finishing up and saving the index (press Ctrl-C again to force)');
@@ -210,7 +257,7 @@ async function cmdIndex(args: string[]): Promise<number> {
 }
 
 async function cmdSearch(args: string[]): Promise<number> {
-  const { values, positionals } = parse(args, { ...COMMON, k: { type: 'string' } });
+  const { values, positionals } = parse(args, { ...COMMON, k: { type: 'string' }, rerank: { type: 'boolean' }, 'no-rerank': { type: 'boolean' }, 'rerank-tau': { type: 'string' } });
   if (values.help) return out(HELP.search), 0;
   const query = positionals.join(' ');
   if (!query.trim()) throw new UsageError('search needs a query: vidsearch search "a dog catching a frisbee"');
@@ -277,6 +324,56 @@ async function cmdWatch(args: string[]): Promise<number> {
   }
 }
 
+async function cmdTag(args: string[]): Promise<number> {
+  const { values, positionals } = parse(args, {
+    ...COMMON,
+    all: { type: 'boolean' },
+    labels: { type: 'string' },
+    'label-set': { type: 'string' },
+    'labels-file': { type: 'string' },
+    templates: { type: 'string' },
+    k: { type: 'string' },
+  });
+  if (values.help) return out(HELP.tag), 0;
+  if (!values.all && positionals.length !== 1) throw new UsageError('tag takes one file or video id (or --all)');
+  if (values.all && positionals.length) throw new UsageError('tag --all takes no file');
+  const k = values.k === undefined ? 5 : Number(values.k);
+  if (!Number.isInteger(k) || k < 1 || k > 50) throw new UsageError(`--k must be an integer from 1 to 50, got "${values.k}"`);
+  const templates = values.templates as TemplateSetName | undefined;
+  if (templates && !['clip-kinetics', 'clip-ucf101', 'actionclip'].includes(templates)) throw new UsageError(`--templates takes clip-kinetics, clip-ucf101 or actionclip; got "${templates}"`);
+  const choice = {
+    labels: values.labels === undefined ? undefined : (values.labels as string).split(','),
+    labelSet: values['label-set'] as string | undefined,
+    labelsFile: values['labels-file'] as string | undefined,
+    templates,
+  };
+  const engine = await openEngine(configFrom(values), { writer: !!values.all });
+  try {
+    const set = await chooseLabelSet(engine, choice);
+    if (values.all) {
+      const res = await retagAll(engine, set, (done, total) => process.stderr.isTTY && process.stderr.write(`\r\x1b[2Ktagging ${done}/${total}`));
+      if (process.stderr.isTTY) process.stderr.write('\n');
+      if (values.json) out(JSON.stringify(res, null, 2));
+      else out(`tagged ${res.videos} videos with ${res.labelSet}; new videos will be tagged with it too`);
+      return 0;
+    }
+    const target = positionals[0];
+    const tagged = /^\d+$/.test(target) && !fs.existsSync(target) ? await tagVideo(engine, Number(target), set, k) : await tagFile(engine, target, set, k);
+    if (!tagged) throw new UsageError(`no indexed video with id ${target}`);
+    if (values.json) {
+      out(JSON.stringify(tagged, null, 2));
+      return 0;
+    }
+    const fmt = (tags: { label: string; score: number }[], low: boolean) => tags.map((t) => `${t.label} ${(t.score * 100).toFixed(1)}%`).join(', ') + (low ? '  (low confidence)' : '');
+    out(`${tagged.path}${tagged.videoId !== undefined ? ` (video ${tagged.videoId})` : ' (not indexed)'}`);
+    out(`  ${fmt(tagged.labels, tagged.lowConfidence)}`);
+    for (const seg of tagged.segments) out(`  ${clock(seg.start)}-${clock(seg.end)}  ${fmt(seg.labels.slice(0, 3), seg.lowConfidence)}`);
+    return 0;
+  } finally {
+    await engine.close();
+  }
+}
+
 async function cmdStats(args: string[]): Promise<number> {
   const { values } = parse(args, COMMON);
   if (values.help) return out(HELP.stats), 0;
@@ -331,7 +428,7 @@ async function cmdModels(args: string[]): Promise<number> {
   throw new UsageError(`unknown models command "${sub}": use list or pull`);
 }
 
-const COMMANDS: Record<string, (args: string[]) => Promise<number>> = { index: cmdIndex, search: cmdSearch, watch: cmdWatch, stats: cmdStats, models: cmdModels };
+const COMMANDS: Record<string, (args: string[]) => Promise<number>> = { index: cmdIndex, search: cmdSearch, watch: cmdWatch, tag: cmdTag, stats: cmdStats, models: cmdModels, eval: cmdEval, 'export-features': cmdExportFeatures };
 
 export async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;

@@ -5,7 +5,7 @@ import { UsageError } from './errors';
 import { DEFAULT_MODELS_DIR } from './paths';
 
 export type ModelVariant = 'fp32' | 'quantized' | 'fp16';
-export type PoolingName = 'mean';
+export type PoolingName = 'mean' | 'transformer';
 
 export interface Config {
   /** data directory: database, HNSW index, thumbnails, lock */
@@ -24,6 +24,18 @@ export interface Config {
   batchSize: number;
   /** ONNX Runtime intra-op threads */
   threads: number;
+  /** action labels given at index time until `tag --all` picks another set; "none" turns tagging off */
+  labelSet: string;
+  /** label vectors and other derived, rebuildable data */
+  cacheDir: string;
+  /** the transformer pooler (pooler.onnx); default <model folder>/pooler.onnx */
+  pooler?: string;
+  /** query-adaptive re-ranking of the HNSW candidates (indexer/rerank.ts) */
+  rerank: boolean;
+  /** softmax temperature on cosine similarities: frame weights = softmax(cos / τ) */
+  rerankTemperature: number;
+  /** at least this many candidate segments are re-scored */
+  rerankK: number;
 }
 
 export type ConfigInput = Partial<{ [K in keyof Config]: Config[K] | string | undefined }>;
@@ -32,9 +44,13 @@ export const DEFAULT_MODEL = 'clip-vit-base-patch32';
 // 10 s at 1 fps: close to CLIP4Clip's 12 frames a clip, short enough that a moment is not diluted
 // by the rest of a long shot; the best frame inside the segment gives the finer position.
 export const DEFAULT_SEGMENT_SECONDS = 10;
+// Bain et al. 2022 (query scoring): softmax over frame-query similarities at temperature 0.1, i.e.
+// 0.1 × CLIP's logits (logit scale 100 × cosine) = cosine / 0.1. See indexer/rerank.ts.
+export const DEFAULT_RERANK_TEMPERATURE = 0.1;
 
 const VARIANTS: readonly ModelVariant[] = ['fp32', 'quantized', 'fp16'];
-const POOLINGS: readonly PoolingName[] = ['mean'];
+const POOLINGS: readonly PoolingName[] = ['mean', 'transformer'];
+const LABEL_SET_NAMES = ['kinetics400', 'kinetics700', 'ucf101', 'none'] as const;
 
 function positiveNumber(name: string, value: unknown, { integer = false, max = Infinity } = {}): number {
   const n = typeof value === 'number' ? value : Number(String(value).trim());
@@ -44,6 +60,14 @@ function positiveNumber(name: string, value: unknown, { integer = false, max = I
     });
   }
   return n;
+}
+
+function booleanSetting(name: string, value: unknown): boolean {
+  if (typeof value === 'boolean') return value;
+  const v = String(value).trim().toLowerCase();
+  if (['1', 'true', 'yes', 'on'].includes(v)) return true;
+  if (['0', 'false', 'no', 'off'].includes(v)) return false;
+  throw new UsageError(`${name} must be true or false, got "${value}"`, { cause: { setting: name, value } });
 }
 
 function oneOf<T extends string>(name: string, value: unknown, allowed: readonly T[]): T {
@@ -82,6 +106,12 @@ export function resolveConfig(flags: ConfigInput = {}, env: Env = process.env): 
     pooling: oneOf('pooling (VIDSEARCH_POOLING)', pick('pooling', 'VIDSEARCH_POOLING') ?? 'mean', POOLINGS),
     batchSize: positiveNumber('batch size (VIDSEARCH_BATCH_SIZE)', pick('batchSize', 'VIDSEARCH_BATCH_SIZE') ?? 16, { integer: true, max: 1024 }),
     threads: positiveNumber('threads (VIDSEARCH_THREADS)', pick('threads', 'VIDSEARCH_THREADS') ?? os.availableParallelism(), { integer: true, max: 256 }),
+    labelSet: oneOf('label set (VIDSEARCH_LABEL_SET)', pick('labelSet', 'VIDSEARCH_LABEL_SET') ?? 'kinetics400', LABEL_SET_NAMES),
+    cacheDir: path.resolve(String(pick('cacheDir', 'VIDSEARCH_CACHE_DIR') ?? path.join(home, 'cache'))),
+    pooler: pick('pooler', 'VIDSEARCH_POOLER') === undefined ? undefined : path.resolve(String(pick('pooler', 'VIDSEARCH_POOLER'))),
+    rerank: booleanSetting('rerank (VIDSEARCH_RERANK)', pick('rerank', 'VIDSEARCH_RERANK') ?? true),
+    rerankTemperature: positiveNumber('rerank temperature (VIDSEARCH_RERANK_TAU)', pick('rerankTemperature', 'VIDSEARCH_RERANK_TAU') ?? DEFAULT_RERANK_TEMPERATURE, { max: 100 }),
+    rerankK: positiveNumber('rerank candidates (VIDSEARCH_RERANK_K)', pick('rerankK', 'VIDSEARCH_RERANK_K') ?? 100, { integer: true, max: 10000 }),
   };
 }
 

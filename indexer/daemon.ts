@@ -5,7 +5,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { errorMessage } from './errors';
-import { fileStamp } from './files';
 import { readLock } from './lock';
 import { CHANGED_WHILE_INDEXING, indexFile, planTargets, type Engine, type JobResult } from './pipeline';
 import { watchLibrary, type LibraryWatcher, type WatchEvent } from './watcher';
@@ -130,8 +129,8 @@ export class WatchDaemon {
     this.setState('reconciling');
     const started = Date.now();
     const plan = await planTargets(this.engine.store, dirs);
-    await this.engine.store.markPendingMany(plan.work.map((file) => ({ path: file, ...fileStamp(fs.statSync(file)) })));
-    for (const file of plan.work) this.enqueue(file, 'index');
+    await this.engine.store.markPendingMany(plan.work);
+    for (const { path: file } of plan.work) this.enqueue(file, 'index');
     for (const v of plan.gone) this.enqueue(v.path, 'remove');
     this.log({ event: 'reconciled', unchanged: plan.unchanged.length, queued: plan.work.length, gone: plan.gone.length, ms: Date.now() - started });
     this.loopDone = this.loop();

@@ -1,16 +1,22 @@
 // The one engine API that the CLI, the web app and the daemon call: configuration in, a loaded
 // model, an open store and a searcher out.
 import path from 'node:path';
+import { ActionTagger } from './actions';
 import type { Config } from './config';
 import { loadModel, type ClipModel } from './model';
 import type { Engine } from './pipeline';
-import { poolingStrategy } from './pooling';
+import type { PoolingStrategy } from './pooling';
+import { loadPooling } from './pooler';
+import { repoolLibrary, type RepoolProgress, type RepoolReport } from './repool';
+import { rerankSettings } from './rerank';
 import { Searcher } from './search';
-import { Store, type StoreIdentity } from './store';
+import { Store, identityKey, type StoreIdentity } from './store';
 
 export interface OpenEngine extends Engine {
   searcher: Searcher;
   identity: StoreIdentity;
+  /** set when opening re-pooled the library (the pooling changed; see repool.ts) */
+  repooled?: RepoolReport;
   close(): Promise<void>;
 }
 
@@ -20,36 +26,58 @@ export async function loadConfiguredModel(cfg: Config): Promise<ClipModel> {
 
 /**
  * `writer` takes the data directory's writer lock (indexing); readers may run alongside it.
- * `reindex` drops an index made with another model instead of refusing it.
+ * `reindex` drops an index made with another model instead of refusing it. A writer that finds
+ * the index pooled another way (same model) re-pools it from the stored frame vectors first; a
+ * reader pools nothing, so it searches the index as it was pooled (its identity says how).
  */
-export async function openEngine(cfg: Config, opts: { writer?: boolean; reindex?: boolean } = {}): Promise<OpenEngine> {
+export async function openEngine(cfg: Config, opts: { writer?: boolean; reindex?: boolean; onRepool?: RepoolProgress } = {}): Promise<OpenEngine> {
   const model = await loadConfiguredModel(cfg);
-  const pooling = poolingStrategy(cfg.pooling);
-  const identity: StoreIdentity = { model: model.identity, pooling: pooling.name };
-  let store: Store;
+  let pooling: PoolingStrategy;
   try {
-    store = await Store.open(cfg, { writer: opts.writer, identity, replacing: opts.reindex });
-    if (opts.writer) {
-      if (opts.reindex) await store.reset(identity);
-      else await store.claimIdentity(identity);
-    }
+    pooling = await loadPooling(cfg, model.dim);
   } catch (err) {
     await model.close();
     throw err;
   }
-  return {
+  const identity: StoreIdentity = { model: model.identity, pooling: pooling.name, ...(pooling.identity ? { pooler: pooling.identity } : {}) };
+  let store: Store;
+  let repool = false;
+  try {
+    store = await Store.open(cfg, { writer: opts.writer, identity, replacing: opts.reindex, repooling: true });
+    if (opts.writer) {
+      if (opts.reindex) await store.reset(identity);
+      else if (store.identity && identityKey(store.identity) !== identityKey(identity)) repool = true;
+      else await store.claimIdentity(identity);
+    }
+  } catch (err) {
+    await pooling.close?.();
+    await model.close();
+    throw err;
+  }
+  const engine: OpenEngine = {
     cfg,
     model,
     store,
     pooling,
-    identity,
-    searcher: new Searcher(store, model),
+    identity: !opts.writer && store.identity ? store.identity : identity,
+    tagger: new ActionTagger(model, cfg.cacheDir),
+    searcher: Object.assign(new Searcher(store, model, cfg.labelSet), { rerank: rerankSettings(cfg) }),
     async close() {
       try {
         await store.close();
       } finally {
+        await pooling.close?.();
         await model.close();
       }
     },
   };
+  if (repool) {
+    try {
+      engine.repooled = await repoolLibrary(engine, identity, opts.onRepool);
+    } catch (err) {
+      await engine.close();
+      throw err;
+    }
+  }
+  return engine;
 }

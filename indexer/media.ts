@@ -17,6 +17,7 @@ export interface Tools {
 const DEFAULT_PROBE_TIMEOUT_MS = 30_000;
 const DEFAULT_THUMBNAIL_TIMEOUT_MS = 30_000;
 const DEFAULT_THUMBNAIL_WIDTH = 320;
+const PACKET_SCAN_TIMEOUT_MS = 60_000;
 const STDERR_TAIL_BYTES = 8 * 1024;
 const ERROR_LINES = 3;
 
@@ -278,6 +279,12 @@ export interface FrameOptions {
   signal?: AbortSignal;
   /** ffmpeg decoding threads */
   threads?: number;
+  /**
+   * 'auto' (default): when every frame the sampling picks is a keyframe (cameras often put one
+   * every second), decode only keyframes: the same frames, bit for bit, for a fraction of the
+   * decoding. 'never': always decode every frame.
+   */
+  keyframes?: 'auto' | 'never';
 }
 
 /**
@@ -293,7 +300,9 @@ export async function* frames(file: string, opts: FrameOptions): AsyncGenerator<
   const toFrame = (rgb: Uint8Array, index: number): RawFrame => ({ index, time: index / fps, rgb, width: size, height: size });
 
   let count = 0;
-  for await (const rgb of decode(file, [`fps=fps=${fps}:round=up`, ...squareCrop(size)].join(','), [], opts)) {
+  const keyframesOnly = opts.keyframes !== 'never' && (await sampledFramesAreKeyframes(file, fps, opts.signal));
+  const inputArgs = keyframesOnly ? ['-skip_frame', 'nokey'] : [];
+  for await (const rgb of decode(file, [`fps=fps=${fps}:round=up`, ...squareCrop(size)].join(','), [], opts, inputArgs)) {
     yield toFrame(rgb, count++);
   }
   if (count > 0) return;
@@ -317,14 +326,152 @@ function squareCrop(size: number): string[] {
   ];
 }
 
+/**
+ * Whether ffmpeg's `fps=fps=<fps>:round=up` filter picks only keyframes from this video, so that
+ * decoding keyframes alone (-skip_frame nokey) gives exactly the frames a full decode would.
+ * Decided from the packet list (no decoding) by replaying the filter's rule on both frame sets:
+ * tick t takes the last frame whose timestamp, rounded up to the tick grid, is <= t, and ticks
+ * run from the first frame's up to (not including) the one that holds the end of the last frame.
+ * Stops reading at the first sampled frame that is not a keyframe; any doubt means false.
+ */
+export async function sampledFramesAreKeyframes(file: string, fps: number, signal?: AbortSignal): Promise<boolean> {
+  const rate = simpleRational(fps);
+  if (!rate) return false;
+  try {
+    const input = inputUrl(file);
+    const { ffprobe } = resolveTools();
+    const info = await run(ffprobe, ['-v', 'error', '-select_streams', 'V:0', '-show_entries', 'stream=time_base:format=start_time', '-of', 'json', '-i', input], input, {
+      signal,
+      timeoutMs: DEFAULT_PROBE_TIMEOUT_MS,
+      tool: 'ffprobe',
+    });
+    if (info.code !== 0) return false;
+    const parsed = JSON.parse(info.stdout) as { streams?: Array<{ time_base?: string }>; format?: { start_time?: string } };
+    const [tbNum, tbDen] = (parsed.streams?.[0]?.time_base ?? '').split('/').map(Number);
+    if (!(tbNum > 0 && tbDen > 0)) return false;
+    // ffmpeg shifts every timestamp by the file's start time before filtering.
+    const startUs = Math.round(Number(parsed.format?.start_time ?? 0) * 1e6);
+    if (!Number.isFinite(startUs)) return false;
+    const offset = Math.round((startUs * tbDen) / (tbNum * 1e6));
+    // tick = ceil((pts - offset) * tb * fps), in integers
+    const num = tbNum * rate[0];
+    const den = tbDen * rate[1];
+    const tick = (pts: number): number | undefined => {
+      const n = (pts - offset) * num;
+      if (!Number.isSafeInteger(n) || !Number.isSafeInteger(den)) return undefined;
+      return Math.floor(n / den) + (((n % den) + den) % den === 0 ? 0 : 1);
+    };
+    return await scanPackets(file, tick, signal);
+  } catch {
+    signal?.throwIfAborted();
+    return false;
+  }
+}
+
+/** fps as num/den when it is a plain decimal (1, 0.5, 2, 0.25, ...), as ffmpeg reads it. */
+function simpleRational(x: number): [number, number] | undefined {
+  const den = 1000;
+  const num = Math.round(x * den);
+  if (Math.abs(num / den - x) > 1e-12 || num <= 0) return undefined;
+  const gcd = (a: number, b: number): number => (b ? gcd(b, a % b) : a);
+  const g = gcd(num, den);
+  return [num / g, den / g];
+}
+
+interface PacketFrame {
+  pts: number;
+  duration: number;
+  key: boolean;
+}
+
+/**
+ * Replays the fps filter on the frames in presentation order (full decode) and on the keyframes
+ * alone; true when both pick the same frames. Reads `ffprobe -show_packets` as a stream.
+ */
+async function scanPackets(file: string, tick: (pts: number) => number | undefined, signal?: AbortSignal): Promise<boolean> {
+  const input = inputUrl(file);
+  const child = spawn(
+    resolveTools().ffprobe,
+    ['-v', 'error', '-select_streams', 'V:0', '-show_entries', 'packet=pts,duration,flags', '-of', 'csv=p=0', '-i', input],
+    { stdio: ['ignore', 'pipe', 'ignore'] },
+  );
+  const done = exited(child, 'ffprobe');
+  done.catch(() => {});
+  const onAbort = () => kill(child);
+  signal?.addEventListener('abort', onAbort, { once: true });
+  // Reading the packet index is cheap (no decoding); a file where it is not gives up the shortcut.
+  const timer = setTimeout(onAbort, PACKET_SCAN_TIMEOUT_MS);
+  // Packets come in decoding order; with B-frames presentation order differs by a few frames, so
+  // frames are released in pts order through a small reorder window.
+  const WINDOW = 32;
+  const pending: PacketFrame[] = [];
+  let selected: PacketFrame | undefined; // last frame released, the candidate for its ticks
+  let lastKey: PacketFrame | undefined;
+  let first: number | undefined;
+  // Frames released in pts order: a frame is picked (for ticks tick(F)..tick(next)-1) when the
+  // next frame's tick is larger; it must be a keyframe.
+  const release = (f: PacketFrame): boolean => {
+    const t = tick(f.pts);
+    if (t === undefined) return false;
+    first ??= t;
+    if (selected) {
+      const ts = tick(selected.pts)!;
+      if (t < ts) return false; // out of order beyond the window: give up
+      if (t > ts && ts >= first) {
+        if (!selected.key) return false;
+      }
+    }
+    selected = f;
+    if (f.key) lastKey = f;
+    return true;
+  };
+  try {
+    let rest = '';
+    for await (const chunk of child.stdout! as AsyncIterable<Buffer>) {
+      const lines = (rest + chunk.toString('latin1')).split('\n');
+      rest = lines.pop()!;
+      for (const line of lines) {
+        if (!line) continue;
+        const [pts, duration, flags = ''] = line.split(',');
+        if (!/^-?\d+$/.test(pts) || !/^\d+$/.test(duration) || flags.includes('D')) return false;
+        pending.push({ pts: Number(pts), duration: Number(duration), key: flags.startsWith('K') });
+        if (pending.length > WINDOW) {
+          pending.sort((a, b) => a.pts - b.pts);
+          if (!release(pending.shift()!)) return false;
+        }
+      }
+    }
+    const exit = await done;
+    if (exit.code !== 0) return false;
+    pending.sort((a, b) => a.pts - b.pts);
+    for (const f of pending) if (!release(f)) return false;
+    if (!selected || !lastKey || first === undefined) return false;
+    // The end: ticks stop before the one holding the end of the last decoded frame.
+    const endFull = tick(selected.pts + selected.duration);
+    const endKey = tick(lastKey.pts + lastKey.duration);
+    if (endFull === undefined || endKey === undefined) return false;
+    const lastTick = tick(selected.pts)!;
+    if (lastTick < endFull && lastTick >= first && !selected.key) return false;
+    // Every pick is a keyframe, so a keyframe-only decode picks the same ones, provided it stops
+    // at the same tick (its end is the end of the last keyframe).
+    return endFull === endKey;
+  } finally {
+    clearTimeout(timer);
+    signal?.removeEventListener('abort', onAbort);
+    kill(child);
+    await done.catch(() => {});
+  }
+}
+
 /** One ffmpeg run: yields exact size*size*3-byte RGB frames from its stdout as they are pulled. */
-async function* decode(file: string, filter: string, outputArgs: string[], opts: FrameOptions): AsyncGenerator<Uint8Array> {
+async function* decode(file: string, filter: string, outputArgs: string[], opts: FrameOptions, inputArgs: string[] = []): AsyncGenerator<Uint8Array> {
   const { signal, size } = opts;
   signal?.throwIfAborted();
   const input = inputUrl(file);
   const args = [
     '-nostdin', '-hide_banner', '-loglevel', 'error',
     ...(opts.threads ? ['-threads', String(opts.threads)] : []),
+    ...inputArgs,
     '-i', input,
     // The first real video stream (not cover art), the one probe describes. Autorotation stays
     // on (ffmpeg's default), so rotated phone videos come out upright.

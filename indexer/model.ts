@@ -2,7 +2,9 @@
 // folder in the Hugging Face layout (see DESIGN.md) and returns L2-normalized vectors.
 import crypto from 'node:crypto';
 import fs from 'node:fs';
+import { createRequire } from 'node:module';
 import path from 'node:path';
+import { Worker } from 'node:worker_threads';
 import * as ort from 'onnxruntime-node';
 import type { Config, ModelVariant } from './config';
 import { ModelError, errorMessage } from './errors';
@@ -10,6 +12,7 @@ import { normalizeFrames, type ImageSpec } from './preprocess';
 import { TextTokenizer } from './tokenizer';
 import type { RawFrame } from './types';
 import { l2normalize } from './vectors';
+import { PROJECT_ROOT } from './paths';
 import { verifyModelFiles } from '../models/pull';
 
 export interface ModelIdentity {
@@ -30,6 +33,19 @@ export interface ClipModel {
   encodeImages(frames: RawFrame[]): Promise<Float32Array[]>;
   encodeTexts(texts: string[]): Promise<Float32Array[]>;
   close(): Promise<void>;
+  /** Cumulative time spent per stage since load (for progress, logs and the benchmark). */
+  readonly timings?: ModelTimings;
+}
+
+export interface ModelTimings {
+  images: number;
+  /** normalizing frames into the input tensor (main thread) */
+  preprocessMs: number;
+  /** the image encoder's run() calls */
+  inferenceMs: number;
+  texts: number;
+  /** tokenizing and the text encoder */
+  textMs: number;
 }
 
 const VARIANT_SUFFIX: Record<ModelVariant, string> = { fp32: '', quantized: '_quantized', fp16: '_fp16' };
@@ -96,14 +112,133 @@ async function fileHash(file: string, cacheFile: string | undefined): Promise<st
   return digest;
 }
 
-async function createSession(file: string, threads: number, expectIn: string[], optionalIn: string[], expectOut: string): Promise<ort.InferenceSession> {
-  let session: ort.InferenceSession;
+/** What the engine uses of an ONNX Runtime session, so that one can live in a worker thread. */
+interface Session {
+  readonly inputNames: readonly string[];
+  readonly outputNames: readonly string[];
+  run(feeds: Record<string, ort.Tensor>): Promise<Record<string, { data: unknown; dims: readonly number[] }>>;
+  release(): Promise<void>;
+}
+
+// Runs in the worker: plain CommonJS, so it needs no TypeScript loader whatever started the process.
+const WORKER_SOURCE = `
+const { parentPort, workerData } = require('node:worker_threads');
+const ort = require(workerData.ort);
+let session;
+parentPort.on('message', async (m) => {
   try {
-    session = await ort.InferenceSession.create(file, {
-      intraOpNumThreads: threads,
-      interOpNumThreads: 1,
-      graphOptimizationLevel: 'all',
+    if (m.op === 'load') {
+      session = await ort.InferenceSession.create(m.file, m.options);
+      parentPort.postMessage({ id: m.id, ok: true, value: { inputNames: session.inputNames, outputNames: session.outputNames } });
+    } else if (m.op === 'run') {
+      const feeds = {};
+      for (const [name, t] of Object.entries(m.feeds)) feeds[name] = new ort.Tensor(t.type, t.data, t.dims);
+      const result = await session.run(feeds);
+      const value = {};
+      for (const [name, t] of Object.entries(result)) value[name] = { data: t.data, dims: t.dims };
+      parentPort.postMessage({ id: m.id, ok: true, value });
+    } else if (m.op === 'release') {
+      if (session) await session.release();
+      session = undefined;
+      parentPort.postMessage({ id: m.id, ok: true });
+    }
+  } catch (err) {
+    parentPort.postMessage({ id: m.id, ok: false, message: (err && err.message) || String(err) });
+  }
+});
+`;
+
+/**
+ * An ONNX Runtime session in a worker thread. onnxruntime-node's run() is synchronous: on the main
+ * thread, each image batch (seconds of work) would stop the event loop, and with it the reading of
+ * ffmpeg's output, so decoding could never overlap inference. The worker is referenced only while
+ * a call is in flight, so an idle model does not keep the process alive.
+ */
+class WorkerSession implements Session {
+  inputNames: readonly string[] = [];
+  outputNames: readonly string[] = [];
+  private readonly worker: Worker;
+  private readonly pending = new Map<number, { resolve: (v: any) => void; reject: (e: Error) => void }>();
+  private nextId = 1;
+  private failure: Error | undefined;
+
+  private constructor() {
+    const require = createRequire(path.join(PROJECT_ROOT, 'package.json'));
+    this.worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { ort: require.resolve('onnxruntime-node') } });
+    this.worker.unref();
+    this.worker.on('message', (m: { id: number; ok: boolean; value?: unknown; message?: string }) => {
+      const p = this.pending.get(m.id);
+      if (!p) return;
+      this.pending.delete(m.id);
+      if (this.pending.size === 0) this.worker.unref();
+      if (m.ok) p.resolve(m.value);
+      else p.reject(new Error(m.message));
     });
+    const fail = (err: Error) => {
+      this.failure ??= err;
+      for (const p of this.pending.values()) p.reject(err);
+      this.pending.clear();
+    };
+    this.worker.on('error', (err) => fail(new Error(`the inference worker failed: ${errorMessage(err)}`)));
+    this.worker.on('exit', (code) => fail(new Error(`the inference worker exited (code ${code})`)));
+  }
+
+  static async create(file: string, options: ort.InferenceSession.SessionOptions): Promise<WorkerSession> {
+    const s = new WorkerSession();
+    try {
+      const names = await s.call<{ inputNames: string[]; outputNames: string[] }>({ op: 'load', file, options });
+      s.inputNames = names.inputNames;
+      s.outputNames = names.outputNames;
+      return s;
+    } catch (err) {
+      await s.worker.terminate();
+      throw err;
+    }
+  }
+
+  private call<T>(message: Record<string, unknown>, transfer: ArrayBuffer[] = []): Promise<T> {
+    if (this.failure) return Promise.reject(this.failure);
+    return new Promise<T>((resolve, reject) => {
+      const id = this.nextId++;
+      this.pending.set(id, { resolve, reject });
+      this.worker.ref();
+      this.worker.postMessage({ ...message, id }, transfer);
+    });
+  }
+
+  run(feeds: Record<string, ort.Tensor>): Promise<Record<string, { data: unknown; dims: readonly number[] }>> {
+    const plain: Record<string, { type: string; data: unknown; dims: readonly number[] }> = {};
+    const transfer: ArrayBuffer[] = [];
+    for (const [name, t] of Object.entries(feeds)) {
+      plain[name] = { type: t.type, data: t.data, dims: t.dims };
+      // The input buffers are handed over, not copied (the callers build fresh ones per call).
+      const buffer = (t.data as ArrayBufferView).buffer;
+      if (buffer instanceof ArrayBuffer && !transfer.includes(buffer)) transfer.push(buffer);
+    }
+    return this.call({ op: 'run', feeds: plain }, transfer);
+  }
+
+  async release(): Promise<void> {
+    try {
+      if (!this.failure) await this.call({ op: 'release' });
+    } finally {
+      await this.worker.terminate();
+    }
+  }
+}
+
+async function createSession(
+  file: string,
+  threads: number,
+  expectIn: string[],
+  optionalIn: string[],
+  expectOut: string,
+  where: 'here' | 'worker' = 'here',
+): Promise<Session> {
+  let session: Session;
+  try {
+    const options: ort.InferenceSession.SessionOptions = { intraOpNumThreads: threads, interOpNumThreads: 1, graphOptimizationLevel: 'all' };
+    session = where === 'worker' ? await WorkerSession.create(file, options) : await ort.InferenceSession.create(file, options);
   } catch (err) {
     throw new ModelError(`cannot load ${file}: ${errorMessage(err)}; the file may be truncated or not an ONNX model: ${PULL_HINT}`, {
       cause: { file },
@@ -179,8 +314,9 @@ export async function loadModel(opts: LoadModelOptions): Promise<ClipModel> {
     throw new ModelError(`cannot read ${path.join(dir, 'tokenizer.json')}: ${errorMessage(err)}`, { cause: { dir } });
   }
 
-  const vision = await createSession(path.join(dir, files.vision), opts.threads, ['pixel_values'], [], 'image_embeds');
-  let text: ort.InferenceSession;
+  // The image encoder runs in a worker thread so that indexing can decode while it infers.
+  const vision = await createSession(path.join(dir, files.vision), opts.threads, ['pixel_values'], [], 'image_embeds', 'worker');
+  let text: Session;
   try {
     text = await createSession(path.join(dir, files.text), opts.threads, ['input_ids'], ['attention_mask'], 'text_embeds');
   } catch (err) {
@@ -205,6 +341,8 @@ export async function loadModel(opts: LoadModelOptions): Promise<ClipModel> {
     return Array.from({ length: n }, (_, i) => l2normalize(data.subarray(i * dim, (i + 1) * dim)));
   };
 
+  const timings: ModelTimings = { images: 0, preprocessMs: 0, inferenceMs: 0, texts: 0, textMs: 0 };
+
   return {
     dir,
     identity,
@@ -212,27 +350,87 @@ export async function loadModel(opts: LoadModelOptions): Promise<ClipModel> {
     image,
     contextLength,
     tokenizer,
+    timings,
     async encodeImages(frames) {
       const out: Float32Array[] = [];
       for (let i = 0; i < frames.length; i += batchSize) {
         const chunk = frames.slice(i, i + batchSize);
+        const t0 = performance.now();
         const pixels = new ort.Tensor('float32', normalizeFrames(chunk, image), [chunk.length, 3, size, size]);
+        const t1 = performance.now();
         const result = await vision.run({ pixel_values: pixels });
+        timings.preprocessMs += t1 - t0;
+        timings.inferenceMs += performance.now() - t1;
+        timings.images += chunk.length;
         out.push(...rows(result.image_embeds.data as Float32Array, chunk.length));
       }
       return out;
     },
     async encodeTexts(texts) {
       if (texts.length === 0) return [];
+      const t0 = performance.now();
       const t = tokenizer.batch(texts);
       // Feed exactly what the graph declares: some exports take no attention_mask.
       const feeds: Record<string, ort.Tensor> = { input_ids: new ort.Tensor('int64', t.ids, [t.batch, t.length]) };
       if (textWantsMask) feeds.attention_mask = new ort.Tensor('int64', t.mask, [t.batch, t.length]);
       const result = await text.run(feeds);
+      timings.textMs += performance.now() - t0;
+      timings.texts += t.batch;
       return rows(result.text_embeds.data as Float32Array, t.batch);
     },
     async close() {
       await Promise.all([vision.release(), text.release()]);
     },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// The transformer pooler (CLIP4Clip seqTransf, models/pooler/train.py): one more ONNX graph, kept
+// here with the other ONNX Runtime sessions. The pooling rules around it live in pooler.ts.
+
+export const POOLER_HINT = 'train one with models/pooler/train.py (see the README) or use --pooling mean';
+
+export interface PoolerSession {
+  readonly file: string;
+  readonly sha256: string;
+  /** embeds: [batch, frames, dim] row-major; mask: [batch, frames] (1 frame, 0 padding) → [batch, dim] */
+  run(embeds: Float32Array, mask: BigInt64Array, batch: number, frames: number, dim: number): Promise<Float32Array>;
+  release(): Promise<void>;
+}
+
+/** Loads a pooler graph: inputs frame_embeds f32[B,T,D] and frame_mask i64[B,T], output video_embeds f32[B,D]. */
+export async function loadPoolerSession(file: string, opts: { threads: number; hashCacheFile?: string }): Promise<PoolerSession> {
+  if (!fs.existsSync(file) || !fs.statSync(file).isFile()) {
+    throw new ModelError(`--pooling transformer needs a pooler file, and there is none at ${file}: ${POOLER_HINT} (--pooler or VIDSEARCH_POOLER point elsewhere)`, {
+      cause: { file, setting: 'VIDSEARCH_POOLER' },
+    });
+  }
+  let session: ort.InferenceSession;
+  try {
+    session = await ort.InferenceSession.create(file, { intraOpNumThreads: opts.threads, interOpNumThreads: 1, graphOptimizationLevel: 'all' });
+  } catch (err) {
+    throw new ModelError(`cannot load the pooler ${file}: ${errorMessage(err)}; ${POOLER_HINT}`, { cause: { file } });
+  }
+  const inputs = [...session.inputNames].sort().join(',');
+  if (inputs !== 'frame_embeds,frame_mask' || !session.outputNames.includes('video_embeds')) {
+    await session.release();
+    throw new ModelError(
+      `${file} declares inputs [${session.inputNames.join(', ')}] and outputs [${session.outputNames.join(', ')}]; a pooler needs inputs ` +
+        `[frame_embeds, frame_mask] and output video_embeds: ${POOLER_HINT}`,
+      { cause: { file, inputs: session.inputNames, outputs: session.outputNames } },
+    );
+  }
+  const sha256 = await fileHash(file, opts.hashCacheFile);
+  return {
+    file,
+    sha256,
+    async run(embeds, mask, batch, frames, dim) {
+      const result = await session.run({
+        frame_embeds: new ort.Tensor('float32', embeds, [batch, frames, dim]),
+        frame_mask: new ort.Tensor('int64', mask, [batch, frames]),
+      });
+      return result.video_embeds.data as Float32Array;
+    },
+    release: () => session.release(),
   };
 }

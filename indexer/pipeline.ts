@@ -3,6 +3,7 @@
 // throws for a bad file.
 import fs from 'node:fs';
 import path from 'node:path';
+import { ActionTagger, labelSet, labelSetFromSpec, type LabelSet } from './actions';
 import type { Config } from './config';
 import { errorMessage } from './errors';
 import { fileStamp, fingerprint, walkVideos, type FileStamp } from './files';
@@ -17,6 +18,14 @@ export interface Engine {
   model: ClipModel;
   store: Store;
   pooling: PoolingStrategy;
+  tagger: ActionTagger;
+}
+
+/** The label set new videos are tagged with: the library's (set by `tag --all`), else the config's. */
+export async function activeLabelSet(engine: Engine): Promise<LabelSet | undefined> {
+  const stored = await engine.store.setting('labelSet');
+  if (stored) return labelSetFromSpec(JSON.parse(stored));
+  return engine.cfg.labelSet === 'none' ? undefined : labelSet(engine.cfg.labelSet);
 }
 
 export type JobResult =
@@ -68,7 +77,7 @@ export async function* readAhead<T>(source: AsyncIterable<T>, limit: number): As
   }
 }
 
-async function encodeVideo(engine: Engine, file: string, signal: AbortSignal | undefined, onFrames: (n: number, duration: number) => void) {
+export async function encodeVideo(engine: Engine, file: string, signal: AbortSignal | undefined, onFrames: (n: number, duration: number) => void) {
   const probe = await probeVideo(file, { signal });
   const { cfg, model } = engine;
   const vectors: TimedVector[] = [];
@@ -137,6 +146,8 @@ export async function indexFile(engine: Engine, file: string, opts: IndexOptions
     const segmentOf = new Array<number>(vectors.length);
     for (const p of plan) for (const i of p.frames) segmentOf[i] = p.idx;
     const { segments, video } = await poolSegments(vectors, plan, engine.pooling);
+    const set = await activeLabelSet(engine);
+    const tags = set ? await engine.tagger.tag(set, video, segments) : undefined;
     const saved = await engine.store.saveIndexed({
       path: file,
       ...stamp,
@@ -145,6 +156,7 @@ export async function indexFile(engine: Engine, file: string, opts: IndexOptions
       frames: vectors.map((v, i) => ({ time: v.time, segmentIdx: segmentOf[i], vector: v.vector })),
       segments,
       video,
+      tags,
     });
     return { status: 'indexed', path: file, videoId: saved.videoId, segments: saved.segments, frames: saved.frames, seconds: (Date.now() - started) / 1000 };
   } catch (err) {
@@ -158,8 +170,8 @@ export async function indexFile(engine: Engine, file: string, opts: IndexOptions
 export const CHANGED_WHILE_INDEXING = 'file changed while it was being indexed; it will be picked up next time';
 
 export interface TargetPlan {
-  /** files that need work: new, changed, or failed and to be retried */
-  work: string[];
+  /** files that need work (new, changed, or failed and to be retried), with their stamps */
+  work: Array<{ path: string } & FileStamp>;
   /** unchanged files, decided by stat alone */
   unchanged: Array<{ path: string; reason: string }>;
   /** indexed videos whose file is gone (unless it turns out to have moved) */
@@ -184,7 +196,7 @@ export async function planTargets(store: Store, targets: string[], opts: Pick<In
     const same = !!known && known.size === stamp.size && known.mtimeMs === stamp.mtimeMs;
     if (same && !opts.force && known.status === 'indexed') plan.unchanged.push({ path: file, reason: 'unchanged' });
     else if (same && !opts.force && known.status === 'failed' && !opts.retryFailed) plan.unchanged.push({ path: file, reason: `unchanged, failed earlier: ${known.error}` });
-    else plan.work.push(file);
+    else plan.work.push({ path: file, ...stamp });
   };
   for (const target of targets.map((t) => path.resolve(t))) {
     const st = fs.statSync(target, { throwIfNoEntry: false });
@@ -215,8 +227,8 @@ export async function indexTargets(engine: Engine, targets: string[], opts: Inde
   report.skipped.push(...plan.unchanged);
   report.failed.push(...plan.missing.map((p) => ({ path: p, error: 'no such file or directory' })));
   opts.onEvent?.({ type: 'plan', files: plan.work.length, removed: plan.gone.length });
-  await engine.store.markPendingMany(plan.work.map((file) => ({ path: file, ...fileStamp(fs.statSync(file)) })));
-  for (const [i, file] of plan.work.entries()) {
+  await engine.store.markPendingMany(plan.work);
+  for (const [i, { path: file }] of plan.work.entries()) {
     if (opts.signal?.aborted) break;
     opts.onEvent?.({ type: 'start', path: file, index: i, files: plan.work.length });
     const result = await indexFile(engine, file, opts, (frames, duration) => opts.onEvent?.({ type: 'frames', path: file, frames, duration }));

@@ -13,6 +13,10 @@ export interface PoolingStrategy {
   readonly name: PoolingName;
   /** One pooled, L2-normalized vector per group of frame vectors. */
   pool(groups: Float32Array[][]): Promise<Float32Array[]>;
+  /** what, besides the name, makes its vectors comparable (the pooler file's hash); recorded in the index identity */
+  readonly identity?: { sha256: string; chunkFrames: number };
+  /** releases what the strategy holds (an ONNX session) */
+  close?(): Promise<void>;
 }
 
 /** CLIP4Clip's mean pooling, in its order: normalize each frame, masked mean, normalize again. */
@@ -80,8 +84,11 @@ export async function poolSegments(
   };
 }
 
-const STRATEGIES: Record<PoolingName, PoolingStrategy> = { mean: meanPooling };
+/** The parameter-free strategies; the learned one is loaded from its file by pooler.ts (loadPooling). */
+const STRATEGIES: Partial<Record<PoolingName, PoolingStrategy>> = { mean: meanPooling };
 
 export function poolingStrategy(name: PoolingName): PoolingStrategy {
-  return STRATEGIES[name];
+  const strategy = STRATEGIES[name];
+  if (!strategy) throw new Error(`${name} pooling needs its pooler file: use loadPooling (indexer/pooler.ts)`);
+  return strategy;
 }

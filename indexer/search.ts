@@ -2,8 +2,10 @@
 // ranked by their best segment → the best moment inside each segment from its frame vectors.
 import { UsageError } from './errors';
 import type { ClipModel } from './model';
-import type { Store, VideoRecord } from './store';
+import { labelSetFromSpec } from './actions';
+import type { Store, TagRecord, VideoRecord } from './store';
 import { dot } from './vectors';
+import { DEFAULT_RERANK, rerankCandidates, type RerankSettings } from './rerank';
 
 export interface Moment {
   start: number;
@@ -21,6 +23,8 @@ export interface SearchResult {
   end: number;
   bestTime: number;
   moments: Moment[];
+  /** the video's top action labels in the library's label set */
+  labels: TagRecord[];
 }
 
 export interface SearchResponse {
@@ -33,6 +37,18 @@ export interface SearchOptions {
   k?: number;
   /** moments listed per video, best first */
   moments?: number;
+  /** only videos and segments tagged with this action label */
+  action?: string;
+  /** query-adaptive re-ranking of the candidates (indexer/rerank.ts); default: the searcher's setting */
+  rerank?: boolean;
+}
+
+interface Candidate {
+  id: number;
+  idx: number;
+  start: number;
+  end: number;
+  score: number;
 }
 
 export const MAX_QUERY_CHARS = 1000;
@@ -78,10 +94,14 @@ export function validateQuery(query: unknown, k: unknown = 10): { query: string;
 
 export class Searcher {
   private cache: LruCache<string, Float32Array>;
+  private readonly specKeys = new Map<string, string>();
+  /** re-ranking defaults (engine.ts sets them from the configuration) */
+  rerank: RerankSettings = DEFAULT_RERANK;
 
   constructor(
     private readonly store: Store,
     private readonly model: ClipModel,
+    private readonly defaultLabelSet = 'kinetics400',
     cacheSize = 512,
   ) {
     this.cache = new LruCache(cacheSize);
@@ -95,16 +115,22 @@ export class Searcher {
     return v;
   }
 
-  async search(rawQuery: string, opts: SearchOptions = {}): Promise<SearchResponse> {
-    const started = performance.now();
-    const { query, k } = validateQuery(rawQuery, opts.k ?? 10);
-    const perVideo = opts.moments ?? 5;
-    await this.store.refresh();
-    const vector = await this.textVector(query);
+  /** The library's label set (chosen by `tag --all`), else the configured one. */
+  async labelSetKey(): Promise<string> {
+    const stored = await this.store.setting('labelSet');
+    if (!stored) return this.defaultLabelSet;
+    let key = this.specKeys.get(stored);
+    if (!key) {
+      key = labelSetFromSpec(JSON.parse(stored)).key;
+      this.specKeys.set(stored, key);
+    }
+    return key;
+  }
 
-    // Over-fetch segments until k distinct videos appear (long videos own many segments).
-    let want = Math.max(k * 8, 64);
-    let byVideo = new Map<number, Array<{ id: number; idx: number; start: number; end: number; score: number }>>();
+  /** Over-fetches segments from HNSW until k distinct videos appear (long videos own many segments). */
+  private async annCandidates(vector: Float32Array, k: number, atLeast = 0): Promise<Map<number, Candidate[]>> {
+    let want = Math.max(k * 8, 64, atLeast);
+    let byVideo = new Map<number, Candidate[]>();
     for (let round = 0; round < 4; round++) {
       const hits = this.store.searchSegments(vector, want);
       const rows = new Map((await this.store.segments(hits.map((h) => h.id))).map((s) => [s.id, s]));
@@ -119,8 +145,44 @@ export class Searcher {
       if (byVideo.size >= k || hits.length < want) break;
       want *= 4;
     }
+    return byVideo;
+  }
+
+  /**
+   * Only segments tagged with the action (all segments of a video tagged with it only as a whole),
+   * scored exactly: the tagged set is small next to the library, so no index is needed.
+   */
+  private async taggedCandidates(vector: Float32Array, action: string, labelSet: string): Promise<Map<number, Candidate[]>> {
+    const tagged = await this.store.tagged(labelSet, action);
+    const segmentKeys = new Set(tagged.filter((t) => t.segmentIdx >= 0).map((t) => `${t.videoId}:${t.segmentIdx}`));
+    const withTaggedSegments = new Set(tagged.filter((t) => t.segmentIdx >= 0).map((t) => t.videoId));
+    const byVideo = new Map<number, Candidate[]>();
+    for (const videoId of new Set(tagged.map((t) => t.videoId))) {
+      for (const s of await this.store.videoSegments(videoId)) {
+        if (withTaggedSegments.has(videoId) && !segmentKeys.has(`${videoId}:${s.idx}`)) continue;
+        const list = byVideo.get(videoId) ?? [];
+        list.push({ id: s.id, idx: s.idx, start: s.start, end: s.end, score: dot(vector, s.vector) });
+        byVideo.set(videoId, list);
+      }
+    }
+    for (const list of byVideo.values()) list.sort((a, b) => b.score - a.score);
+    return byVideo;
+  }
+
+  async search(rawQuery: string, opts: SearchOptions = {}): Promise<SearchResponse> {
+    const started = performance.now();
+    const { query, k } = validateQuery(rawQuery, opts.k ?? 10);
+    const perVideo = opts.moments ?? 5;
+    await this.store.refresh();
+    const vector = await this.textVector(query);
+
+    const labelSet = await this.labelSetKey();
+    const rerank = opts.rerank ?? this.rerank.enabled;
+    const byVideo = opts.action ? await this.taggedCandidates(vector, opts.action, labelSet) : await this.annCandidates(vector, k, rerank ? this.rerank.k : 0);
+    if (rerank) await rerankCandidates(this.store, vector, byVideo, this.rerank);
     const ranked = [...byVideo.entries()].sort((a, b) => b[1][0].score - a[1][0].score).slice(0, k);
     const videos = new Map<number, VideoRecord>((await this.store.videos({ ids: ranked.map(([id]) => id) })).map((v) => [v.id, v]));
+    const tags = await this.store.tags(ranked.map(([id]) => id), labelSet);
 
     const results = await Promise.all(
       ranked
@@ -142,7 +204,8 @@ export class Searcher {
             return { start: round(s.start, 3), end: round(s.end, 3), bestTime: round(bestTime, 3), score: round(s.score) };
           });
           const v = videos.get(videoId)!;
-          return { videoId, path: v.path, duration: v.duration, score: moments[0].score, start: moments[0].start, end: moments[0].end, bestTime: moments[0].bestTime, moments };
+          const labels = tags.get(videoId)?.get(-1)?.slice(0, 3) ?? [];
+          return { videoId, path: v.path, duration: v.duration, score: moments[0].score, start: moments[0].start, end: moments[0].end, bestTime: moments[0].bestTime, moments, labels };
         }),
     );
     return { query, tookMs: round(performance.now() - started, 2), results };

@@ -13,6 +13,8 @@ import { fromBytes, toBytes } from './vectors';
 export interface StoreIdentity {
   model: ModelIdentity;
   pooling: PoolingName;
+  /** the learned pooler (transformer pooling): its file's sha256 and chunk length */
+  pooler?: { sha256: string; chunkFrames: number };
 }
 
 export interface VideoRecord {
@@ -50,6 +52,17 @@ export interface FrameRecord {
   vector: Float32Array;
 }
 
+export interface TagRecord {
+  label: string;
+  score: number;
+}
+
+/** The top labels of a video (segmentIdx -1) and of its segments, for one label set. */
+export interface VideoTags {
+  labelSet: string;
+  entries: Array<{ segmentIdx: number; tags: TagRecord[] }>;
+}
+
 export interface IndexedVideoInput {
   path: string;
   size: number;
@@ -59,6 +72,7 @@ export interface IndexedVideoInput {
   frames: Array<{ time: number; segmentIdx: number; vector: Float32Array }>;
   segments: SegmentVectors[];
   video: Float32Array;
+  tags?: VideoTags;
 }
 
 export interface Stats {
@@ -97,11 +111,17 @@ export function identityKey(i: StoreIdentity): string {
   const files = Object.keys(i.model.files)
     .sort()
     .map((f) => `${f}=${i.model.files[f]}`);
-  return JSON.stringify([i.model.name, i.model.variant, i.model.dim, files, i.pooling]);
+  const pooler = i.pooler ? [i.pooler.sha256, i.pooler.chunkFrames] : [];
+  return JSON.stringify([i.model.name, i.model.variant, i.model.dim, files, i.pooling, ...pooler]);
+}
+
+/** The model part of the identity only: equal keys mean the frame vectors are comparable. */
+export function modelKey(i: StoreIdentity): string {
+  return identityKey({ model: i.model, pooling: 'mean' });
 }
 
 function describe(i: StoreIdentity): string {
-  return `${i.model.name} (${i.model.variant}, ${i.model.dim}-d, ${i.pooling} pooling)`;
+  return `${i.model.name} (${i.model.variant}, ${i.model.dim}-d, ${i.pooling} pooling${i.pooler ? ` ${i.pooler.sha256.slice(0, 12)}` : ''})`;
 }
 
 type Tx = Parameters<Parameters<Db['$transaction']>[0]>[0];
@@ -112,8 +132,13 @@ async function bumpGeneration(tx: Tx): Promise<void> {
   );
 }
 
+function tagRows(videoId: number, tags: VideoTags) {
+  return tags.entries.flatMap((e) => e.tags.map((t, rank) => ({ videoId, segmentIdx: e.segmentIdx, labelSet: tags.labelSet, rank, label: t.label, score: t.score })));
+}
+
 async function deleteVectors(tx: Tx, videoId: number): Promise<number[]> {
   const old = await tx.segment.findMany({ where: { videoId }, select: { id: true } });
+  await tx.tag.deleteMany({ where: { videoId } });
   await tx.frame.deleteMany({ where: { videoId } });
   await tx.segment.deleteMany({ where: { videoId } });
   return old.map((s) => s.id);
@@ -126,6 +151,8 @@ export interface OpenStoreOptions {
   identity?: StoreIdentity;
   /** accept an index made with another model because the caller is about to reset it */
   replacing?: boolean;
+  /** accept an index of the same model pooled another way because the caller is about to re-pool it */
+  repooling?: boolean;
 }
 
 export class Store {
@@ -138,6 +165,8 @@ export class Store {
     readonly home: string,
     private lock: WriterLock | undefined,
     readonly identity: StoreIdentity | null,
+    /** the model this process encodes queries with; an index made with another is refused */
+    private readonly expected?: StoreIdentity,
   ) {}
 
   static async open(cfg: Pick<Config, 'home' | 'databaseUrl'>, opts: OpenStoreOptions = {}): Promise<Store> {
@@ -147,7 +176,15 @@ export class Store {
       db = await openDb(cfg.databaseUrl);
       const row = await db.setting.findUnique({ where: { key: 'identity' } });
       const stored: StoreIdentity | null = row ? JSON.parse(row.value) : null;
-      if (stored && opts.identity && !opts.replacing && identityKey(stored) !== identityKey(opts.identity)) {
+      const samePoolable = !!stored && !!opts.identity && modelKey(stored) === modelKey(opts.identity);
+      if (stored && opts.identity && !opts.replacing && identityKey(stored) !== identityKey(opts.identity) && !(opts.repooling && samePoolable)) {
+        if (samePoolable) {
+          throw new StoreError(
+            `the index in ${cfg.home} was pooled as ${describe(stored)}, but the configuration asks for ${describe(opts.identity)}; ` +
+              `re-pool it from the stored frame vectors (no decoding) with \`vidsearch index --repool\` and the same pooling settings, or set --pooling/VIDSEARCH_POOLING back`,
+            { cause: { stored, current: opts.identity } },
+          );
+        }
         throw new StoreError(
           `the index in ${cfg.home} was built with ${describe(stored)}, but the current model is ${describe(opts.identity)}; ` +
             `vectors of different models cannot be compared: set VIDSEARCH_MODEL/--variant back, use another data directory (VIDSEARCH_HOME), ` +
@@ -155,7 +192,7 @@ export class Store {
           { cause: { stored, current: opts.identity } },
         );
       }
-      const store = new Store(db, cfg.home, lock, opts.replacing ? null : (stored ?? null));
+      const store = new Store(db, cfg.home, lock, opts.replacing ? null : (stored ?? null), opts.identity);
       if (store.identity) {
         store.ann = new SegmentIndex(cfg.home, store.identity.model.dim);
         await store.syncIndex();
@@ -190,6 +227,7 @@ export class Store {
   async reset(identity: StoreIdentity): Promise<void> {
     this.requireWriter();
     await this.db.$transaction(async (tx) => {
+      await tx.tag.deleteMany({});
       await tx.frame.deleteMany({});
       await tx.segment.deleteMany({});
       await tx.video.deleteMany({});
@@ -262,7 +300,15 @@ export class Store {
     if (!this.ann) {
       const row = await this.db.setting.findUnique({ where: { key: 'identity' } });
       if (!row) return;
-      (this as { identity: StoreIdentity | null }).identity = JSON.parse(row.value);
+      const stored: StoreIdentity = JSON.parse(row.value);
+      // A writer may have indexed with another model since this reader opened the empty store.
+      if (this.expected && identityKey(stored) !== identityKey(this.expected)) {
+        throw new StoreError(
+          `the index in ${this.home} was built with ${describe(stored)}, but this process uses ${describe(this.expected)}: restart it with the same VIDSEARCH_MODEL/--variant/pooling`,
+          { cause: { stored, current: this.expected } },
+        );
+      }
+      (this as { identity: StoreIdentity | null }).identity = stored;
       this.ann = new SegmentIndex(this.home, this.identity!.model.dim);
       await this.syncIndex();
       return;
@@ -383,6 +429,7 @@ export class Store {
         await tx.frame.createMany({
           data: input.frames.map((f, idx) => ({ videoId: video.id, idx, segmentIdx: f.segmentIdx, time: f.time, vector: toBytes(f.vector) })),
         });
+        if (input.tags) await tx.tag.createMany({ data: tagRows(video.id, input.tags) });
         await bumpGeneration(tx);
         return { videoId: video.id, removed, added };
       },
@@ -427,11 +474,135 @@ export class Store {
     if (removed.length) this.dirty = true;
   }
 
+  /** Replaces a video's tags for one label set (re-tagging from stored vectors). */
+  async replaceTags(videoId: number, tags: VideoTags): Promise<void> {
+    this.requireWriter();
+    await this.db.$transaction([
+      this.db.tag.deleteMany({ where: { videoId, labelSet: tags.labelSet } }),
+      this.db.tag.createMany({ data: tagRows(videoId, tags) }),
+    ]);
+  }
+
+  /** Tags of some videos for a label set: videoId → segmentIdx (-1: whole video) → ranked tags. */
+  async tags(videoIds: number[], labelSet: string): Promise<Map<number, Map<number, TagRecord[]>>> {
+    const rows = await this.db.tag.findMany({ where: { videoId: { in: videoIds }, labelSet }, orderBy: [{ videoId: 'asc' }, { segmentIdx: 'asc' }, { rank: 'asc' }] });
+    const out = new Map<number, Map<number, TagRecord[]>>();
+    for (const r of rows) {
+      const perVideo = out.get(r.videoId) ?? new Map<number, TagRecord[]>();
+      const list = perVideo.get(r.segmentIdx) ?? [];
+      list.push({ label: r.label, score: r.score });
+      perVideo.set(r.segmentIdx, list);
+      out.set(r.videoId, perVideo);
+    }
+    return out;
+  }
+
+  /**
+   * Where a label applies: segments (and videos, segmentIdx -1) whose top label it is, or whose
+   * probability for it reaches `minScore`.
+   */
+  async tagged(labelSet: string, label: string, minScore = 0.1): Promise<Array<{ videoId: number; segmentIdx: number; score: number }>> {
+    return this.db.tag.findMany({
+      where: { labelSet, label, OR: [{ rank: 0 }, { score: { gte: minScore } }] },
+      select: { videoId: true, segmentIdx: true, score: true },
+    });
+  }
+
+  /** Videos per top label of the whole video, most common first (browse by action). */
+  async labelCounts(labelSet: string): Promise<Array<{ label: string; videos: number }>> {
+    const groups = await this.db.tag.groupBy({ by: ['label'], where: { labelSet, segmentIdx: -1, rank: 0 }, _count: { _all: true } });
+    return groups.map((g) => ({ label: g.label, videos: g._count._all })).sort((a, b) => b.videos - a.videos || a.label.localeCompare(b.label));
+  }
+
+  async setting(key: string): Promise<string | undefined> {
+    return (await this.db.setting.findUnique({ where: { key } }))?.value;
+  }
+
+  async setSetting(key: string, value: string): Promise<void> {
+    this.requireWriter();
+    await this.db.setting.upsert({ where: { key }, create: { key, value }, update: { value } });
+  }
+
+  /**
+   * Recomputes every segment and video vector from the stored frame vectors with `pool` (nothing
+   * is decoded), records `identity`, and rebuilds the HNSW index. One transaction: readers keep
+   * the old vectors until it commits, and an interrupted re-pool leaves the old index whole.
+   */
+  async repool(
+    identity: StoreIdentity,
+    pool: (groups: Float32Array[][]) => Promise<Float32Array[]>,
+    onProgress?: (done: number, total: number) => void,
+  ): Promise<{ videos: number; segments: number }> {
+    this.requireWriter();
+    const ids = (await this.db.video.findMany({ where: { status: 'indexed' }, orderBy: { id: 'asc' }, select: { id: true } })).map((v) => v.id);
+    let segments = 0;
+    await this.db.$transaction(
+      async (tx) => {
+        // A few videos per pooling call, so a learned pooler runs in batches.
+        for (let at = 0; at < ids.length; at += 32) {
+          const batch = ids.slice(at, at + 32);
+          const frames = await tx.frame.findMany({ where: { videoId: { in: batch } }, orderBy: [{ videoId: 'asc' }, { idx: 'asc' }], select: { videoId: true, segmentIdx: true, vector: true } });
+          const segs = await tx.segment.findMany({ where: { videoId: { in: batch } }, orderBy: [{ videoId: 'asc' }, { idx: 'asc' }], select: { id: true, videoId: true, idx: true } });
+          const groups = new Map<string, Float32Array[]>();
+          const whole = new Map<number, Float32Array[]>();
+          for (const f of frames) {
+            const v = fromBytes(f.vector);
+            const key = `${f.videoId}:${f.segmentIdx}`;
+            if (!groups.has(key)) groups.set(key, []);
+            if (!whole.has(f.videoId)) whole.set(f.videoId, []);
+            groups.get(key)!.push(v);
+            whole.get(f.videoId)!.push(v);
+          }
+          const withFrames = segs.filter((sg) => groups.has(`${sg.videoId}:${sg.idx}`));
+          const videos = batch.filter((id) => whole.has(id));
+          const pooled = await pool([...withFrames.map((sg) => groups.get(`${sg.videoId}:${sg.idx}`)!), ...videos.map((id) => whole.get(id)!)]);
+          for (const [i, sg] of withFrames.entries()) await tx.segment.update({ where: { id: sg.id }, data: { vector: toBytes(pooled[i]) } });
+          for (const [i, id] of videos.entries()) await tx.video.update({ where: { id }, data: { vector: toBytes(pooled[withFrames.length + i]) } });
+          segments += withFrames.length;
+          onProgress?.(Math.min(at + batch.length, ids.length), ids.length);
+        }
+        await tx.setting.upsert({ where: { key: 'identity' }, create: { key: 'identity', value: JSON.stringify(identity) }, update: { value: JSON.stringify(identity) } });
+        await bumpGeneration(tx);
+      },
+      { timeout: 24 * 3600_000, maxWait: 30_000 },
+    );
+    (this as { identity: StoreIdentity | null }).identity = identity;
+    this.ann = new SegmentIndex(this.home, identity.model.dim);
+    await this.rebuildIndex();
+    this.dirty = false;
+    return { videos: ids.length, segments };
+  }
+
+  /** Frame vectors of some segments, keyed "videoId:segmentIdx", in time order (for re-ranking). */
+  async segmentFrames(segments: Array<{ videoId: number; idx: number }>): Promise<Map<string, Float32Array[]>> {
+    const byVideo = new Map<number, Set<number>>();
+    for (const s of segments) byVideo.set(s.videoId, (byVideo.get(s.videoId) ?? new Set()).add(s.idx));
+    const out = new Map<string, Float32Array[]>();
+    if (byVideo.size === 0) return out;
+    const rows = await this.db.frame.findMany({
+      where: { OR: [...byVideo].map(([videoId, idxs]) => ({ videoId, segmentIdx: { in: [...idxs] } })) },
+      orderBy: [{ videoId: 'asc' }, { idx: 'asc' }],
+      select: { videoId: true, segmentIdx: true, vector: true },
+    });
+    for (const r of rows) {
+      const key = `${r.videoId}:${r.segmentIdx}`;
+      const list = out.get(key);
+      if (list) list.push(fromBytes(r.vector));
+      else out.set(key, [fromBytes(r.vector)]);
+    }
+    return out;
+  }
+
   async segments(ids: number[]): Promise<SegmentRecord[]> {
     return this.db.segment.findMany({
       where: { id: { in: ids } },
       select: { id: true, videoId: true, idx: true, start: true, end: true, frameCount: true },
     });
+  }
+
+  async videoVector(videoId: number): Promise<Float32Array | undefined> {
+    const r = await this.db.video.findUnique({ where: { id: videoId }, select: { vector: true } });
+    return r?.vector ? fromBytes(r.vector) : undefined;
   }
 
   async videoSegments(videoId: number): Promise<Array<SegmentRecord & { vector: Float32Array }>> {

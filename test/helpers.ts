@@ -25,8 +25,11 @@ export function testModel(): Promise<string> {
   return modelDir;
 }
 
+// Label vectors depend only on the model and the label set, so tests share one cache.
+const sharedCache = tempDir('vidsearch-cache-');
+
 /** A configuration on a fresh data directory using the test model. */
 export async function testConfig(overrides: ConfigInput = {}): Promise<Config> {
   const home = tempDir('vidsearch-home-');
-  return resolveConfig({ home, model: await testModel(), threads: 1, ...overrides }, {});
+  return resolveConfig({ home, model: await testModel(), threads: 1, cacheDir: sharedCache, ...overrides }, {});
 }

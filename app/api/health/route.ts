@@ -1,0 +1,33 @@
+// GET /api/health → what the server can search, or 503 with the reason it cannot (no model, bad
+// database). The UI shows that reason; the engine is opened again on the next call, so fixing the
+// cause (e.g. `npx vidsearch models pull`) needs no restart.
+import type { HealthJson } from '@/app/lib/dto';
+import { getEngine } from '@/app/lib/engine';
+import { describeError, json } from '@/app/lib/http';
+import { readDaemonStatus } from '@/indexer/daemon';
+
+export const dynamic = 'force-dynamic';
+export const runtime = 'nodejs';
+
+export async function GET(): Promise<Response> {
+  let body: HealthJson;
+  try {
+    const { model, store } = await getEngine();
+    // Picks up an index that `vidsearch index` published since the last look.
+    await store.refresh();
+    const s = await store.stats();
+    const { name, variant, dim } = model.identity;
+    const daemon = readDaemonStatus(store.home);
+    body = {
+      ok: true,
+      videos: s.videos.indexed,
+      model: { name, variant, dim },
+      index: { vectors: s.index.vectors, inStep: s.index.inStep, bytes: s.index.bytes },
+      daemon: daemon ? { state: daemon.state, queue: daemon.queue, current: daemon.current, recentFailures: daemon.recentFailures.slice(-10) } : null,
+    };
+  } catch (err) {
+    body = { ok: false, error: describeError(err).message };
+    return json(body, { status: 503 });
+  }
+  return json(body);
+}

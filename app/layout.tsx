@@ -1,0 +1,31 @@
+import type { Metadata } from 'next';
+import Link from 'next/link';
+import { NavLink } from '@/app/ui/nav-link';
+import './globals.css';
+
+export const metadata: Metadata = {
+  title: { default: 'vidsearch', template: '%s · vidsearch' },
+  description: 'Search your video library by what happens in it',
+};
+
+export default function RootLayout({ children }: { children: React.ReactNode }) {
+  return (
+    <html lang="en">
+      <body>
+        <a className="skip-link" href="#main">
+          Skip to content
+        </a>
+        <header className="site-header">
+          <Link href="/" className="brand">
+            vidsearch
+          </Link>
+          <nav aria-label="Main">
+            <NavLink href="/">Search</NavLink>
+            <NavLink href="/library">Library</NavLink>
+          </nav>
+        </header>
+        <main id="main">{children}</main>
+      </body>
+    </html>
+  );
+}

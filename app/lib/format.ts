@@ -1,0 +1,45 @@
+// Display formatting shared by server pages and client leaves; pure, so both can import it.
+
+/** 75.4 → "1:15"; 3725 → "1:02:05". Seconds are floored: a moment at 4.9 s shows where it starts. */
+export function clock(seconds: number): string {
+  const s = Math.max(0, Math.floor(seconds));
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  const ss = String(s % 60).padStart(2, '0');
+  return h ? `${h}:${String(m).padStart(2, '0')}:${ss}` : `${m}:${ss}`;
+}
+
+export function duration(seconds: number | null): string {
+  return seconds === null ? 'unknown length' : clock(seconds);
+}
+
+/** The last path component, for either separator: paths come from the indexing machine. */
+export function fileName(p: string): string {
+  return p.split(/[\\/]/).pop() || p;
+}
+
+export function bytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  const units = ['KB', 'MB', 'GB', 'TB'];
+  let v = n / 1024;
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return `${v.toFixed(v < 10 ? 1 : 0)} ${units[i]}`;
+}
+
+/** plural(1, 'video') → "1 video"; plural(3, 'video') → "3 videos" */
+export function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? '' : 's'}`;
+}
+
+export function score(s: number): string {
+  return s.toFixed(2);
+}
+
+/** A probability as a whole percentage: 0.624 → "62%"; under half a percent → "<1%". */
+export function percent(p: number): string {
+  return p < 0.005 ? '<1%' : `${Math.round(p * 100)}%`;
+}

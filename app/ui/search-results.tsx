@@ -1,0 +1,109 @@
+// The results half of the search page: opens the engine, searches, and renders every state
+// (engine unavailable, empty library, bad query, no results, results) as part of the page.
+import Link from 'next/link';
+import type { SearchResult } from '@/indexer/search';
+import { clock, duration, fileName, plural, score } from '@/app/lib/format';
+import { EngineUnavailable, engineOrError } from '@/app/ui/engine-unavailable';
+import { ResultPlayer } from '@/app/ui/result-player';
+
+const RESULTS = 20;
+
+export async function SearchResults({ q }: { q: string }) {
+  const { engine, error } = await engineOrError();
+  if (!engine) return <EngineUnavailable message={error} />;
+
+  if (!q) {
+    const { videos } = await engine.store.stats();
+    if (!videos.indexed) return <EmptyLibrary />;
+    return (
+      <p className="hint">
+        Describe a scene to search {plural(videos.indexed, 'indexed video')}; each result plays from its best moment.
+      </p>
+    );
+  }
+
+  let res;
+  try {
+    res = await engine.searcher.search(q, { k: RESULTS });
+  } catch (err) {
+    // The query itself is wrong (too long): say so next to the box, like a form error.
+    if (err instanceof Error && err.name === 'UsageError') {
+      return (
+        <p className="notice notice-error" role="alert">
+          {err.message}
+        </p>
+      );
+    }
+    throw err;
+  }
+  if (res.results.length === 0) {
+    const { videos } = await engine.store.stats();
+    if (!videos.indexed) return <EmptyLibrary />;
+    return (
+      <p className="notice" role="status" data-testid="no-results">
+        No results for “{res.query}”.
+      </p>
+    );
+  }
+  return (
+    <>
+      <p className="results-summary" role="status">
+        {plural(res.results.length, 'video')}, best first ({Math.round(res.tookMs)} ms)
+      </p>
+      <ol className="results">
+        {res.results.map((r) => (
+          <li key={r.videoId}>
+            <ResultCard result={r} q={res.query} />
+          </li>
+        ))}
+      </ol>
+    </>
+  );
+}
+
+function ResultCard({ result: r, q }: { result: SearchResult; q: string }) {
+  const name = fileName(r.path);
+  const [best, ...others] = r.moments;
+  const href = `/videos/${r.videoId}?${new URLSearchParams({ q, t: String(r.bestTime) })}`;
+  return (
+    <article className="card" data-testid="result-card" data-video-id={r.videoId}>
+      <ResultPlayer videoId={r.videoId} name={name} best={best} others={others}>
+        <h2 className="card-title" title={r.path}>
+          <Link href={href}>{name}</Link>
+        </h2>
+        <p className="card-meta">
+          {duration(r.duration)} · best moment {clock(r.bestTime)} · score {score(r.score)}
+        </p>
+      </ResultPlayer>
+    </article>
+  );
+}
+
+function EmptyLibrary() {
+  return (
+    <section className="notice" data-testid="empty-library">
+      <h2>No videos indexed yet</h2>
+      <p>
+        Run <code>vidsearch index &lt;folder&gt;</code> to add a folder of videos, then search here.
+      </p>
+    </section>
+  );
+}
+
+export function ResultsSkeleton() {
+  return (
+    <div aria-busy="true">
+      <p className="visually-hidden" role="status">
+        Searching…
+      </p>
+      <ol className="results">
+        {[0, 1, 2].map((i) => (
+          <li key={i} className="card skeleton-card">
+            <div className="skeleton skeleton-thumb" />
+            <div className="skeleton skeleton-line" />
+          </li>
+        ))}
+      </ol>
+    </div>
+  );
+}

@@ -1,0 +1,143 @@
+import type { Metadata } from 'next';
+import Form from 'next/form';
+import { notFound } from 'next/navigation';
+import { cache } from 'react';
+import type { OpenEngine } from '@/indexer/engine';
+import { validateQuery } from '@/indexer/search';
+import { dot } from '@/indexer/vectors';
+import { bytes, duration, fileName, plural } from '@/app/lib/format';
+import { EngineUnavailable, engineOrError } from '@/app/ui/engine-unavailable';
+import { VideoPlayer, type TimelineSegment } from '@/app/ui/video-player';
+
+type Props = {
+  params: Promise<{ id: string }>;
+  searchParams: Promise<Record<string, string | string[] | undefined>>;
+};
+
+const first = (v: string | string[] | undefined) => (Array.isArray(v) ? v[0] : v) ?? '';
+
+// Shared by generateMetadata and the page within one request.
+const loadVideo = cache(async (rawId: string) => {
+  const { engine, error } = await engineOrError();
+  if (!engine) return { error };
+  const id = /^\d{1,15}$/.test(rawId) ? Number(rawId) : NaN;
+  return { engine, video: Number.isSafeInteger(id) ? await engine.store.video(id) : null };
+});
+
+export async function generateMetadata({ params }: Props): Promise<Metadata> {
+  const { video } = await loadVideo((await params).id);
+  return { title: video ? fileName(video.path) : 'Video' };
+}
+
+/**
+ * Shading in [0, 1] from cosine similarities, relative to this video's own range: absolute CLIP
+ * similarities sit in a narrow band (about 0.15 to 0.35 for real models), which would shade every
+ * segment alike. A video with one segment, or all alike, is shaded fully.
+ */
+function shades(sims: number[]): number[] {
+  const lo = Math.min(...sims);
+  const hi = Math.max(...sims);
+  return sims.map((s) => (hi - lo < 1e-6 ? 1 : (s - lo) / (hi - lo)));
+}
+
+/** The frame of the segment that is closest to the query, as search picks a result's best moment. */
+async function bestFrameTime(engine: OpenEngine, videoId: number, segmentIdx: number, vector: Float32Array): Promise<number> {
+  let time = 0;
+  let top = -Infinity;
+  for (const f of await engine.store.frames(videoId, [segmentIdx])) {
+    const sim = dot(vector, f.vector);
+    if (sim > top) [top, time] = [sim, f.time];
+  }
+  return time;
+}
+
+export default async function VideoPage({ params, searchParams }: Props) {
+  const [{ id }, sp] = await Promise.all([params, searchParams]);
+  const loaded = await loadVideo(id);
+  if (!loaded.engine) return <EngineUnavailable message={loaded.error} />;
+  const { engine, video } = loaded;
+  if (!video) notFound();
+
+  const q = first(sp.q).trim();
+  const segments = video.status === 'indexed' ? await engine.store.videoSegments(video.id) : [];
+  let vector: Float32Array | undefined;
+  let sims: number[] | undefined;
+  let queryError: string | undefined;
+  if (q && segments.length) {
+    try {
+      const v = await engine.searcher.textVector(validateQuery(q).query);
+      vector = v;
+      sims = segments.map((s) => dot(v, s.vector));
+    } catch (err) {
+      if (!(err instanceof Error && err.name === 'UsageError')) throw err;
+      queryError = err.message;
+    }
+  }
+  const shade = sims && shades(sims);
+  const timeline: TimelineSegment[] = segments.map((s, i) => ({ start: s.start, end: s.end, score: sims?.[i], shade: shade?.[i] }));
+
+  // Start where the link said (a search result's best moment), else at the query's best moment.
+  const t = first(sp.t) ? Number(first(sp.t)) : NaN;
+  let start = Number.isFinite(t) && t >= 0 ? t : 0;
+  if (Number.isNaN(t) && vector && sims) start = await bestFrameTime(engine, video.id, segments[sims.indexOf(Math.max(...sims))].idx, vector);
+
+  const name = fileName(video.path);
+  return (
+    <article className="video-page">
+      <h1 className="video-title">{name}</h1>
+      {video.status === 'failed' ? (
+        <section className="notice notice-error" role="alert" data-testid="video-error">
+          <h2>This file could not be indexed</h2>
+          <p>{video.error}</p>
+        </section>
+      ) : (
+        <VideoPlayer src={`/api/videos/${video.id}/stream`} name={name} start={start} segments={timeline} query={sims ? q : undefined} />
+      )}
+
+      {video.status === 'indexed' && (
+        <Form action={`/videos/${video.id}`} className="search-form search-form-small" role="search">
+          <label htmlFor="q">Find in this video</label>
+          <input key={q} id="q" name="q" type="search" defaultValue={q} placeholder="red car" autoComplete="off" />
+          <button type="submit" className="button">
+            Find
+          </button>
+        </Form>
+      )}
+      {queryError && (
+        <p className="notice notice-error" role="alert">
+          {queryError}
+        </p>
+      )}
+
+      <dl className="facts">
+        <dt>Path</dt>
+        <dd className="path">{video.path}</dd>
+        <dt>Status</dt>
+        <dd>
+          <span className={`status status-${video.status}`}>{video.status}</span>
+        </dd>
+        <dt>Duration</dt>
+        <dd>{duration(video.duration)}</dd>
+        <dt>Resolution</dt>
+        <dd>
+          {video.width && video.height ? `${video.width} × ${video.height}` : 'unknown'}
+          {video.rotation ? ` (rotated ${video.rotation}°)` : ''}
+          {video.fps ? `, ${Math.round(video.fps * 100) / 100} fps` : ''}
+          {video.codec ? `, ${video.codec}` : ''}
+        </dd>
+        <dt>File size</dt>
+        <dd>{bytes(video.size)}</dd>
+        <dt>Indexed</dt>
+        <dd>
+          {video.indexedAt ? (
+            <>
+              <time dateTime={video.indexedAt.toISOString()}>{video.indexedAt.toLocaleString()}</time>: {plural(video.frameCount, 'frame')} in {plural(video.segmentCount, 'segment')}
+            </>
+          ) : (
+            'not yet'
+          )}
+        </dd>
+      </dl>
+    </article>
+  );
+}

@@ -1,0 +1,204 @@
+// Zero-shot action tagging, ActionCLIP-style: action recognition as video-text matching. Each label
+// is written into prompt templates and encoded once per (model, label set); a video or segment
+// vector is scored per template with softmax(100 · cosine) over the labels, and a label's
+// probability is the mean over templates (prompt ensembling).
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { UsageError } from './errors';
+import type { ClipModel } from './model';
+import type { VideoTags } from './store';
+import { PROJECT_ROOT } from './paths';
+
+export const LABEL_SETS = ['kinetics400', 'kinetics700', 'ucf101'] as const;
+export type LabelSetName = (typeof LABEL_SETS)[number];
+export const DEFAULT_LABEL_SET: LabelSetName = 'kinetics400';
+export type TemplateSetName = 'clip-kinetics' | 'clip-ucf101' | 'actionclip';
+
+export interface LabelSet {
+  /** "kinetics400", or "custom:<hash>" for a user's own list */
+  key: string;
+  labels: string[];
+  templates: string[];
+  templateSet: TemplateSetName;
+}
+
+export interface Tag {
+  label: string;
+  score: number;
+}
+
+/** CLIP's logit scale: the temperature CLIP and ActionCLIP score with. */
+const LOGIT_SCALE = 100;
+/** Below this probability the top label is shown as a guess, not a finding. */
+export const LOW_CONFIDENCE = 0.25;
+export const MAX_CUSTOM_LABELS = 1000;
+export const MAX_LABEL_CHARS = 200;
+
+const LABELS_DIR = path.join(PROJECT_ROOT, 'indexer', 'labels');
+
+function readTemplates(): Record<TemplateSetName, string[]> {
+  return JSON.parse(fs.readFileSync(path.join(LABELS_DIR, 'templates.json'), 'utf8'));
+}
+
+// CLIP's own zero-shot templates for the dataset: what the encoder was evaluated with. ActionCLIP's
+// 16 were written for its fine-tuned encoders and are available with --templates actionclip.
+const DEFAULT_TEMPLATES: Record<LabelSetName, TemplateSetName> = { kinetics400: 'clip-kinetics', kinetics700: 'clip-kinetics', ucf101: 'clip-ucf101' };
+
+export function labelSet(name: string, templateSet?: TemplateSetName): LabelSet {
+  if (!(LABEL_SETS as readonly string[]).includes(name)) {
+    throw new UsageError(`unknown label set "${name}"; choose ${LABEL_SETS.join(', ')}, or give --labels / --labels-file`, { cause: { field: 'labelSet', value: name } });
+  }
+  const labels = fs.readFileSync(path.join(LABELS_DIR, `${name}.txt`), 'utf8').split('\n').map((l) => l.trim()).filter(Boolean);
+  const ts = templateSet ?? DEFAULT_TEMPLATES[name as LabelSetName];
+  return { key: ts === DEFAULT_TEMPLATES[name as LabelSetName] ? name : `${name}+${ts}`, labels, templates: readTemplates()[ts], templateSet: ts };
+}
+
+/** A user's own labels: deduplicated, trimmed, with CLIP's video-action templates. */
+export function customLabelSet(labels: string[], templateSet: TemplateSetName = 'clip-kinetics'): LabelSet {
+  const clean = [...new Set(labels.map((l) => l.trim()).filter(Boolean))];
+  if (clean.length < 2) throw new UsageError('give at least two labels: probabilities are relative to the other labels', { cause: { field: 'labels' } });
+  if (clean.length > MAX_CUSTOM_LABELS) throw new UsageError(`at most ${MAX_CUSTOM_LABELS} labels, got ${clean.length}`, { cause: { field: 'labels' } });
+  const long = clean.find((l) => l.length > MAX_LABEL_CHARS);
+  if (long) throw new UsageError(`label too long (${long.length} characters, at most ${MAX_LABEL_CHARS})`, { cause: { field: 'labels' } });
+  const hash = crypto.createHash('sha256').update(JSON.stringify([clean, templateSet])).digest('hex').slice(0, 16);
+  return { key: `custom:${hash}`, labels: clean, templates: readTemplates()[templateSet], templateSet };
+}
+
+/** What a label set is made of, as stored with the library so it can be rebuilt later. */
+export type LabelSetSpec = { name: LabelSetName; templateSet: TemplateSetName } | { labels: string[]; templateSet: TemplateSetName };
+
+export function labelSetSpec(set: LabelSet): LabelSetSpec {
+  return set.key.startsWith('custom:') ? { labels: set.labels, templateSet: set.templateSet } : { name: set.key.split('+')[0] as LabelSetName, templateSet: set.templateSet };
+}
+
+export function labelSetFromSpec(spec: LabelSetSpec): LabelSet {
+  return 'labels' in spec ? customLabelSet(spec.labels, spec.templateSet) : labelSet(spec.name, spec.templateSet);
+}
+
+export function readLabelsFile(file: string): string[] {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new UsageError(`cannot read labels file ${file}: ${(err as Error).message}`, { cause: { file } });
+  }
+  return text.split(/\r?\n/).map((l) => l.replace(/#.*$/, '').trim()).filter(Boolean);
+}
+
+/** Text vectors of every (template, label) prompt: [T][L] rows of D floats, template-major. */
+export interface LabelVectors {
+  set: LabelSet;
+  dim: number;
+  /** T·L·D floats */
+  data: Float32Array;
+}
+
+export function prompts(set: LabelSet): string[] {
+  return set.templates.flatMap((t) => set.labels.map((l) => t.replace('{}', l)));
+}
+
+/**
+ * Encodes the prompts, or reads them from the disk cache: a file per (model identity, label set),
+ * so a vocabulary of 700 labels × 28 templates is encoded once, not per video.
+ */
+export async function labelVectors(model: ClipModel, set: LabelSet, cacheDir: string, batch = 64): Promise<LabelVectors> {
+  const modelKey = crypto.createHash('sha256').update(JSON.stringify(model.identity)).digest('hex').slice(0, 16);
+  const file = path.join(cacheDir, `${set.key.replace(/[^a-z0-9+_-]/gi, '_')}-${modelKey}.f32`);
+  const count = set.templates.length * set.labels.length * model.dim;
+  try {
+    const buf = fs.readFileSync(file);
+    if (buf.byteLength === count * 4) return { set, dim: model.dim, data: new Float32Array(buf.buffer, buf.byteOffset, count).slice() };
+  } catch {
+    // not cached yet
+  }
+  const all = prompts(set);
+  const data = new Float32Array(count);
+  for (let i = 0; i < all.length; i += batch) {
+    const vecs = await model.encodeTexts(all.slice(i, i + batch));
+    vecs.forEach((v, j) => data.set(v, (i + j) * model.dim));
+  }
+  fs.mkdirSync(cacheDir, { recursive: true });
+  const tmp = `${file}.${process.pid}.tmp`;
+  fs.writeFileSync(tmp, Buffer.from(data.buffer));
+  fs.renameSync(tmp, file);
+  return { set, dim: model.dim, data };
+}
+
+/**
+ * Label probabilities for one L2-normalized vector: per template softmax(100 · cosine) over the
+ * labels, then the mean over templates. Sums to 1 over the label set.
+ */
+export function labelProbabilities(lv: LabelVectors, vector: Float32Array): Float64Array {
+  const { dim } = lv;
+  const L = lv.set.labels.length;
+  const T = lv.set.templates.length;
+  const probs = new Float64Array(L);
+  const logits = new Float64Array(L);
+  for (let t = 0; t < T; t++) {
+    let max = -Infinity;
+    for (let l = 0; l < L; l++) {
+      const base = (t * L + l) * dim;
+      let s = 0;
+      for (let d = 0; d < dim; d++) s += lv.data[base + d] * vector[d];
+      logits[l] = LOGIT_SCALE * s;
+      if (logits[l] > max) max = logits[l];
+    }
+    let sum = 0;
+    for (let l = 0; l < L; l++) {
+      logits[l] = Math.exp(logits[l] - max);
+      sum += logits[l];
+    }
+    for (let l = 0; l < L; l++) probs[l] += logits[l] / sum / T;
+  }
+  return probs;
+}
+
+export function topLabels(lv: LabelVectors, vector: Float32Array, k = 5): Tag[] {
+  const probs = labelProbabilities(lv, vector);
+  return [...probs.keys()]
+    .sort((a, b) => probs[b] - probs[a])
+    .slice(0, k)
+    .map((i) => ({ label: lv.set.labels[i], score: Math.round(probs[i] * 1e6) / 1e6 }));
+}
+
+export function lowConfidence(tags: Tag[]): boolean {
+  return (tags[0]?.score ?? 0) < LOW_CONFIDENCE;
+}
+
+const MAX_CUSTOM_SETS_IN_MEMORY = 8;
+
+/** Label vectors per label set, loaded once per process, and the tagging of pooled vectors. */
+export class ActionTagger {
+  private readonly loaded = new Map<string, Promise<LabelVectors>>();
+
+  constructor(
+    private readonly model: ClipModel,
+    private readonly cacheDir: string,
+  ) {}
+
+  vectors(set: LabelSet): Promise<LabelVectors> {
+    let lv = this.loaded.get(set.key);
+    if (!lv) {
+      lv = labelVectors(this.model, set, path.join(this.cacheDir, 'labels'));
+      // A failed encode is not remembered, so the next call tries again.
+      lv.catch(() => this.loaded.delete(set.key));
+    }
+    // Most recently used last. Custom lists come from API callers and may each hold up to 1000 ×
+    // 28 × D floats: only the few most recent stay in memory (the disk cache keeps the rest).
+    this.loaded.delete(set.key);
+    this.loaded.set(set.key, lv);
+    const custom = [...this.loaded.keys()].filter((key) => key.startsWith('custom:'));
+    for (const key of custom.slice(0, Math.max(0, custom.length - MAX_CUSTOM_SETS_IN_MEMORY))) this.loaded.delete(key);
+    return lv;
+  }
+
+  /** Top-k labels of the whole video (segmentIdx -1) and of each segment. */
+  async tag(set: LabelSet, video: Float32Array, segments: Array<{ idx: number; vector: Float32Array }>, k = 5): Promise<VideoTags> {
+    const lv = await this.vectors(set);
+    return {
+      labelSet: set.key,
+      entries: [{ segmentIdx: -1, tags: topLabels(lv, video, k) }, ...segments.map((s) => ({ segmentIdx: s.idx, tags: topLabels(lv, s.vector, k) }))],
+    };
+  }
+}

@@ -1,0 +1,90 @@
+// Query-adaptive re-ranking (Bain et al. 2022, "A CLIP-Hitchhiker's Guide to Long Video
+// Retrieval": query scoring). The HNSW index ranks segments by their pooled vector, which dilutes a
+// short moment by the rest of the segment; the candidates it returns are then re-scored with a
+// pooling that depends on the query: each frame is weighted by its similarity to the query,
+//
+//     w_i = softmax_i(cos(q, f_i) / τ),   v = Σ w_i f_i,   score = cos(q, v),
+//
+// so the frames that match dominate. τ → ∞ gives mean pooling back, τ → 0 the best single frame.
+// Temperature: the paper's 0.1 applied to CLIP's logits divided by its logit scale, i.e. weights
+// softmax(0.1 × 100 × cos) = softmax(cos / 0.1): τ = 0.1 on cosine similarities (config
+// rerankTemperature, VIDSEARCH_RERANK_TAU). With real CLIP, frame-query cosines inside a segment
+// differ by a few hundredths, so this re-weights gently; with a clear match it picks the moment.
+import type { Config } from './config';
+import { DEFAULT_RERANK_TEMPERATURE } from './config';
+import type { Store } from './store';
+
+export interface RerankSettings {
+  enabled: boolean;
+  /** τ on cosine similarities */
+  temperature: number;
+  /** at least this many HNSW candidate segments are re-scored */
+  k: number;
+}
+
+export const DEFAULT_RERANK: RerankSettings = { enabled: true, temperature: DEFAULT_RERANK_TEMPERATURE, k: 100 };
+
+export function rerankSettings(cfg: Pick<Config, 'rerank' | 'rerankTemperature' | 'rerankK'>): RerankSettings {
+  return { enabled: cfg.rerank, temperature: cfg.rerankTemperature, k: cfg.rerankK };
+}
+
+/**
+ * cos(query, softmax(query·f / τ)-weighted mean of the frames). `query` and the frames are unit
+ * length (the model and the store guarantee it). NaN-free for any τ > 0: the softmax is shifted by
+ * its maximum.
+ */
+export function queryAdaptiveScore(query: Float32Array, frames: Float32Array[], temperature: number): number {
+  const n = frames.length;
+  if (n === 0) return -Infinity;
+  const dim = query.length;
+  const sims = new Float64Array(n);
+  let max = -Infinity;
+  for (let i = 0; i < n; i++) {
+    const f = frames[i];
+    let s = 0;
+    for (let d = 0; d < dim; d++) s += query[d] * f[d];
+    sims[i] = s;
+    if (s > max) max = s;
+  }
+  if (n === 1) return sims[0];
+  const v = new Float64Array(dim);
+  let qv = 0;
+  for (let i = 0; i < n; i++) {
+    const w = Math.exp((sims[i] - max) / temperature);
+    if (w < 1e-12) continue;
+    const f = frames[i];
+    for (let d = 0; d < dim; d++) v[d] += w * f[d];
+    qv += w * sims[i];
+  }
+  let norm = 0;
+  for (let d = 0; d < dim; d++) norm += v[d] * v[d];
+  norm = Math.sqrt(norm);
+  // The weights' sum cancels: cos(q, v) = Σ w_i (q·f_i) / |Σ w_i f_i|.
+  return norm > 1e-12 ? qv / norm : 0;
+}
+
+/** Mean pooling's score, for comparison: cos(q, normalize(mean of the frames)). */
+export function meanScore(query: Float32Array, frames: Float32Array[]): number {
+  return queryAdaptiveScore(query, frames, Infinity);
+}
+
+/**
+ * Re-scores candidate segments in place (grouped by video, as the searcher holds them) and sorts
+ * each video's list best first. Segments whose frames are gone keep their score.
+ */
+export async function rerankCandidates(
+  store: Pick<Store, 'segmentFrames'>,
+  query: Float32Array,
+  byVideo: Map<number, Array<{ idx: number; score: number }>>,
+  settings: Pick<RerankSettings, 'temperature'>,
+): Promise<void> {
+  const keys = [...byVideo].flatMap(([videoId, list]) => list.map((c) => ({ videoId, idx: c.idx })));
+  const frames = await store.segmentFrames(keys);
+  for (const [videoId, list] of byVideo) {
+    for (const c of list) {
+      const f = frames.get(`${videoId}:${c.idx}`);
+      if (f?.length) c.score = queryAdaptiveScore(query, f, settings.temperature);
+    }
+    list.sort((a, b) => b.score - a.score);
+  }
+}

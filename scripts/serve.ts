@@ -1,0 +1,167 @@
+// What `npm start` and `npm run demo` share: prepare the data directory, check the model, build the
+// app when its sources are newer than the last build, then serve it (scripts/server.ts) in the
+// foreground, with the watch daemon beside it when VIDSEARCH_LIBRARY names folders to follow.
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { resolveConfig, type Config } from '../indexer/config';
+import { errorMessage } from '../indexer/errors';
+import { locateModel } from '../indexer/model';
+import { PROJECT_ROOT } from '../indexer/paths';
+import { Store } from '../indexer/store';
+
+const NEXT_BIN = createRequire(path.join(PROJECT_ROOT, 'package.json')).resolve('next/dist/bin/next');
+// What the server bundle is built from; data, tests and scripts are not part of it.
+const SOURCE_DIRS = ['app', 'components', 'indexer', 'models', 'prisma', 'public'];
+const SOURCE_FILES = ['next.config.js', 'next.config.mjs', 'next.config.ts', 'package.json', 'package-lock.json', 'tsconfig.json', 'postcss.config.js', 'postcss.config.mjs'];
+const SOURCE_EXT = /\.(tsx?|jsx?|mjs|cjs|css|json|prisma|svg|png|ico)$/;
+
+const log = (s: string) => process.stderr.write(`vidsearch: ${s}\n`);
+
+function newestSource(dir: string): number {
+  let newest = 0;
+  let entries: fs.Dirent[];
+  try {
+    entries = fs.readdirSync(dir, { withFileTypes: true });
+  } catch {
+    return 0;
+  }
+  for (const e of entries) {
+    if (e.name.startsWith('.') || e.name === 'node_modules') continue;
+    const full = path.join(dir, e.name);
+    if (e.isDirectory()) newest = Math.max(newest, newestSource(full));
+    else if (SOURCE_EXT.test(e.name)) newest = Math.max(newest, fs.statSync(full).mtimeMs);
+  }
+  return newest;
+}
+
+/** True when there is no build, or a source file changed after it. */
+export function needsBuild(root = PROJECT_ROOT): boolean {
+  const built = fs.statSync(path.join(root, '.next', 'BUILD_ID'), { throwIfNoEntry: false });
+  if (!built) return true;
+  const newest = Math.max(
+    ...SOURCE_DIRS.map((d) => newestSource(path.join(root, d))),
+    ...SOURCE_FILES.map((f) => fs.statSync(path.join(root, f), { throwIfNoEntry: false })?.mtimeMs ?? 0),
+  );
+  return newest > built.mtimeMs;
+}
+
+/**
+ * `vidsearch watch` on the folders of VIDSEARCH_LIBRARY (separated by the platform's path
+ * delimiter, ':' here), as a child so that indexing never stalls the web server's event loop.
+ */
+function startDaemon(env: NodeJS.ProcessEnv, cfg: Config): ReturnType<typeof spawn> | undefined {
+  const dirs = (env.VIDSEARCH_LIBRARY ?? '').split(path.delimiter).map((d) => d.trim()).filter(Boolean);
+  if (dirs.length === 0) return undefined;
+  log(`watching ${dirs.join(', ')} (VIDSEARCH_LIBRARY)`);
+  const child = spawn(process.execPath, [path.join(PROJECT_ROOT, 'bin', 'vidsearch.js'), 'watch', ...dirs], {
+    cwd: PROJECT_ROOT,
+    env: { ...env, VIDSEARCH_HOME: cfg.home, DATABASE_URL: cfg.databaseUrl },
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+  child.once('exit', (code) => {
+    if (code) log(`the watch daemon exited with code ${code}; the web app keeps serving what is indexed`);
+  });
+  return child;
+}
+
+/** Runs the Next.js CLI in the project root; resolves with its exit code. Ctrl-C and SIGTERM are passed on. */
+export function next(args: string[], env: NodeJS.ProcessEnv): Promise<number> {
+  const child = spawn(process.execPath, [NEXT_BIN, ...args], { cwd: PROJECT_ROOT, env: { ...env, NEXT_TELEMETRY_DISABLED: '1' }, stdio: 'inherit' });
+  const forward = (signal: NodeJS.Signals) => child.kill(signal);
+  process.on('SIGINT', forward);
+  process.on('SIGTERM', forward);
+  return new Promise((resolve, reject) => {
+    child.once('error', reject);
+    child.once('exit', (code, signal) => {
+      process.off('SIGINT', forward);
+      process.off('SIGTERM', forward);
+      resolve(code ?? (signal === 'SIGINT' ? 130 : 143));
+    });
+  });
+}
+
+async function announceWhenReady(port: number, signal: AbortSignal): Promise<void> {
+  // The first request opens the engine (loads the model); asking now means the first search is fast.
+  const url = `http://127.0.0.1:${port}/api/health`;
+  while (!signal.aborted) {
+    await sleep(500, undefined, { signal }).catch(() => {});
+    const health = await fetch(url, { signal })
+      .then((r) => r.json() as Promise<{ ok: boolean; videos?: number; error?: string }>)
+      .catch(() => undefined);
+    if (!health) continue;
+    if (health.ok) log(`ready at http://localhost:${port} (${health.videos} videos indexed)`);
+    else log(`running at http://localhost:${port}, but search is unavailable: ${health.error}`);
+    return;
+  }
+}
+
+/**
+ * Migrates the database, checks the model, builds if needed, then serves until the server exits.
+ * `env` is the server's environment (VIDSEARCH_HOME, VIDSEARCH_MODEL, DATABASE_URL, PORT, ...).
+ */
+export async function serve(env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  let cfg: Config;
+  try {
+    cfg = resolveConfig({}, env);
+  } catch (err) {
+    log(errorMessage(err));
+    return 2;
+  }
+  const port = Number(env.PORT || 3000);
+  if (!Number.isInteger(port) || port < 1 || port > 65535) {
+    log(`PORT must be a port number, got "${env.PORT}"`);
+    return 2;
+  }
+  // A data directory that cannot be opened is not something the web page could help with.
+  try {
+    await (await Store.open(cfg)).close();
+  } catch (err) {
+    log(errorMessage(err));
+    return 1;
+  }
+  // A missing model is the normal state of a fresh install: the page says what to do, and the
+  // server picks the model up once it is there, without a restart.
+  try {
+    locateModel(cfg);
+  } catch (err) {
+    log(errorMessage(err));
+    log('starting anyway: search is unavailable until the model is in place (npx vidsearch models pull)');
+  }
+  const serverEnv = { ...env, VIDSEARCH_HOME: cfg.home, DATABASE_URL: cfg.databaseUrl };
+  if (needsBuild()) {
+    log('building the web app (next build)…');
+    const code = await next(['build'], serverEnv);
+    if (code !== 0) {
+      log(`next build failed (exit code ${code})`);
+      return code;
+    }
+  }
+  const server = spawn(process.execPath, ['--import', 'tsx', path.join(PROJECT_ROOT, 'scripts', 'server.ts')], {
+    cwd: PROJECT_ROOT,
+    env: { ...serverEnv, PORT: String(port), NEXT_TELEMETRY_DISABLED: '1' },
+    stdio: 'inherit',
+  });
+  const daemon = startDaemon(env, cfg);
+  const forward = (signal: NodeJS.Signals) => {
+    server.kill(signal);
+    daemon?.kill(signal);
+  };
+  process.on('SIGINT', forward);
+  process.on('SIGTERM', forward);
+  const stopped = new AbortController();
+  void announceWhenReady(port, stopped.signal);
+  try {
+    const [code] = await Promise.all([
+      new Promise<number>((resolve) => server.once('exit', (c, sig) => resolve(c ?? (sig === 'SIGINT' ? 130 : 143)))),
+      daemon ? new Promise<void>((resolve) => daemon.once('exit', () => resolve())) : undefined,
+    ]);
+    return code;
+  } finally {
+    stopped.abort();
+    process.off('SIGINT', forward);
+    process.off('SIGTERM', forward);
+  }
+}
