@@ -1,7 +1,7 @@
 // The watch daemon on real folders: copies in progress, renames, deletions, corrupt files, a second
 // daemon, kill -9 and restart, a large unchanged library, and an idle daemon's CPU use.
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -231,6 +231,12 @@ describe('watch daemon (as a process)', () => {
     const second = await startDaemon(env, [lib]);
     try {
       await second.waitFor('idle');
+      // vidsearch stats shows the running daemon's state and queue.
+      const stats = spawnSync(process.execPath, [path.join(REPO_ROOT, 'bin', 'vidsearch.js'), 'stats', '--json'], { env: env as NodeJS.ProcessEnv, encoding: 'utf8' });
+      const daemon = JSON.parse(stats.stdout).daemon;
+      assert.equal(daemon.state, 'idle');
+      assert.equal(daemon.queue, 0);
+      assert.equal(daemon.pid, second.proc.pid);
       // Another daemon on the same data directory is refused with a clear message.
       const third = await startDaemon(env, [lib]);
       assert.equal(await third.exit, 1);
