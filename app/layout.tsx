@@ -22,6 +22,7 @@ export default function RootLayout({ children }: { children: React.ReactNode }) 
           <nav aria-label="Main">
             <NavLink href="/">Search</NavLink>
             <NavLink href="/library">Library</NavLink>
+            <NavLink href="/actions">Actions</NavLink>
           </nav>
         </header>
         <main id="main">{children}</main>

@@ -1,19 +1,28 @@
 import type { Metadata } from 'next';
 import Form from 'next/form';
+import Link from 'next/link';
 import { Suspense } from 'react';
+import { MAX_LABEL_CHARS } from '@/indexer/actions';
 import { SearchResults, ResultsSkeleton } from '@/app/ui/search-results';
+import { searchHref } from '@/app/ui/tags';
 
 type Props = { searchParams: Promise<Record<string, string | string[] | undefined>> };
 
 const queryOf = (v: string | string[] | undefined) => (Array.isArray(v) ? v[0] : (v ?? '')).trim();
+// A label longer than any label can be matches nothing; it is dropped rather than shown.
+const actionOf = (v: string | string[] | undefined) => queryOf(v).slice(0, MAX_LABEL_CHARS);
 
 export async function generateMetadata({ searchParams }: Props): Promise<Metadata> {
-  const q = queryOf((await searchParams).q);
-  return { title: q ? `“${q}”` : 'Search' };
+  const sp = await searchParams;
+  const q = queryOf(sp.q);
+  const action = actionOf(sp.action);
+  return { title: q ? `“${q}”${action ? ` · ${action}` : ''}` : action ? `Search in “${action}”` : 'Search' };
 }
 
 export default async function SearchPage({ searchParams }: Props) {
-  const q = queryOf((await searchParams).q);
+  const sp = await searchParams;
+  const q = queryOf(sp.q);
+  const action = actionOf(sp.action);
   return (
     <>
       <h1 className="visually-hidden">Search videos</h1>
@@ -24,13 +33,24 @@ export default async function SearchPage({ searchParams }: Props) {
         </label>
         {/* key: the box follows the URL on back/forward, not only on first render */}
         <input key={q} id="q" name="q" type="search" defaultValue={q} placeholder="a dog catching a frisbee on the beach" autoComplete="off" autoFocus={!q} />
+        {/* A new query keeps the action filter; the chip below removes it. */}
+        {action && <input type="hidden" name="action" value={action} />}
         <button type="submit" className="button">
           Search
         </button>
       </Form>
+      {action && (
+        <p className="active-filter" data-testid="action-filter">
+          <span>Only videos and moments tagged</span>
+          <Link href={searchHref(q)} className="chip chip-removable" aria-label={`Remove the action filter “${action}”`}>
+            {action}
+            <span aria-hidden="true">×</span>
+          </Link>
+        </p>
+      )}
       {/* key: a new query shows the skeleton again instead of the previous query's results */}
-      <Suspense key={q} fallback={<ResultsSkeleton />}>
-        <SearchResults q={q} />
+      <Suspense key={`${q}\n${action}`} fallback={<ResultsSkeleton />}>
+        <SearchResults q={q} action={action || undefined} />
       </Suspense>
     </>
   );

@@ -7,8 +7,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { chromium, type Browser, type BrowserContextOptions, type Locator, type Page } from 'playwright-core';
+import { customLabelSet } from '../indexer/actions';
 import { openEngine } from '../indexer/engine';
 import { indexTargets } from '../indexer/pipeline';
+import { retagAll } from '../indexer/tagging';
 import { TEST_COLORS } from '../indexer/testmodel/build';
 import { makeColorVideo, makeTextFile, type RGB } from './fixtures/videos';
 import { REPO_ROOT, tempDir, testConfig, testModel } from './helpers';
@@ -83,6 +85,8 @@ describe('web UI in a browser', () => {
         assert.equal(report.indexed.length, 4);
         assert.deepEqual(report.failed.map((f) => path.basename(f.path)), ['notes.mkv']);
         for (const v of await engine.store.videos()) ids.set(path.basename(v.path), v.id);
+        // Colour words as the action labels: with the test model the tags are known in advance.
+        await retagAll(engine, customLabelSet(['red', 'green', 'blue', 'yellow', 'magenta']));
       } finally {
         await engine.close();
       }
@@ -231,6 +235,53 @@ describe('web UI in a browser', () => {
     assert.match(await page.getByTestId('video-error').innerText(), /not a video/);
     await page.goto(`${server!.url}/videos/999999`);
     await page.getByRole('heading', { name: 'Not found' }).waitFor();
+    await page.context().close();
+  });
+
+  test('action tags: a tag on a result card filters the search (keyboard); the filter chip removes it; browse by action', { timeout: 30_000 }, async () => {
+    const page = await newPage();
+    await page.goto(`${server!.url}/?q=red`);
+    await page.getByTestId('result-card').first().waitFor();
+    assert.equal((await cardTitles(page)).length, 4);
+    const tag = card(page, 'red.mp4').getByTestId('tag').first();
+    assert.equal(await tag.getAttribute('data-label'), 'red');
+    assert.match(await tag.innerText(), /^red[\s,]*\d+%$/);
+    assert.match((await tag.getAttribute('title')) ?? '', /relative/);
+    await tag.focus();
+    await tag.press('Enter');
+    await page.waitForURL(/\/\?q=red&action=red$/);
+    await page.getByTestId('action-filter').waitFor();
+    // Only videos with red moments are left: red.mp4 and the clip, not green.mp4 or blue.mp4.
+    await page.waitForFunction(() => {
+      const titles = [...document.querySelectorAll('[data-testid=result-card] .card-title')].map((e) => e.textContent);
+      return titles.length > 0 && titles.every((t) => t === 'red.mp4' || t === 'blue-red-green.mp4');
+    });
+    assert.equal((await cardTitles(page))[0], 'red.mp4');
+    await page.screenshot({ path: path.join(ARTIFACTS, 'search-red-action-red.png'), fullPage: true });
+    await page.getByRole('link', { name: /remove the action filter/i }).click();
+    await page.waitForURL(/\/\?q=red$/);
+    await page.waitForFunction(() => document.querySelectorAll('[data-testid=result-card]').length === 4);
+
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Actions' }).click();
+    await page.waitForURL(/\/actions$/);
+    const items = page.getByTestId('action-item');
+    await items.first().waitFor();
+    const labels = await items.evaluateAll((els) => els.map((e) => e.getAttribute('data-label')));
+    for (const colour of ['red', 'green', 'blue']) assert.ok(labels.includes(colour), `${colour} in ${labels}`);
+    assert.match(await page.getByTestId('actions-summary').innerText(), /relative/);
+    await page.screenshot({ path: path.join(ARTIFACTS, 'actions.png'), fullPage: true });
+    await items.filter({ hasText: 'green' }).click();
+    await page.waitForURL(/\/actions\/green$/);
+    const videos = await page.getByTestId('action-video').locator('.library-name').allTextContents();
+    assert.ok(videos.includes('green.mp4') && !videos.includes('red.mp4'), String(videos));
+
+    // The video page: the whole video's tags and each segment's top label under the timeline.
+    await page.goto(`${server!.url}/videos/${ids.get('blue-red-green.mp4')}`);
+    const segmentLabels = await page.getByTestId('segment-label').evaluateAll((els) => els.map((e) => e.getAttribute('data-label')));
+    assert.equal(segmentLabels.length, 2);
+    assert.equal(segmentLabels[1], 'green', 'the 10–12 s segment is all green');
+    assert.ok((await page.getByTestId('video-tags').getByTestId('tag').count()) > 0);
+    await page.screenshot({ path: path.join(ARTIFACTS, 'video-tags.png'), fullPage: true });
     await page.context().close();
   });
 

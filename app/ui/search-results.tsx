@@ -2,19 +2,28 @@
 // (engine unavailable, empty library, bad query, no results, results) as part of the page.
 import Link from 'next/link';
 import type { SearchResult } from '@/indexer/search';
+import { libraryLabels, type LibraryLabels } from '@/app/lib/actions';
 import { clock, duration, fileName, plural, score } from '@/app/lib/format';
 import { EngineUnavailable, engineOrError } from '@/app/ui/engine-unavailable';
 import { ResultPlayer } from '@/app/ui/result-player';
+import { TagList, actionHref, searchHref } from '@/app/ui/tags';
 
 const RESULTS = 20;
 
-export async function SearchResults({ q }: { q: string }) {
+export async function SearchResults({ q, action }: { q: string; action?: string }) {
   const { engine, error } = await engineOrError();
   if (!engine) return <EngineUnavailable message={error} />;
 
   if (!q) {
     const { videos } = await engine.store.stats();
     if (!videos.indexed) return <EmptyLibrary />;
+    if (action) {
+      return (
+        <p className="hint">
+          Describe a scene to search the videos tagged “{action}”, or <Link href={actionHref(action)}>list them all</Link>.
+        </p>
+      );
+    }
     return (
       <p className="hint">
         Describe a scene to search {plural(videos.indexed, 'indexed video')}; each result plays from its best moment.
@@ -24,7 +33,7 @@ export async function SearchResults({ q }: { q: string }) {
 
   let res;
   try {
-    res = await engine.searcher.search(q, { k: RESULTS });
+    res = await engine.searcher.search(q, { k: RESULTS, action });
   } catch (err) {
     // The query itself is wrong (too long): say so next to the box, like a form error.
     if (err instanceof Error && err.name === 'UsageError') {
@@ -39,21 +48,40 @@ export async function SearchResults({ q }: { q: string }) {
   if (res.results.length === 0) {
     const { videos } = await engine.store.stats();
     if (!videos.indexed) return <EmptyLibrary />;
+    if (action) {
+      return (
+        <div className="notice" role="status" data-testid="no-results">
+          <p>
+            No results for “{res.query}” among the videos tagged “{action}”.
+          </p>
+          <p>
+            <Link href={searchHref(res.query)}>Search all videos</Link> · <Link href="/actions">browse by action</Link>
+          </p>
+        </div>
+      );
+    }
     return (
       <p className="notice" role="status" data-testid="no-results">
         No results for “{res.query}”.
       </p>
     );
   }
+  const labels = await libraryLabels(engine);
   return (
     <>
       <p className="results-summary" role="status">
         {plural(res.results.length, 'video')}, best first ({Math.round(res.tookMs)} ms)
+        {labels && res.results.some((r) => r.labels.length > 0) && (
+          <>
+            {' '}
+            · tags: most probable of {labels.size} actions ({labels.title}), relative scores · <Link href="/actions">browse by action</Link>
+          </>
+        )}
       </p>
       <ol className="results">
         {res.results.map((r) => (
           <li key={r.videoId}>
-            <ResultCard result={r} q={res.query} />
+            <ResultCard result={r} q={res.query} action={action} labels={labels} />
           </li>
         ))}
       </ol>
@@ -61,7 +89,7 @@ export async function SearchResults({ q }: { q: string }) {
   );
 }
 
-function ResultCard({ result: r, q }: { result: SearchResult; q: string }) {
+function ResultCard({ result: r, q, action, labels }: { result: SearchResult; q: string; action?: string; labels: LibraryLabels | null }) {
   const name = fileName(r.path);
   const [best, ...others] = r.moments;
   const href = `/videos/${r.videoId}?${new URLSearchParams({ q, t: String(r.bestTime) })}`;
@@ -74,6 +102,7 @@ function ResultCard({ result: r, q }: { result: SearchResult; q: string }) {
         <p className="card-meta">
           {duration(r.duration)} · best moment {clock(r.bestTime)} · score {score(r.score)}
         </p>
+        <TagList tags={r.labels} href={(label) => searchHref(q, label)} labels={labels} name={`Action tags of ${name}: choose one to search only videos tagged with it`} current={action} />
       </ResultPlayer>
     </article>
   );

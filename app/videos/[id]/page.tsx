@@ -5,8 +5,10 @@ import { cache } from 'react';
 import type { OpenEngine } from '@/indexer/engine';
 import { validateQuery } from '@/indexer/search';
 import { dot } from '@/indexer/vectors';
+import { isLowConfidence, libraryLabels, relativeScoresNote } from '@/app/lib/actions';
 import { bytes, duration, fileName, plural } from '@/app/lib/format';
 import { EngineUnavailable, engineOrError } from '@/app/ui/engine-unavailable';
+import { TagList, actionHref, searchHref } from '@/app/ui/tags';
 import { VideoPlayer, type TimelineSegment } from '@/app/ui/video-player';
 
 type Props = {
@@ -74,7 +76,14 @@ export default async function VideoPage({ params, searchParams }: Props) {
     }
   }
   const shade = sims && shades(sims);
-  const timeline: TimelineSegment[] = segments.map((s, i) => ({ start: s.start, end: s.end, score: sims?.[i], shade: shade?.[i] }));
+  // Action tags in the library's label set: the whole video's (-1) and each segment's.
+  const labels = await libraryLabels(engine);
+  const tags = labels && video.status === 'indexed' ? ((await engine.store.tags([video.id], labels.key)).get(video.id) ?? new Map()) : new Map();
+  const videoTags = tags.get(-1) ?? [];
+  const timeline: TimelineSegment[] = segments.map((s, i) => {
+    const top = tags.get(s.idx);
+    return { start: s.start, end: s.end, score: sims?.[i], shade: shade?.[i], tag: top?.[0] && { label: top[0].label, score: top[0].score, low: isLowConfidence(top) } };
+  });
 
   // Start where the link said (a search result's best moment), else at the query's best moment.
   const t = first(sp.t) ? Number(first(sp.t)) : NaN;
@@ -107,6 +116,26 @@ export default async function VideoPage({ params, searchParams }: Props) {
         <p className="notice notice-error" role="alert">
           {queryError}
         </p>
+      )}
+
+      {video.status === 'indexed' && labels && (
+        <section className="video-tags" aria-labelledby="tags-heading" data-testid="video-tags">
+          <h2 id="tags-heading">What happens in it</h2>
+          {videoTags.length > 0 ? (
+            <>
+              {/* With a query, a tag searches that query among videos with the tag; else it opens the action's list. */}
+              <TagList tags={videoTags} href={(label) => (q ? searchHref(q, label) : actionHref(label))} labels={labels} name={`Action tags of ${name}`} />
+              <p className="hint small">
+                The most probable of {labels.size} actions ({labels.title}) for the whole video; each segment&apos;s is under the timeline.{' '}
+                {relativeScoresNote(labels)}
+              </p>
+            </>
+          ) : (
+            <p className="hint" data-testid="not-tagged">
+              Not tagged with {labels.title} yet: run <code>vidsearch tag --all</code> to tag the library.
+            </p>
+          )}
+        </section>
       )}
 
       <dl className="facts">

@@ -1,0 +1,195 @@
+// POST /api/actions → what happens in a video: zero-shot action labels, the same document as
+// `vidsearch tag --json`. Either JSON {"videoId", "labels"?, "labelSet"?, "templates"?, "k"?} for an
+// indexed video (scored from its stored vectors, nothing decoded), or multipart/form-data with a
+// clip in "file" and the same optional fields: the clip is streamed to a private temporary
+// directory (size-limited), checked with ffprobe, encoded, tagged, and deleted; it is never indexed.
+// With VIDSEARCH_API_TOKEN set, requests need `Authorization: Bearer <token>`.
+import fs from 'node:fs';
+import path from 'node:path';
+import { z } from 'zod';
+import { LABEL_SETS, MAX_CUSTOM_LABELS, MAX_LABEL_CHARS, type TemplateSetName } from '@/indexer/actions';
+import type { OpenEngine } from '@/indexer/engine';
+import { probe } from '@/indexer/media';
+import { chooseLabelSet, storedVideoTags, tagFile, tagVideo, type TagResult } from '@/indexer/tagging';
+import { requireToken, uploadLimitBytes, uploadRoot } from '@/app/lib/actions';
+import { getEngine } from '@/app/lib/engine';
+import { HttpError, handle, intParam, json } from '@/app/lib/http';
+import { CLOSE, readMultipart, tooLarge, type UploadedFile } from '@/app/lib/multipart';
+
+export const dynamic = 'force-dynamic';
+export const runtime = 'nodejs';
+
+const MAX_TAGS = 50;
+/** A JSON body: 1000 labels of 200 characters fit with room to spare. */
+const MAX_JSON_BYTES = 2 * 1024 * 1024;
+/** One multipart field (the labels); the whole body may exceed the file limit by this much. */
+const MAX_FIELD_BYTES = 1024 * 1024;
+const MULTIPART_OVERHEAD = 2 * MAX_FIELD_BYTES;
+const TEMPLATE_SETS = ['clip-kinetics', 'clip-ucf101', 'actionclip'] as const satisfies readonly TemplateSetName[];
+
+const Labels = z
+  .array(
+    z
+      .string({ error: 'each label must be a string' })
+      .trim()
+      .min(1, 'labels must not be empty')
+      .max(MAX_LABEL_CHARS, `each label must be at most ${MAX_LABEL_CHARS} characters`),
+    { error: 'labels must be an array of strings, e.g. ["running", "cooking"]' },
+  )
+  .min(2, 'give at least two labels: probabilities are relative to the other labels')
+  .max(MAX_CUSTOM_LABELS, `at most ${MAX_CUSTOM_LABELS} labels`);
+
+const Choice = {
+  labels: Labels.optional(),
+  labelSet: z.enum(LABEL_SETS, { error: `labelSet must be one of ${LABEL_SETS.join(', ')}` }).optional(),
+  templates: z.enum(TEMPLATE_SETS, { error: `templates must be one of ${TEMPLATE_SETS.join(', ')}` }).optional(),
+};
+const oneSource = (b: { labels?: unknown; labelSet?: unknown }) => !(b.labels && b.labelSet);
+const ONE_SOURCE = { message: 'give labels or labelSet, not both' };
+
+const JsonBody = z
+  .strictObject(
+    {
+      videoId: z
+        .number({ error: 'videoId is required: the id of an indexed video (or upload a clip as multipart/form-data, field "file")' })
+        .int('videoId must be a positive integer')
+        .positive('videoId must be a positive integer')
+        .max(Number.MAX_SAFE_INTEGER, 'videoId must be a positive integer'),
+      ...Choice,
+      k: z.number({ error: `k must be an integer from 1 to ${MAX_TAGS}` }).int(`k must be an integer from 1 to ${MAX_TAGS}`).min(1, `k must be at least 1`).max(MAX_TAGS, `k must be at most ${MAX_TAGS}`).default(5),
+    },
+    { error: (iss) => (iss.code === 'invalid_type' ? 'the body must be a JSON object such as {"videoId": 1}' : undefined) },
+  )
+  .refine(oneSource, ONE_SOURCE);
+
+// Multipart fields are strings; labels come as a JSON array, comma-separated (like the CLI's
+// --labels a,b,c), or one label per repeated "labels" field.
+const FormFields = z
+  .strictObject({
+    videoId: intParam('videoId', 1, Number.MAX_SAFE_INTEGER).optional(),
+    ...Choice,
+    k: intParam('k', 1, MAX_TAGS).default(5),
+  })
+  .refine(oneSource, ONE_SOURCE);
+
+type Choice_ = Omit<z.output<typeof JsonBody>, 'videoId'>;
+
+function usage(error: z.ZodError): HttpError {
+  return new HttpError(400, error.issues.map((i) => i.message).join('; '));
+}
+
+function contentLength(req: Request): number | undefined {
+  const raw = req.headers.get('content-length');
+  return raw !== null && /^\d{1,16}$/.test(raw) ? Number(raw) : undefined;
+}
+
+/** The body as JSON, read with a size cap (Content-Length up front, then counted). */
+async function readJson(req: Request): Promise<unknown> {
+  const tooBig = () => new HttpError(413, `the JSON body is too large (at most ${MAX_JSON_BYTES / 1024 / 1024} MB)`, CLOSE);
+  if ((contentLength(req) ?? 0) > MAX_JSON_BYTES) throw tooBig();
+  if (!req.body) throw new HttpError(400, 'the body is empty: send {"videoId": 1}');
+  const reader = req.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > MAX_JSON_BYTES) throw tooBig();
+    chunks.push(value);
+  }
+  try {
+    return JSON.parse(Buffer.concat(chunks).toString('utf8'));
+  } catch (err) {
+    throw new HttpError(400, `the body is not valid JSON: ${(err as Error).message}`);
+  }
+}
+
+async function tagIndexed(engine: OpenEngine, videoId: number, choice: Choice_): Promise<TagResult> {
+  const set = await chooseLabelSet(engine, choice);
+  // The library's own label set is answered from the tags stored at index time when they suffice.
+  const res = (await storedVideoTags(engine, videoId, set, choice.k)) ?? (await tagVideo(engine, videoId, set, choice.k));
+  if (res) return res;
+  const video = await engine.store.video(videoId);
+  throw new HttpError(404, video ? `video ${videoId} is not indexed (${video.status}${video.error ? `: ${video.error}` : ''})` : `no video with id ${videoId}`);
+}
+
+/** Fields of a multipart body → the request's options; each field at most once, except labels. */
+function formChoice(fields: Map<string, string[]>): z.output<typeof FormFields> {
+  const raw: Record<string, unknown> = {};
+  for (const [name, values] of fields) {
+    if (name === 'labels') {
+      if (values.length > 1) raw.labels = values;
+      else if (values[0].trim().startsWith('[')) {
+        try {
+          raw.labels = JSON.parse(values[0]);
+        } catch {
+          throw new HttpError(400, 'labels: not a valid JSON array; send ["a", "b"], a,b or one "labels" field per label');
+        }
+      } else raw.labels = values[0].split(',');
+    } else if (values.length > 1) throw new HttpError(400, `the field "${name}" was sent ${values.length} times`);
+    else raw[name] = values[0];
+  }
+  const parsed = FormFields.safeParse(raw);
+  if (!parsed.success) throw usage(parsed.error);
+  return parsed.data;
+}
+
+// ffprobe's or ffmpeg's own failures (missing, cannot start) are the server's; anything else
+// they say about an uploaded file means it is not a video they can read.
+const toolFailure = (err: Error) => /^(cannot run |ffmpeg not found|ffprobe not found)/.test(err.message);
+
+function notAVideo(err: unknown, file: UploadedFile): never {
+  if (err instanceof Error && (err.name === 'MediaError' || err.name === 'UsageError') && !toolFailure(err)) {
+    throw new HttpError(415, `${file.name}: ${err.message.replaceAll(file.path, file.name)}`);
+  }
+  throw err;
+}
+
+async function tagUpload(engine: OpenEngine, req: Request): Promise<TagResult> {
+  const max = uploadLimitBytes();
+  if ((contentLength(req) ?? 0) > max + MULTIPART_OVERHEAD) throw tooLarge(max);
+  const root = uploadRoot();
+  await fs.promises.mkdir(root, { recursive: true });
+  // Private (0700) and unique per request; removed whatever happens below.
+  const dir = await fs.promises.mkdtemp(path.join(root, 'vidsearch-upload-'));
+  try {
+    const { fields, file } = await readMultipart(req, { dir, fileField: 'file', maxFileBytes: max, maxFieldBytes: MAX_FIELD_BYTES, maxFields: 8 });
+    const { videoId, ...choice } = formChoice(fields);
+    if (file && videoId !== undefined) throw new HttpError(400, 'give videoId or a file, not both');
+    if (!file) {
+      if (videoId === undefined) throw new HttpError(400, 'no clip: send it in the "file" field (or give videoId)');
+      return await tagIndexed(engine, videoId, choice);
+    }
+    const set = await chooseLabelSet(engine, choice);
+    try {
+      await probe(file.path, { signal: req.signal });
+    } catch (err) {
+      notAVideo(err, file);
+    }
+    let res: TagResult;
+    try {
+      res = await tagFile(engine, file.path, set, choice.k, req.signal);
+    } catch (err) {
+      notAVideo(err, file);
+    }
+    // The temporary path means nothing to the client: the answer names the file it sent.
+    return { ...res, path: file.name };
+  } finally {
+    await fs.promises.rm(dir, { recursive: true, force: true });
+  }
+}
+
+export const POST = handle(async (req) => {
+  requireToken(req);
+  const type = (req.headers.get('content-type') ?? '').split(';')[0].trim().toLowerCase();
+  if (type !== 'application/json' && type !== 'multipart/form-data') {
+    throw new HttpError(415, 'send application/json ({"videoId": 1, "labels": [...]}) or multipart/form-data with the clip in "file"', CLOSE);
+  }
+  const engine = await getEngine();
+  if (type === 'multipart/form-data') return json(await tagUpload(engine, req));
+  const parsed = JsonBody.safeParse(await readJson(req));
+  if (!parsed.success) throw usage(parsed.error);
+  const { videoId, ...choice } = parsed.data;
+  return json(await tagIndexed(engine, videoId, choice));
+});
