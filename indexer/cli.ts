@@ -5,6 +5,7 @@ import path from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { resolveConfig, type Config, type ConfigInput } from './config';
 import { openEngine } from './engine';
+import { repoolLibrary } from './repool';
 import { UsageError, VidsearchError, errorMessage } from './errors';
 import { LOW_CONFIDENCE, type TemplateSetName } from './actions';
 import { WatchDaemon, lineLogger, readDaemonStatus } from './daemon';
@@ -68,8 +69,9 @@ Options:
   --batch-size N      images per inference call (VIDSEARCH_BATCH_SIZE, default 16)
   --pooling P         mean | transformer: how frame vectors become segment vectors (VIDSEARCH_POOLING)
   --pooler FILE       the transformer pooler (VIDSEARCH_POOLER, default <model folder>/pooler.onnx)
-  --repool            only re-pool the index for the pooling settings (no files needed; no decoding).
-                      Indexing with a new pooling setting re-pools first anyway.
+  --repool            recompute segment and video vectors from the stored frame vectors with the
+                      pooling settings (no decoding; no files needed). Indexing with a new pooling
+                      setting re-pools first anyway.
 ${CONFIG_HELP}
 
 Exit status: 0 all good, 1 some file failed, 2 usage error.`,
@@ -210,14 +212,24 @@ async function cmdIndex(args: string[]): Promise<number> {
   const cfg = configFrom(values);
   const onRepool = process.stderr.isTTY ? (e: { stage: string; done: number; total: number }) => process.stderr.write(`\r\x1b[2Kre-pooling: ${e.stage} ${e.done}/${e.total}`) : undefined;
   const engine = await openEngine(cfg, { writer: true, reindex: !!values.reindex, onRepool });
+  // --repool on an index already pooled this way still recomputes (and adds frame packs to an index made before them).
+  if (values.repool && !engine.repooled && engine.store.identity) {
+    try {
+      engine.repooled = await repoolLibrary(engine, engine.identity, onRepool);
+    } catch (e) {
+      await engine.close();
+      throw e;
+    }
+  }
   if (onRepool && engine.repooled) process.stderr.write('\n');
   if (engine.repooled && !values.json) {
     const r = engine.repooled;
-    out(`re-pooled ${r.videos} videos (${r.segments} segments) from ${r.from?.pooling ?? '?'} to ${r.to.pooling} pooling in ${r.seconds} s, from stored frame vectors`);
+    const change = r.from?.pooling === r.to.pooling ? `with ${r.to.pooling} pooling` : `from ${r.from?.pooling ?? '?'} to ${r.to.pooling} pooling`;
+    out(`re-pooled ${r.videos} videos (${r.segments} segments) ${change} in ${r.seconds} s, from stored frame vectors`);
   }
   if (positionals.length === 0) {
     if (values.json) out(JSON.stringify({ repooled: engine.repooled ?? null, pooling: engine.identity.pooling }, null, 2));
-    else if (!engine.repooled) out(`the index is already pooled with ${engine.identity.pooling} pooling: nothing to do`);
+    else if (!engine.repooled) out('the index is empty: nothing to re-pool');
     await engine.close();
     return 0;
   }

@@ -12,7 +12,8 @@
 // differ by a few hundredths, so this re-weights gently; with a clear match it picks the moment.
 import type { Config } from './config';
 import { DEFAULT_RERANK_TEMPERATURE } from './config';
-import type { Store } from './store';
+import { packScore } from './framepack';
+import type { FrameRecord, Store } from './store';
 
 export interface RerankSettings {
   enabled: boolean;
@@ -41,8 +42,20 @@ export function queryAdaptiveScore(query: Float32Array, frames: Float32Array[], 
   let max = -Infinity;
   for (let i = 0; i < n; i++) {
     const f = frames[i];
-    let s = 0;
-    for (let d = 0; d < dim; d++) s += query[d] * f[d];
+    // four running sums: shorter dependency chains, ~10% faster in V8
+    let s0 = 0;
+    let s1 = 0;
+    let s2 = 0;
+    let s3 = 0;
+    let d = 0;
+    for (; d + 3 < dim; d += 4) {
+      s0 += query[d] * f[d];
+      s1 += query[d + 1] * f[d + 1];
+      s2 += query[d + 2] * f[d + 2];
+      s3 += query[d + 3] * f[d + 3];
+    }
+    for (; d < dim; d++) s0 += query[d] * f[d];
+    const s = s0 + s1 + s2 + s3;
     sims[i] = s;
     if (s > max) max = s;
   }
@@ -70,21 +83,28 @@ export function meanScore(query: Float32Array, frames: Float32Array[]): number {
 
 /**
  * Re-scores candidate segments in place (grouped by video, as the searcher holds them) and sorts
- * each video's list best first. Segments whose frames are gone keep their score.
+ * each video's list best first. Reads each candidate's packed frames (one row per segment,
+ * framepack.ts), or its Frame rows where the index has no pack yet; a segment whose frames are
+ * gone keeps its score.
  */
 export async function rerankCandidates(
-  store: Pick<Store, 'segmentFrames'>,
+  store: Pick<Store, 'segmentPacks' | 'segmentFrames'>,
   query: Float32Array,
-  byVideo: Map<number, Array<{ idx: number; score: number }>>,
+  byVideo: Map<number, Array<{ id?: number; idx: number; score: number }>>,
   settings: Pick<RerankSettings, 'temperature'>,
 ): Promise<void> {
-  const keys = [...byVideo].flatMap(([videoId, list]) => list.map((c) => ({ videoId, idx: c.idx })));
-  const frames = await store.segmentFrames(keys);
-  for (const [videoId, list] of byVideo) {
-    for (const c of list) {
-      const f = frames.get(`${videoId}:${c.idx}`);
-      if (f?.length) c.score = queryAdaptiveScore(query, f, settings.temperature);
+  const all = [...byVideo].flatMap(([videoId, list]) => list.map((c) => ({ videoId, c })));
+  const packs = await store.segmentPacks(all.flatMap(({ c }) => (c.id === undefined ? [] : [c.id])));
+  const unpacked = all.filter(({ c }) => c.id === undefined || !packs.has(c.id));
+  const frames = unpacked.length ? await store.segmentFrames(unpacked.map(({ videoId, c }) => ({ videoId, idx: c.idx }))) : new Map<string, FrameRecord[]>();
+  for (const { videoId, c } of all) {
+    const pack = c.id === undefined ? undefined : packs.get(c.id);
+    if (pack) {
+      c.score = packScore(query, pack, settings.temperature);
+      continue;
     }
-    list.sort((a, b) => b.score - a.score);
+    const f = frames.get(`${videoId}:${c.idx}`);
+    if (f?.length) c.score = queryAdaptiveScore(query, f.map((x) => x.vector), settings.temperature);
   }
+  for (const list of byVideo.values()) list.sort((a, b) => b.score - a.score);
 }

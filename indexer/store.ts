@@ -2,13 +2,14 @@
 // the segment vectors, the writer lock, and the model identity check. Returns domain types.
 import path from 'node:path';
 import type { Config, PoolingName } from './config';
-import { openDb, type Db } from './db';
+import { openDb, openReader, type Db } from './db';
 import { SegmentIndex, type Hit, type IndexPointer } from './ann';
 import { StoreError } from './errors';
 import { acquireWriterLock, writerActive, type WriterLock } from './lock';
 import type { ModelIdentity } from './model';
 import type { SegmentVectors, VideoProbe, VideoStatus } from './types';
 import { fromBytes, toBytes } from './vectors';
+import { packSegments, readPack, type PackedFrames } from './framepack';
 
 export interface StoreIdentity {
   model: ModelIdentity;
@@ -159,6 +160,8 @@ export class Store {
   private dirty = false;
   private lastSave = 0;
   private ann: SegmentIndex | undefined;
+  private databaseUrl = '';
+  private reader: ReturnType<typeof openReader> | undefined;
 
   private constructor(
     readonly db: Db,
@@ -193,6 +196,7 @@ export class Store {
         );
       }
       const store = new Store(db, cfg.home, lock, opts.replacing ? null : (stored ?? null), opts.identity);
+      store.databaseUrl = cfg.databaseUrl;
       if (store.identity) {
         store.ann = new SegmentIndex(cfg.home, store.identity.model.dim);
         await store.syncIndex();
@@ -302,7 +306,8 @@ export class Store {
       if (!row) return;
       const stored: StoreIdentity = JSON.parse(row.value);
       // A writer may have indexed with another model since this reader opened the empty store.
-      if (this.expected && identityKey(stored) !== identityKey(this.expected)) {
+      // (Another pooling is fine: a reader pools nothing.)
+      if (this.expected && modelKey(stored) !== modelKey(this.expected)) {
         throw new StoreError(
           `the index in ${this.home} was built with ${describe(stored)}, but this process uses ${describe(this.expected)}: restart it with the same VIDSEARCH_MODEL/--variant/pooling`,
           { cause: { stored, current: this.expected } },
@@ -422,8 +427,9 @@ export class Store {
         const video = existing
           ? await tx.video.update({ where: { id: existing.id }, data, select: { id: true } })
           : await tx.video.create({ data: { path: input.path, ...data }, select: { id: true } });
+        const packs = packSegments(input.frames);
         const added = await tx.segment.createManyAndReturn({
-          data: input.segments.map((s) => ({ videoId: video.id, idx: s.idx, start: s.start, end: s.end, frameCount: s.frameCount, vector: toBytes(s.vector) })),
+          data: input.segments.map((s) => ({ videoId: video.id, idx: s.idx, start: s.start, end: s.end, frameCount: s.frameCount, vector: toBytes(s.vector), pack: packs.get(s.idx) ?? null })),
           select: { id: true, idx: true },
         });
         await tx.frame.createMany({
@@ -541,12 +547,15 @@ export class Store {
         // A few videos per pooling call, so a learned pooler runs in batches.
         for (let at = 0; at < ids.length; at += 32) {
           const batch = ids.slice(at, at + 32);
-          const frames = await tx.frame.findMany({ where: { videoId: { in: batch } }, orderBy: [{ videoId: 'asc' }, { idx: 'asc' }], select: { videoId: true, segmentIdx: true, vector: true } });
+          const frames = await tx.frame.findMany({ where: { videoId: { in: batch } }, orderBy: [{ videoId: 'asc' }, { idx: 'asc' }], select: { videoId: true, segmentIdx: true, time: true, vector: true } });
           const segs = await tx.segment.findMany({ where: { videoId: { in: batch } }, orderBy: [{ videoId: 'asc' }, { idx: 'asc' }], select: { id: true, videoId: true, idx: true } });
           const groups = new Map<string, Float32Array[]>();
           const whole = new Map<number, Float32Array[]>();
+          const timed = new Map<number, Array<{ time: number; segmentIdx: number; vector: Float32Array }>>();
           for (const f of frames) {
             const v = fromBytes(f.vector);
+            if (!timed.has(f.videoId)) timed.set(f.videoId, []);
+            timed.get(f.videoId)!.push({ time: f.time, segmentIdx: f.segmentIdx, vector: v });
             const key = `${f.videoId}:${f.segmentIdx}`;
             if (!groups.has(key)) groups.set(key, []);
             if (!whole.has(f.videoId)) whole.set(f.videoId, []);
@@ -556,7 +565,11 @@ export class Store {
           const withFrames = segs.filter((sg) => groups.has(`${sg.videoId}:${sg.idx}`));
           const videos = batch.filter((id) => whole.has(id));
           const pooled = await pool([...withFrames.map((sg) => groups.get(`${sg.videoId}:${sg.idx}`)!), ...videos.map((id) => whole.get(id)!)]);
-          for (const [i, sg] of withFrames.entries()) await tx.segment.update({ where: { id: sg.id }, data: { vector: toBytes(pooled[i]) } });
+          // Packs too: an index made before them gets them here (they do not depend on the pooling).
+          const packs = new Map([...timed].map(([id, list]) => [id, packSegments(list)]));
+          for (const [i, sg] of withFrames.entries()) {
+            await tx.segment.update({ where: { id: sg.id }, data: { vector: toBytes(pooled[i]), pack: packs.get(sg.videoId)?.get(sg.idx) ?? null } });
+          }
           for (const [i, id] of videos.entries()) await tx.video.update({ where: { id }, data: { vector: toBytes(pooled[withFrames.length + i]) } });
           segments += withFrames.length;
           onProgress?.(Math.min(at + batch.length, ids.length), ids.length);
@@ -573,22 +586,54 @@ export class Store {
     return { videos: ids.length, segments };
   }
 
-  /** Frame vectors of some segments, keyed "videoId:segmentIdx", in time order (for re-ranking). */
-  async segmentFrames(segments: Array<{ videoId: number; idx: number }>): Promise<Map<string, Float32Array[]>> {
-    const byVideo = new Map<number, Set<number>>();
-    for (const s of segments) byVideo.set(s.videoId, (byVideo.get(s.videoId) ?? new Set()).add(s.idx));
-    const out = new Map<string, Float32Array[]>();
-    if (byVideo.size === 0) return out;
-    const rows = await this.db.frame.findMany({
-      where: { OR: [...byVideo].map(([videoId, idxs]) => ({ videoId, segmentIdx: { in: [...idxs] } })) },
-      orderBy: [{ videoId: 'asc' }, { idx: 'asc' }],
-      select: { videoId: true, segmentIdx: true, vector: true },
-    });
-    for (const r of rows) {
-      const key = `${r.videoId}:${r.segmentIdx}`;
-      const list = out.get(key);
-      if (list) list.push(fromBytes(r.vector));
-      else out.set(key, [fromBytes(r.vector)]);
+  /** Packed frames (framepack.ts) of some segments by id; segments without a pack are left out. */
+  async segmentPacks(ids: number[]): Promise<Map<number, PackedFrames>> {
+    const out = new Map<number, PackedFrames>();
+    for (let at = 0; at < ids.length; at += 8192) {
+      const chunk = ids.slice(at, at + 8192);
+      this.reader ??= openReader(this.databaseUrl);
+      const rows = this.reader
+        .prepare(`SELECT "id", "pack" FROM "Segment" WHERE "id" IN (${'?,'.repeat(chunk.length).slice(0, -1)}) AND "pack" IS NOT NULL`)
+        .raw()
+        .all(...chunk) as Array<[number, Uint8Array]>;
+      for (const [id, pack] of rows) out.set(id, readPack(pack));
+    }
+    return out;
+  }
+
+  /**
+   * Frame vectors of some segments, keyed "videoId:segmentIdx", in time order (for re-ranking).
+   * One query on the Prisma-free reader connection: this is on the search path.
+   */
+  async segmentFrames(segments: Array<{ videoId: number; idx: number }>): Promise<Map<string, FrameRecord[]>> {
+    const out = new Map<string, FrameRecord[]>();
+    const seen = new Set<string>();
+    const params: number[] = [];
+    for (const s of segments) {
+      const key = `${s.videoId}:${s.idx}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      params.push(s.videoId, s.idx);
+    }
+    for (let at = 0; at < params.length; at += 2 * 4096) {
+      const chunk = params.slice(at, at + 2 * 4096);
+      this.reader ??= openReader(this.databaseUrl);
+      // No ORDER BY: it would make SQLite walk whole videos by (videoId, idx); the row order of the
+      // (videoId, segmentIdx) index is sorted below instead.
+      // raw(): rows as arrays [videoId, segmentIdx, idx, time, vector], cheaper than objects.
+      const rows = this.reader
+        .prepare(`SELECT "videoId", "segmentIdx", "idx", "time", "vector" FROM "Frame" WHERE ("videoId", "segmentIdx") IN (VALUES ${'(?,?),'.repeat(chunk.length / 2).slice(0, -1)})`)
+        .raw()
+        .all(...chunk) as Array<[number, number, number, number, Uint8Array]>;
+      rows.sort((a, b) => a[0] - b[0] || a[2] - b[2]);
+      for (const [videoId, segmentIdx, idx, time, bytes] of rows) {
+        const key = `${videoId}:${segmentIdx}`;
+        const vector = bytes.byteOffset % 4 === 0 ? new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4) : fromBytes(bytes);
+        const frame = { idx, segmentIdx, time, vector };
+        const list = out.get(key);
+        if (list) list.push(frame);
+        else out.set(key, [frame]);
+      }
     }
     return out;
   }
@@ -606,7 +651,7 @@ export class Store {
   }
 
   async videoSegments(videoId: number): Promise<Array<SegmentRecord & { vector: Float32Array }>> {
-    const rows = await this.db.segment.findMany({ where: { videoId }, orderBy: { idx: 'asc' } });
+    const rows = await this.db.segment.findMany({ where: { videoId }, orderBy: { idx: 'asc' }, omit: { pack: true } });
     return rows.map((r) => ({ ...r, vector: fromBytes(r.vector) }));
   }
 
@@ -653,6 +698,8 @@ export class Store {
       await this.flushIndex();
     } finally {
       await this.db.$disconnect();
+      this.reader?.close();
+      this.reader = undefined;
       this.lock?.release();
       this.lock = undefined;
     }

@@ -11,7 +11,9 @@ import type { Config } from '../indexer/config';
 import { openEngine, type OpenEngine } from '../indexer/engine';
 import { evaluate, rankOf, readCaptions, retrievalMetrics } from '../indexer/eval';
 import { indexTargets } from '../indexer/pipeline';
+import { packFrames, packScore, readPack, unpackFrames } from '../indexer/framepack';
 import { meanScore, queryAdaptiveScore } from '../indexer/rerank';
+import { repoolLibrary } from '../indexer/repool';
 import { makeMomentLibrary, type MomentCase } from '../indexer/testmodel/moments';
 import { REPO_ROOT, tempDir, testConfig, testModel } from './helpers';
 
@@ -38,6 +40,31 @@ describe('query-adaptive score', () => {
     assert.equal(queryAdaptiveScore(q, [], 0.1), -Infinity);
     // large similarities do not overflow
     assert.ok(Number.isFinite(queryAdaptiveScore(q, frames, 1e-6)));
+  });
+
+  test('packed frames (int8 + Gram matrix) score as the exact frames do', () => {
+    let seed = 7;
+    const rnd = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648) - 0.5;
+    const vec = (d: number) => unit(Array.from({ length: d }, rnd));
+    for (const [t, d] of [[10, 512], [3, 8], [1, 16], [70, 32]]) {
+      const frames = Array.from({ length: t }, (_, i) => ({ time: i * 0.5, vector: vec(d) }));
+      const pack = readPack(packFrames(frames));
+      assert.equal(pack.frames, t);
+      assert.equal(!!pack.gram, t <= 64, 'the Gram matrix only for short segments');
+      assert.deepEqual([...pack.times], frames.map((f) => f.time));
+      const back = unpackFrames(pack);
+      for (let i = 0; i < t; i++) assert.ok(Math.max(...back[i].vector.map((x, k) => Math.abs(x - frames[i].vector[k]))) < 0.01);
+      for (const tau of [0.01, 0.1, 1]) {
+        const q = vec(d);
+        const exact = queryAdaptiveScore(q, frames.map((f) => f.vector), tau);
+        assert.ok(Math.abs(packScore(q, pack, tau) - exact) < 5e-3, `T ${t} D ${d} τ ${tau}: ${packScore(q, pack, tau)} vs ${exact}`);
+      }
+    }
+    // unaligned storage buffers are copied, not misread
+    const bytes = packFrames([{ time: 1, vector: vec(8) }]);
+    const shifted = new Uint8Array(bytes.length + 1).fill(0);
+    shifted.set(bytes, 1);
+    assert.equal(readPack(shifted.subarray(1)).times[0], 1);
   });
 
   test('ranks count ties against the right answer; metrics', () => {
@@ -119,6 +146,32 @@ describe('re-ranking finds a 2-second moment that mean pooling misses (50 genera
     assert.ok(off.metrics.medianRank >= 2);
     assert.equal(bySegment.metrics.R1, 100);
     engine = await openEngine(cfg, { writer: true });
+  });
+});
+
+describe('an index made before frame packs', () => {
+  test('is re-ranked from its Frame rows, and a forced re-pool adds the packs', async () => {
+    const lib = tempDir('vidsearch-nopack-');
+    const cases = (await makeMomentLibrary(lib, 3)).slice(0, 3);
+    const cfg = await testConfig({ labelSet: 'none' });
+    const engine = await openEngine(cfg, { writer: true });
+    try {
+      await indexTargets(engine, [lib]);
+      const packed = await engine.store.db.segment.count({ where: { pack: { not: null } } });
+      assert.equal(packed, 6);
+      const ranked = await Promise.all(cases.map(async (c) => (await engine.searcher.search(c.query, { k: 1 })).results[0]));
+      await engine.store.db.segment.updateMany({ data: { pack: null } });
+      for (const [i, c] of cases.entries()) {
+        const r = (await engine.searcher.search(c.query, { k: 1 })).results[0];
+        assert.equal(r.path, c.target);
+        assert.ok(Math.abs(r.score - ranked[i].score) < 5e-3, 'packed and exact scores agree');
+      }
+      const report = await repoolLibrary(engine, engine.identity);
+      assert.equal(report.videos, 6);
+      assert.equal(await engine.store.db.segment.count({ where: { pack: { not: null } } }), 6);
+    } finally {
+      await engine.close();
+    }
   });
 });
 
