@@ -239,7 +239,8 @@ async function createSession(
   try {
     const options: ort.InferenceSession.SessionOptions = { intraOpNumThreads: threads, interOpNumThreads: 1, graphOptimizationLevel: 'all' };
     // The worker's session shares the cores with ffmpeg decoding the next frames: threads that
-    // spin between operators burn CPU the decoder needs (about a quarter more CPU per batch here).
+    // spin-wait between operators burn CPU the decoder needs. Alone it makes no difference to speed
+    // (bench/); on a busy 2-core machine it used less CPU for the same batches.
     if (where === 'worker') options.extra = { session: { intra_op: { allow_spinning: '0' } } };
     session = where === 'worker' ? await WorkerSession.create(file, options) : await ort.InferenceSession.create(file, options);
   } catch (err) {
