@@ -21,7 +21,13 @@ export interface Hit {
 
 const M = 16;
 const EF_CONSTRUCTION = 200;
-const MIN_EF = 100;
+/**
+ * Search breadth. Text queries sit far from every image vector (CLIP's modality gap), which makes
+ * them hard for HNSW: on 100,000 synthetic 512-d vectors with text-like queries recall@10 is
+ * 0.921 at ef 100, 0.982 at 200, 0.992 at 400 (npm run bench). 200 meets the 0.98 target for
+ * about half a millisecond more a query; the searcher asks for that many candidates anyway.
+ */
+export const MIN_EF = 200;
 
 export class SegmentIndex {
   readonly dir: string;

@@ -34,7 +34,7 @@ export interface Config {
   rerank: boolean;
   /** softmax temperature on cosine similarities: frame weights = softmax(cos / τ) */
   rerankTemperature: number;
-  /** at least this many candidate segments are re-scored */
+  /** the best this many HNSW candidate segments are re-scored (the searcher fetches at least as many) */
   rerankK: number;
 }
 

@@ -107,13 +107,13 @@ export function unpackFrames(p: PackedFrames): Array<{ time: number; vector: Flo
   });
 }
 
-/** queryAdaptiveScore (rerank.ts) on a pack: cos(q, Σ softmax(q·f_i / τ) f_i). */
-export function packScore(query: Float32Array, p: PackedFrames, temperature: number): number {
+/** q·f_i for every frame of a pack (from the int8 codes), and the largest. */
+function packSims(query: Float32Array, p: PackedFrames): { sims: Float64Array; max: number; argmax: number } {
   const t = p.frames;
   const d = p.dim;
-  if (t === 0) return -Infinity;
   const sims = new Float64Array(t);
   let max = -Infinity;
+  let argmax = -1;
   const codes = p.codes;
   for (let i = 0; i < t; i++) {
     const o = i * d;
@@ -131,9 +131,35 @@ export function packScore(query: Float32Array, p: PackedFrames, temperature: num
     for (; k < d; k++) s0 += query[k] * codes[o + k];
     const s = (s0 + s1 + s2 + s3) * p.scales[i];
     sims[i] = s;
-    if (s > max) max = s;
+    if (s > max) {
+      max = s;
+      argmax = i;
+    }
   }
-  if (t === 1) return sims[0];
+  return { sims, max, argmax };
+}
+
+/** The frame most similar to the query: the best moment inside a segment. */
+export function packBestFrame(query: Float32Array, p: PackedFrames): { time: number; score: number } | undefined {
+  if (p.frames === 0) return undefined;
+  const { max, argmax } = packSims(query, p);
+  return { time: p.times[argmax], score: max };
+}
+
+/** queryAdaptiveScore (rerank.ts) on a pack: cos(q, Σ softmax(q·f_i / τ) f_i). */
+export function packScore(query: Float32Array, p: PackedFrames, temperature: number): number {
+  return packRescore(query, p, temperature).score;
+}
+
+/** packScore, and the time of the frame most similar to the query (the best moment), in one pass. */
+export function packRescore(query: Float32Array, p: PackedFrames, temperature: number): { score: number; bestTime: number | undefined } {
+  const t = p.frames;
+  const d = p.dim;
+  if (t === 0) return { score: -Infinity, bestTime: undefined };
+  const codes = p.codes;
+  const { sims, max, argmax } = packSims(query, p);
+  const bestTime = p.times[argmax];
+  if (t === 1) return { score: sims[0], bestTime };
   const w = new Float64Array(t);
   let num = 0;
   for (let i = 0; i < t; i++) {
@@ -158,5 +184,5 @@ export function packScore(query: Float32Array, p: PackedFrames, temperature: num
     }
     for (let k = 0; k < d; k++) norm2 += v[k] * v[k];
   }
-  return norm2 > 1e-24 ? num / Math.sqrt(norm2) : 0;
+  return { score: norm2 > 1e-24 ? num / Math.sqrt(norm2) : 0, bestTime };
 }

@@ -12,14 +12,14 @@
 // differ by a few hundredths, so this re-weights gently; with a clear match it picks the moment.
 import type { Config } from './config';
 import { DEFAULT_RERANK_TEMPERATURE } from './config';
-import { packScore } from './framepack';
+import { packRescore, type PackedFrames } from './framepack';
 import type { FrameRecord, Store } from './store';
 
 export interface RerankSettings {
   enabled: boolean;
   /** τ on cosine similarities */
   temperature: number;
-  /** at least this many HNSW candidate segments are re-scored */
+  /** the best this many HNSW candidate segments are re-scored (the searcher fetches at least as many) */
   k: number;
 }
 
@@ -81,30 +81,67 @@ export function meanScore(query: Float32Array, frames: Float32Array[]): number {
   return queryAdaptiveScore(query, frames, Infinity);
 }
 
+/** A candidate segment as the searcher holds it; `rescored` once re-ranking has scored it. */
+export interface RerankCandidate {
+  id?: number;
+  idx: number;
+  score: number;
+  rescored?: boolean;
+  /** the time of the candidate's frame nearest the query, when re-scoring found it */
+  bestTime?: number;
+}
+
 /**
- * Re-scores candidate segments in place (grouped by video, as the searcher holds them) and sorts
- * each video's list best first. Reads each candidate's packed frames (one row per segment,
- * framepack.ts), or its Frame rows where the index has no pack yet; a segment whose frames are
- * gone keeps its score.
+ * Best first: re-scored candidates before the others (their scores come from another pooling, so
+ * the two are not compared), each group by score.
+ */
+export function compareCandidates(a: RerankCandidate, b: RerankCandidate): number {
+  return Number(b.rescored ?? false) - Number(a.rescored ?? false) || b.score - a.score;
+}
+
+/**
+ * Re-scores the best `settings.k` candidates (by their HNSW score, across videos) in place, and
+ * sorts each video's list with compareCandidates. The searcher over-fetches from HNSW until it has
+ * enough distinct videos; the candidates beyond the top K only fill the list, in HNSW order, so a
+ * query costs K re-scorings however many segments it had to look through. Reads each candidate's
+ * packed frames (one row per segment, framepack.ts), or its Frame rows where the index has no
+ * pack yet; a segment whose frames are gone keeps its score.
  */
 export async function rerankCandidates(
   store: Pick<Store, 'segmentPacks' | 'segmentFrames'>,
   query: Float32Array,
-  byVideo: Map<number, Array<{ id?: number; idx: number; score: number }>>,
-  settings: Pick<RerankSettings, 'temperature'>,
+  byVideo: Map<number, RerankCandidate[]>,
+  settings: Pick<RerankSettings, 'temperature'> & { k?: number },
+  /** packs already read by the caller (the searcher reads them once for re-ranking and moments) */
+  preloaded?: Map<number, PackedFrames>,
 ): Promise<void> {
-  const all = [...byVideo].flatMap(([videoId, list]) => list.map((c) => ({ videoId, c })));
-  const packs = await store.segmentPacks(all.flatMap(({ c }) => (c.id === undefined ? [] : [c.id])));
+  const all = [...byVideo]
+    .flatMap(([videoId, list]) => list.map((c) => ({ videoId, c })))
+    .sort((a, b) => b.c.score - a.c.score)
+    .slice(0, settings.k ?? Infinity);
+  const packs = preloaded ?? (await store.segmentPacks(all.flatMap(({ c }) => (c.id === undefined ? [] : [c.id]))));
   const unpacked = all.filter(({ c }) => c.id === undefined || !packs.has(c.id));
   const frames = unpacked.length ? await store.segmentFrames(unpacked.map(({ videoId, c }) => ({ videoId, idx: c.idx }))) : new Map<string, FrameRecord[]>();
   for (const { videoId, c } of all) {
+    c.rescored = true;
     const pack = c.id === undefined ? undefined : packs.get(c.id);
     if (pack) {
-      c.score = packScore(query, pack, settings.temperature);
+      const r = packRescore(query, pack, settings.temperature);
+      c.score = r.score;
+      c.bestTime = r.bestTime;
       continue;
     }
     const f = frames.get(`${videoId}:${c.idx}`);
     if (f?.length) c.score = queryAdaptiveScore(query, f.map((x) => x.vector), settings.temperature);
   }
-  for (const list of byVideo.values()) list.sort((a, b) => b.score - a.score);
+  for (const list of byVideo.values()) list.sort(compareCandidates);
+}
+
+/** The ids of the best `k` candidates by score, the ones rerankCandidates re-scores. */
+export function topCandidateIds(byVideo: Map<number, Array<{ id: number; score: number }>>, k: number): number[] {
+  return [...byVideo.values()]
+    .flat()
+    .sort((a, b) => b.score - a.score)
+    .slice(0, k)
+    .map((c) => c.id);
 }

@@ -1,11 +1,13 @@
 // Search rules: query → text vector (LRU-cached) → HNSW top segments → grouped by video, videos
 // ranked by their best segment → the best moment inside each segment from its frame vectors.
+import { MIN_EF } from './ann';
 import { UsageError } from './errors';
 import type { ClipModel } from './model';
 import { labelSetFromSpec } from './actions';
-import type { Store, TagRecord, VideoRecord } from './store';
+import { packBestFrame, type PackedFrames } from './framepack';
+import type { FrameRecord, SegmentRecord, Store, TagRecord } from './store';
 import { dot } from './vectors';
-import { DEFAULT_RERANK, rerankCandidates, type RerankSettings } from './rerank';
+import { compareCandidates, DEFAULT_RERANK, rerankCandidates, topCandidateIds, type RerankSettings } from './rerank';
 
 export interface Moment {
   start: number;
@@ -49,6 +51,8 @@ interface Candidate {
   start: number;
   end: number;
   score: number;
+  rescored?: boolean;
+  bestTime?: number;
 }
 
 export const MAX_QUERY_CHARS = 1000;
@@ -92,6 +96,14 @@ export function validateQuery(query: unknown, k: unknown = 10): { query: string;
   return { query: q, k: n };
 }
 
+/**
+ * Segments the first HNSW round asks for: enough for k videos of several segments each and for the
+ * re-ranking, and never fewer than the search breadth (ef), since those cost nothing more.
+ */
+export function firstRoundCandidates(k: number, rerankK = 0): number {
+  return Math.max(k * 8, rerankK, MIN_EF);
+}
+
 export class Searcher {
   private cache: LruCache<string, Float32Array>;
   private readonly specKeys = new Map<string, string>();
@@ -129,11 +141,13 @@ export class Searcher {
 
   /** Over-fetches segments from HNSW until k distinct videos appear (long videos own many segments). */
   private async annCandidates(vector: Float32Array, k: number, atLeast = 0): Promise<Map<number, Candidate[]>> {
-    let want = Math.max(k * 8, 64, atLeast);
+    let want = firstRoundCandidates(k, atLeast);
     let byVideo = new Map<number, Candidate[]>();
+    const rows = new Map<number, SegmentRecord>();
     for (let round = 0; round < 4; round++) {
       const hits = this.store.searchSegments(vector, want);
-      const rows = new Map((await this.store.segments(hits.map((h) => h.id))).map((s) => [s.id, s]));
+      // A later round repeats the earlier hits: only the new ones are read.
+      for (const s of await this.store.segments(hits.filter((h) => !rows.has(h.id)).map((h) => h.id))) rows.set(s.id, s);
       byVideo = new Map();
       for (const h of hits) {
         const s = rows.get(h.id);
@@ -179,36 +193,41 @@ export class Searcher {
     const labelSet = await this.labelSetKey();
     const rerank = opts.rerank ?? this.rerank.enabled;
     const byVideo = opts.action ? await this.taggedCandidates(vector, opts.action, labelSet) : await this.annCandidates(vector, k, rerank ? this.rerank.k : 0);
-    if (rerank) await rerankCandidates(this.store, vector, byVideo, this.rerank);
-    const ranked = [...byVideo.entries()].sort((a, b) => b[1][0].score - a[1][0].score).slice(0, k);
-    const videos = new Map<number, VideoRecord>((await this.store.videos({ ids: ranked.map(([id]) => id) })).map((v) => [v.id, v]));
-    const tags = await this.store.tags(ranked.map(([id]) => id), labelSet);
+    // Packed frames (one row per segment) serve both the re-ranking and the best moments.
+    const packs = rerank ? await this.store.segmentPacks(topCandidateIds(byVideo, this.rerank.k)) : new Map<number, PackedFrames>();
+    if (rerank) await rerankCandidates(this.store, vector, byVideo, this.rerank, packs);
+    const ranked = [...byVideo.entries()].sort((a, b) => compareCandidates(a[1][0], b[1][0])).slice(0, k);
+    const ids = ranked.map(([id]) => id);
+    const [videos, tags] = await Promise.all([this.store.videoBriefs(ids), this.store.tags(ids, labelSet)]);
+    const shown = ranked.filter(([id]) => videos.get(id)?.status === 'indexed').map(([videoId, segs]) => ({ videoId, top: segs.slice(0, perVideo) }));
 
-    const results = await Promise.all(
-      ranked
-        .filter(([id]) => videos.get(id)?.status === 'indexed')
-        .map(async ([videoId, segs]): Promise<SearchResult> => {
-          const top = segs.slice(0, perVideo);
-          // segmentFrames reads without Prisma (about 50 times faster per frame row): this is the search path.
-          const frames = [...(await this.store.segmentFrames(top.map((s) => ({ videoId, idx: s.idx })))).values()].flat();
-          const moments = top.map((s) => {
-            let bestTime = s.start;
-            let best = -Infinity;
-            for (const f of frames) {
-              if (f.segmentIdx !== s.idx) continue;
-              const sim = dot(vector, f.vector);
-              if (sim > best) {
-                best = sim;
-                bestTime = f.time;
-              }
-            }
-            return { start: round(s.start, 3), end: round(s.end, 3), bestTime: round(bestTime, 3), score: round(s.score) };
-          });
-          const v = videos.get(videoId)!;
-          const labels = tags.get(videoId)?.get(-1)?.slice(0, 3) ?? [];
-          return { videoId, path: v.path, duration: v.duration, score: moments[0].score, start: moments[0].start, end: moments[0].end, bestTime: moments[0].bestTime, moments, labels };
-        }),
-    );
+    const missing = shown.flatMap(({ top }) => top.filter((s) => !packs.has(s.id)).map((s) => s.id));
+    if (missing.length) for (const [id, p] of await this.store.segmentPacks(missing)) packs.set(id, p);
+    // An index made before packs existed: the Frame rows, in one query.
+    const unpacked = shown.flatMap(({ videoId, top }) => top.filter((s) => !packs.has(s.id)).map((s) => ({ videoId, idx: s.idx })));
+    const frames = unpacked.length ? await this.store.segmentFrames(unpacked) : new Map<string, FrameRecord[]>();
+    const bestMoment = (videoId: number, s: Candidate): number => {
+      if (s.bestTime !== undefined) return s.bestTime;
+      const pack = packs.get(s.id);
+      if (pack) return packBestFrame(vector, pack)?.time ?? s.start;
+      let bestTime = s.start;
+      let best = -Infinity;
+      for (const f of frames.get(`${videoId}:${s.idx}`) ?? []) {
+        const sim = dot(vector, f.vector);
+        if (sim > best) {
+          best = sim;
+          bestTime = f.time;
+        }
+      }
+      return bestTime;
+    };
+
+    const results = shown.map(({ videoId, top }): SearchResult => {
+      const moments = top.map((s) => ({ start: round(s.start, 3), end: round(s.end, 3), bestTime: round(bestMoment(videoId, s), 3), score: round(s.score) }));
+      const v = videos.get(videoId)!;
+      const labels = tags.get(videoId)?.get(-1)?.slice(0, 3) ?? [];
+      return { videoId, path: v.path, duration: v.duration, score: moments[0].score, start: moments[0].start, end: moments[0].end, bestTime: moments[0].bestTime, moments, labels };
+    });
     return { query, tookMs: round(performance.now() - started, 2), results };
   }
 }

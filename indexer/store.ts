@@ -1,6 +1,7 @@
 // The store: metadata and every vector in the database (the truth), the HNSW file as a cache of
 // the segment vectors, the writer lock, and the model identity check. Returns domain types.
 import path from 'node:path';
+import type { Statement } from 'better-sqlite3';
 import type { Config, PoolingName } from './config';
 import { openDb, openReader, type Db } from './db';
 import { SegmentIndex, type Hit, type IndexPointer } from './ann';
@@ -162,6 +163,7 @@ export class Store {
   private ann: SegmentIndex | undefined;
   private databaseUrl = '';
   private reader: ReturnType<typeof openReader> | undefined;
+  private readonly statements = new Map<string, Statement>();
 
   private constructor(
     readonly db: Db,
@@ -491,7 +493,11 @@ export class Store {
 
   /** Tags of some videos for a label set: videoId → segmentIdx (-1: whole video) → ranked tags. */
   async tags(videoIds: number[], labelSet: string): Promise<Map<number, Map<number, TagRecord[]>>> {
-    const rows = await this.db.tag.findMany({ where: { videoId: { in: videoIds }, labelSet }, orderBy: [{ videoId: 'asc' }, { segmentIdx: 'asc' }, { rank: 'asc' }] });
+    const rows = this.readById(
+      'SELECT "videoId", "segmentIdx", "label", "score" FROM "Tag" WHERE "labelSet" = ? AND "videoId" IN (SELECT value FROM json_each(?)) ORDER BY "videoId", "segmentIdx", "rank"',
+      videoIds,
+      [labelSet],
+    ).map(([videoId, segmentIdx, label, score]) => ({ videoId, segmentIdx, label, score }) as { videoId: number; segmentIdx: number; label: string; score: number });
     const out = new Map<number, Map<number, TagRecord[]>>();
     for (const r of rows) {
       const perVideo = out.get(r.videoId) ?? new Map<number, TagRecord[]>();
@@ -521,7 +527,8 @@ export class Store {
   }
 
   async setting(key: string): Promise<string | undefined> {
-    return (await this.db.setting.findUnique({ where: { key } }))?.value;
+    const row = this.prepared('SELECT "value" FROM "Setting" WHERE "key" = ?').get(key) as [string] | undefined;
+    return row?.[0];
   }
 
   async setSetting(key: string, value: string): Promise<void> {
@@ -588,17 +595,8 @@ export class Store {
 
   /** Packed frames (framepack.ts) of some segments by id; segments without a pack are left out. */
   async segmentPacks(ids: number[]): Promise<Map<number, PackedFrames>> {
-    const out = new Map<number, PackedFrames>();
-    for (let at = 0; at < ids.length; at += 8192) {
-      const chunk = ids.slice(at, at + 8192);
-      this.reader ??= openReader(this.databaseUrl);
-      const rows = this.reader
-        .prepare(`SELECT "id", "pack" FROM "Segment" WHERE "id" IN (${'?,'.repeat(chunk.length).slice(0, -1)}) AND "pack" IS NOT NULL`)
-        .raw()
-        .all(...chunk) as Array<[number, Uint8Array]>;
-      for (const [id, pack] of rows) out.set(id, readPack(pack));
-    }
-    return out;
+    const rows = this.readById('SELECT "id", "pack" FROM "Segment" WHERE "id" IN (SELECT value FROM json_each(?)) AND "pack" IS NOT NULL', ids);
+    return new Map(rows.map(([id, pack]) => [id as number, readPack(pack as Uint8Array)]));
   }
 
   /**
@@ -638,11 +636,37 @@ export class Store {
     return out;
   }
 
+  // The search path reads through the Prisma-free reader connection: a Prisma query costs about a
+  // millisecond of engine round trip before any row, and a search makes several (bench/_prof).
+
+  /**
+   * Rows by id on the read-only connection. The ids travel as one JSON array (json_each), so each
+   * query is prepared once and reused whatever the number of ids; raw() rows (arrays) are about
+   * twice as cheap to make as objects.
+   */
+  private readById(sql: string, ids: number[], leading: unknown[] = []): unknown[][] {
+    return ids.length ? (this.prepared(sql).all(...leading, JSON.stringify(ids)) as unknown[][]) : [];
+  }
+
+  private prepared(sql: string): Statement {
+    this.reader ??= openReader(this.databaseUrl);
+    let st = this.statements.get(sql);
+    if (!st) {
+      st = this.reader.prepare(sql).raw();
+      this.statements.set(sql, st);
+    }
+    return st;
+  }
+
   async segments(ids: number[]): Promise<SegmentRecord[]> {
-    return this.db.segment.findMany({
-      where: { id: { in: ids } },
-      select: { id: true, videoId: true, idx: true, start: true, end: true, frameCount: true },
-    });
+    const rows = this.readById('SELECT "id", "videoId", "idx", "start", "end", "frameCount" FROM "Segment" WHERE "id" IN (SELECT value FROM json_each(?))', ids);
+    return rows.map(([id, videoId, idx, start, end, frameCount]) => ({ id, videoId, idx, start, end, frameCount }) as SegmentRecord);
+  }
+
+  /** What a search result shows of its videos: path, duration, status. */
+  async videoBriefs(ids: number[]): Promise<Map<number, Pick<VideoRecord, 'id' | 'path' | 'duration' | 'status'>>> {
+    const rows = this.readById('SELECT "id", "path", "duration", "status" FROM "Video" WHERE "id" IN (SELECT value FROM json_each(?))', ids);
+    return new Map(rows.map(([id, path, duration, status]) => [id as number, { id, path, duration, status } as Pick<VideoRecord, 'id' | 'path' | 'duration' | 'status'>]));
   }
 
   async videoVector(videoId: number): Promise<Float32Array | undefined> {
@@ -700,6 +724,7 @@ export class Store {
       await this.db.$disconnect();
       this.reader?.close();
       this.reader = undefined;
+      this.statements.clear();
       this.lock?.release();
       this.lock = undefined;
     }

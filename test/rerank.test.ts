@@ -11,8 +11,8 @@ import type { Config } from '../indexer/config';
 import { openEngine, type OpenEngine } from '../indexer/engine';
 import { evaluate, rankOf, readCaptions, retrievalMetrics } from '../indexer/eval';
 import { indexTargets } from '../indexer/pipeline';
-import { packFrames, packScore, readPack, unpackFrames } from '../indexer/framepack';
-import { meanScore, queryAdaptiveScore } from '../indexer/rerank';
+import { packBestFrame, packFrames, packRescore, packScore, readPack, unpackFrames } from '../indexer/framepack';
+import { compareCandidates, meanScore, queryAdaptiveScore, rerankCandidates, topCandidateIds, type RerankCandidate } from '../indexer/rerank';
 import { repoolLibrary } from '../indexer/repool';
 import { makeMomentLibrary, type MomentCase } from '../indexer/testmodel/moments';
 import { REPO_ROOT, tempDir, testConfig, testModel } from './helpers';
@@ -65,6 +65,45 @@ describe('query-adaptive score', () => {
     const shifted = new Uint8Array(bytes.length + 1).fill(0);
     shifted.set(bytes, 1);
     assert.equal(readPack(shifted.subarray(1)).times[0], 1);
+  });
+
+  test('a pack gives the best moment: the time of the frame nearest the query', () => {
+    const frames = [miss, miss, hit, miss].map((vector, i) => ({ time: 20 + i, vector }));
+    const pack = readPack(packFrames(frames));
+    assert.deepEqual(packBestFrame(q, pack), { time: 22, score: pack.scales[2] * pack.codes[2 * 3] });
+    const r = packRescore(q, pack, 0.1);
+    assert.equal(r.bestTime, 22);
+    assert.equal(r.score, packScore(q, pack, 0.1));
+  });
+
+  test('only the best K candidates by HNSW score are re-scored; the rest follow them in HNSW order', async () => {
+    // Segment id → frames. Segment 1 has the best HNSW score but no matching frame; segment 3 a
+    // matching moment; segment 4 would match best of all but lies beyond K = 3.
+    const segFrames = new Map<number, Float32Array[]>([
+      [1, [miss, miss]],
+      [2, [miss, unit([1, 1, 0])]],
+      [3, [miss, hit]],
+      [4, [hit, hit]],
+    ]);
+    const store = {
+      segmentPacks: async (ids: number[]) => new Map(ids.filter((id) => segFrames.has(id)).map((id) => [id, readPack(packFrames(segFrames.get(id)!.map((vector, i) => ({ time: i, vector }))))])),
+      segmentFrames: async () => new Map(),
+    };
+    const byVideo = new Map<number, Array<RerankCandidate & { id: number }>>([
+      [10, [{ id: 1, idx: 0, score: 0.9 }, { id: 4, idx: 1, score: 0.1 }]],
+      [20, [{ id: 2, idx: 0, score: 0.8 }]],
+      [30, [{ id: 3, idx: 0, score: 0.7 }]],
+    ]);
+    assert.deepEqual(topCandidateIds(byVideo, 3), [1, 2, 3]);
+    await rerankCandidates(store, q, byVideo, { temperature: 0.1, k: 3 });
+    const v10 = byVideo.get(10)!;
+    assert.deepEqual(v10.map((c) => c.id), [1, 4], 'the re-scored candidate comes first even with a lower score');
+    assert.equal(v10[1].rescored, undefined);
+    assert.equal(v10[1].score, 0.1, 'beyond K the HNSW score stays');
+    assert.ok(byVideo.get(30)![0].score > 0.99 && byVideo.get(30)![0].bestTime === 1, 'the moment is found and timed');
+    assert.ok(v10[0].score < 0.01);
+    const order = [...byVideo].sort((a, b) => compareCandidates(a[1][0], b[1][0])).map(([id]) => id);
+    assert.deepEqual(order, [30, 20, 10]);
   });
 
   test('ranks count ties against the right answer; metrics', () => {
