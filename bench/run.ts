@@ -1,7 +1,8 @@
 // `npm run bench`: how fast vidsearch is on this machine. Progress goes to stderr, results to
 // stdout as tables (or one JSON object with --json).
 //
-//   --json    one JSON object on stdout, nothing else
+//   --json    one JSON object on stdout, nothing else (`npm run -s bench -- --json`: -s keeps
+//             npm's own banner off stdout)
 //   --quick   small sizes: a smoke run in a few minutes
 //   --large   also HNSW at 1,000,000 vectors
 //   --only=encoder,index,memory,search   run some parts only
@@ -20,6 +21,9 @@ import { loadModel } from '../indexer/model';
 import { SegmentIndex } from '../indexer/ann';
 import { sampledFramesAreKeyframes } from '../indexer/media';
 import { PROJECT_ROOT } from '../indexer/paths';
+import { needsBuild } from '../scripts/serve';
+import { DEFAULT_RERANK } from '../indexer/rerank';
+import { firstRoundCandidates } from '../indexer/search';
 import { CLIP_B32, ensureBenchModel, parameterCount, textFlops, visionFlops } from './clip-b32';
 import type { IndexChildOptions, IndexChildResult } from './index-child';
 import { queries } from './queries';
@@ -55,8 +59,8 @@ const MEMORY_SECONDS = QUICK ? 600 : 7200;
 const SEARCH_SIZES = QUICK ? [10_000] : [10_000, 100_000];
 const HNSW_LARGE = 1_000_000;
 const BATCH_SIZE = 16; // the engine's default
-// Segments the searcher asks HNSW for at k = 10: max(8k, 64, the re-ranking's 100); ef = max(100, that).
-const SEARCHER_CANDIDATES = 100;
+// Segments the searcher's first HNSW round asks for at k = 10 (ef is the same).
+const SEARCHER_CANDIDATES = firstRoundCandidates(10, DEFAULT_RERANK.k);
 // Indexing scores each video against the action labels (the engine's default set). Their text
 // vectors are encoded once per model and cached; that one-time cost is measured on its own.
 // --quick turns tagging off to stay short.
@@ -260,7 +264,7 @@ interface HnswResult {
   buildS: number;
   memoryMb: number;
   fileMb: number;
-  /** recall@10 of what the searcher asks for (100 candidates, ef 100), and of a plain k=10 search */
+  /** recall@10 of what the searcher asks for (SEARCHER_CANDIDATES, ef the same), and of a plain k=10 search */
   recallAt10: number;
   recallAt10K10: number;
   /** recall@10 by ef, for tuning */
@@ -310,7 +314,7 @@ function measureHnsw(ann: SegmentIndex, vectors: Float32Array, ids: Int32Array |
     return h;
   });
   const k10 = qs.map((q) => ann.search(q, 10).map((x) => x.id));
-  // ef sweep on the underlying index (SegmentIndex sets ef = max(100, k) itself).
+  // ef sweep on the underlying index (SegmentIndex sets ef = max(MIN_EF, k) itself).
   const raw = (ann as unknown as { index: hnswlib.HierarchicalNSW }).index;
   const recallByEf: Record<string, number> = {};
   for (const ef of [50, 100, 200, 400]) {
@@ -367,9 +371,14 @@ async function textEncodeLatency(variant: Variant, texts: string[]): Promise<{ p
 }
 
 async function httpLatency(home: string, uncached: string[], cached: string[]): Promise<LatencyResult['http'] | string> {
-  const buildId = path.join(PROJECT_ROOT, '.next', 'BUILD_ID');
   const nextBin = path.join(PROJECT_ROOT, 'node_modules', 'next', 'dist', 'bin', 'next');
-  if (!fs.existsSync(buildId) || !fs.existsSync(nextBin)) return 'skipped: no production build (.next/BUILD_ID); run `npx next build` first to measure /api/search over HTTP';
+  if (needsBuild()) {
+    // A stale build would measure old code; build outside the timing, its output on stderr.
+    log('http: building the app (next build), as npm start would');
+    const build = spawn(process.execPath, [nextBin, 'build'], { cwd: PROJECT_ROOT, env: { ...process.env, NEXT_TELEMETRY_DISABLED: '1' }, stdio: ['ignore', 2, 2] });
+    const code = await new Promise<number | null>((resolve) => build.once('close', resolve));
+    if (code !== 0) return `skipped: next build failed (exit ${code})`;
+  }
   const port = 3900 + Math.floor(Math.random() * 90);
   const server = spawn(process.execPath, [nextBin, 'start', '-p', String(port), '-H', '127.0.0.1'], {
     cwd: PROJECT_ROOT,
@@ -642,7 +651,7 @@ async function main(): Promise<void> {
     lines.push('  no-rerank = cached, with the query-adaptive re-ranking of the candidates off. http = GET /api/search on `next start`.');
     for (const l of search.latency) if (l.httpNote) lines.push(`  http at ${l.segments}: ${l.httpNote}`);
     lines.push(table('4. HNSW (M 16, efConstruction 200) vs exact search, 512-d', ['vectors', 'build s', 'RSS +MB', 'file MB', 'recall@10', 'recall k=10', 'ef 50', 'ef 100', 'ef 200', 'ef 400', 'hnsw ms', 'exact ms'], search.hnsw.map((h) => [h.vectors, h.buildS, h.memoryMb, h.fileMb, h.recallAt10, h.recallAt10K10, h.recallByEf['50'], h.recallByEf['100'], h.recallByEf['200'], h.recallByEf['400'], h.hnswQueryMs, h.exactQueryMs])));
-    lines.push(`  recall@10: the top 10 of the ${SEARCHER_CANDIDATES} candidates the searcher asks for (ef 100) against exact search, on synthetic clustered`);
+    lines.push(`  recall@10: the top 10 of the ${SEARCHER_CANDIDATES} candidates the searcher asks for (ef ${SEARCHER_CANDIDATES}) against exact search, on synthetic clustered`);
     lines.push('  vectors with text-like queries; ef N: a plain k=10 search at that ef. RSS +MB: growth while building (hnswlib holds about the file size).');
   }
   lines.push(`\nphases: ${Object.entries(phases).map(([k, v]) => `${k} ${v.seconds} s (background load ${v.backgroundPct}%)`).join(', ')}; total ${out.total_s} s`);

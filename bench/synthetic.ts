@@ -11,6 +11,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { migrate } from '../indexer/db';
+import { packFrames } from '../indexer/framepack';
 import { meanPool } from '../indexer/pooling';
 import type { StoreIdentity } from '../indexer/store';
 
@@ -18,7 +19,7 @@ export const DIM = 512;
 const TOPICS = 64;
 const FRAMES_PER_SEGMENT = 10;
 const SEGMENT_SECONDS = 10;
-const STORE_VERSION = 'bench-store-v1';
+const STORE_VERSION = 'bench-store-v2'; // v2: frame packs
 
 /** Seeded normal samples: xorshift128 and Box-Muller. */
 export class Gaussian {
@@ -182,7 +183,7 @@ export function buildStore(home: string, shape: LibraryShape, identity: StoreIde
     `INSERT INTO Video (path, size, mtimeMs, status, duration, width, height, fps, rotation, codec, frameCount, segmentCount, vector, indexedAt, createdAt, updatedAt)
      VALUES (?, ?, 0, 'indexed', ?, 1920, 1080, 30, 0, 'h264', ?, ?, ?, ?, ?, ?)`,
   );
-  const insertSegment = db.prepare('INSERT INTO Segment (videoId, idx, start, "end", frameCount, vector) VALUES (?, ?, ?, ?, ?, ?)');
+  const insertSegment = db.prepare('INSERT INTO Segment (videoId, idx, start, "end", frameCount, vector, pack) VALUES (?, ?, ?, ?, ?, ?, ?)');
   const insertFrame = db.prepare('INSERT INTO Frame (videoId, idx, segmentIdx, time, vector) VALUES (?, ?, ?, ?, ?)');
   const vectors = new Float32Array(shape.segments * DIM);
   const ids = new Int32Array(shape.segments);
@@ -206,7 +207,9 @@ export function buildStore(home: string, shape: LibraryShape, identity: StoreIde
     const videoId = Number(info.lastInsertRowid);
     let frameIdx = 0;
     for (const s of segs) {
-      const seg = insertSegment.run(videoId, s.idx, s.idx * SEGMENT_SECONDS, (s.idx + 1) * SEGMENT_SECONDS, s.frames.length, f32bytes(s.vector));
+      // The frame pack the indexer writes beside each segment (re-ranking and best moments read it).
+      const pack = packFrames(s.frames.map((vector, i) => ({ time: s.idx * SEGMENT_SECONDS + i, vector })));
+      const seg = insertSegment.run(videoId, s.idx, s.idx * SEGMENT_SECONDS, (s.idx + 1) * SEGMENT_SECONDS, s.frames.length, f32bytes(s.vector), pack);
       ids[at] = Number(seg.lastInsertRowid);
       vectors.set(s.vector, at * DIM);
       at++;
