@@ -5,7 +5,7 @@
 //             npm's own banner off stdout)
 //   --quick   small sizes: a smoke run in a few minutes
 //   --large   also HNSW at 1,000,000 vectors
-//   --only=encoder,index,memory,search   run some parts only
+//   --only=encoder,index,memory,search,reconcile   run some parts only
 //
 // The model is a real-cost stand-in for CLIP ViT-B/32 (bench/clip-b32.ts): the exact shapes,
 // seeded random weights. Videos, the model and the synthetic libraries are cached in data/bench.
@@ -17,6 +17,7 @@ import * as ort from 'onnxruntime-node';
 import hnswlib from 'hnswlib-node';
 import { resolveConfig, type Config } from '../indexer/config';
 import { loadConfiguredModel, openEngine } from '../indexer/engine';
+import { planTargets } from '../indexer/pipeline';
 import { loadModel } from '../indexer/model';
 import { SegmentIndex } from '../indexer/ann';
 import { sampledFramesAreKeyframes } from '../indexer/media';
@@ -36,10 +37,18 @@ const flag = (name: string) => argv.includes(`--${name}`);
 const JSON_OUT = flag('json');
 const QUICK = flag('quick');
 const LARGE = flag('large');
-const ONLY = new Set((argv.find((a) => a.startsWith('--only='))?.slice('--only='.length) ?? 'encoder,index,memory,search').split(','));
+const PARTS = ['encoder', 'index', 'memory', 'search', 'reconcile'];
+const USAGE = `Usage: npm run bench -- [--json] [--quick] [--large] [--only=${PARTS.join(',')}]`;
+const ONLY = new Set((argv.find((a) => a.startsWith('--only='))?.slice('--only='.length) ?? PARTS.join(',')).split(','));
 for (const a of argv) {
   if (!['--json', '--quick', '--large'].includes(a) && !a.startsWith('--only=')) {
-    process.stderr.write(`bench: unknown option ${a}\nUsage: npm run bench -- [--json] [--quick] [--large] [--only=encoder,index,memory,search]\n`);
+    process.stderr.write(`bench: unknown option ${a}\n${USAGE}\n`);
+    process.exit(2);
+  }
+}
+for (const part of ONLY) {
+  if (!PARTS.includes(part)) {
+    process.stderr.write(`bench: unknown part "${part}" in --only\n${USAGE}\n`);
     process.exit(2);
   }
 }
@@ -535,6 +544,44 @@ async function searchBench(): Promise<{ hnsw: HnswResult[]; latency: LatencyResu
 }
 
 // ---------------------------------------------------------------------------------------------
+// 5. Reconciling a folder whose files are all indexed and unchanged: one stat per file, no decoding
+
+async function reconcileBench(): Promise<{ files: number; p50Ms: number; runs: number[] }> {
+  const files = QUICK ? 1000 : 10_000;
+  const dir = path.join(BENCH_DIR, `reconcile-${files}`);
+  fs.mkdirSync(dir, { recursive: true });
+  // Tiny placeholder files: reconciling only stats them, and the rows below say they are indexed.
+  for (let i = 0; i < files; i++) {
+    const file = path.join(dir, `clip-${String(i).padStart(5, '0')}.mp4`);
+    if (!fs.existsSync(file)) fs.writeFileSync(file, `placeholder ${i}`);
+  }
+  const home = fs.mkdtempSync(path.join(os.tmpdir(), 'vidsearch-bench-reconcile-'));
+  const engine = await openEngine(benchConfig(home), { writer: true });
+  try {
+    const rows = fs.readdirSync(dir).map((name) => {
+      const file = path.join(dir, name);
+      const st = fs.statSync(file);
+      return { path: file, size: BigInt(st.size), mtimeMs: Math.floor(st.mtimeMs), status: 'indexed' };
+    });
+    await engine.store.db.video.createMany({ data: rows });
+    const runs: number[] = [];
+    for (let i = 0; i < 6; i++) {
+      const t = performance.now();
+      const plan = await planTargets(engine.store, [dir]);
+      const ms = performance.now() - t;
+      if (plan.unchanged.length !== files || plan.work.length !== 0) throw new Error(`reconcile saw ${plan.unchanged.length} unchanged and ${plan.work.length} to index, expected ${files} and 0`);
+      if (i > 0) runs.push(Math.round(ms)); // the first one warms the file system cache and SQLite
+    }
+    const p50Ms = Math.round(median(runs));
+    log(`reconcile of ${files} unchanged files: p50 ${p50Ms} ms`);
+    return { files, p50Ms, runs };
+  } finally {
+    await engine.close();
+    fs.rmSync(home, { recursive: true, force: true });
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
 // Report
 
 function table(title: string, head: string[], rows: Array<Array<string | number | null>>): string {
@@ -569,6 +616,7 @@ async function main(): Promise<void> {
   const index = indexed?.runs;
   const memory = ONLY.has('memory') ? await phase('memory', memoryBench) : undefined;
   const search = ONLY.has('search') ? await phase('search', searchBench) : undefined;
+  const reconcile = ONLY.has('reconcile') ? await phase('reconcile', reconcileBench) : undefined;
 
   // Headline numbers: the engine's defaults (fp32, batch 16, all cores) on the harder video.
   const encBest = encoder ? bestEncoder(encoder.rows, 'fp32') : undefined;
@@ -611,6 +659,8 @@ async function main(): Promise<void> {
     http_search_cached_p50_ms: lat100?.http?.cachedP50Ms ?? null,
     recall_at_10: hnswMain?.recallAt10 ?? null,
     hnsw_build_s: hnswMain?.buildS ?? null,
+    reconcile_unchanged_ms: reconcile?.p50Ms ?? null,
+    reconcile_files: reconcile?.files ?? null,
     encoder: encoder?.rows ?? null,
     index: index?.map((r) => ({ ...r, ratio: ratio(r), keyframesOnly: indexed!.keyframesOnly[r.video], rssSeries: undefined })) ?? null,
     label_vectors_once_s: indexed?.labelVectorsS ?? null,
@@ -654,6 +704,7 @@ async function main(): Promise<void> {
     lines.push(`  recall@10: the top 10 of the ${SEARCHER_CANDIDATES} candidates the searcher asks for (ef ${SEARCHER_CANDIDATES}) against exact search, on synthetic clustered`);
     lines.push('  vectors with text-like queries; ef N: a plain k=10 search at that ef. RSS +MB: growth while building (hnswlib holds about the file size).');
   }
+  if (reconcile) lines.push(`\n5. reconciling a folder of ${reconcile.files.toLocaleString('en')} unchanged, already indexed files (what \`index <dir>\` and the watch daemon do first): p50 ${reconcile.p50Ms} ms of ${reconcile.runs.length} runs (${reconcile.runs.join(', ')} ms), no decoding`);
   lines.push(`\nphases: ${Object.entries(phases).map(([k, v]) => `${k} ${v.seconds} s (background load ${v.backgroundPct}%)`).join(', ')}; total ${out.total_s} s`);
   process.stdout.write(lines.join('\n') + '\n');
 }
