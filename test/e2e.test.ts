@@ -233,7 +233,8 @@ describe('web UI in a browser', () => {
 
     await page.goto(`${server!.url}/videos/${ids.get('notes.mkv')}`);
     assert.match(await page.getByTestId('video-error').innerText(), /not a video/);
-    await page.goto(`${server!.url}/videos/999999`);
+    const missing = await page.goto(`${server!.url}/videos/999999`);
+    assert.equal(missing?.status(), 404, 'an unknown video is a real 404, not a 200 page saying so');
     await page.getByRole('heading', { name: 'Not found' }).waitFor();
     await page.context().close();
   });
