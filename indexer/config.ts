@@ -36,6 +36,8 @@ export interface Config {
   rerankTemperature: number;
   /** the best this many HNSW candidate segments are re-scored (the searcher fetches at least as many) */
   rerankK: number;
+  /** disk budget of the web app's thumbnail cache (<home>/thumbnails); least recently used go first */
+  thumbnailCacheMb: number;
 }
 
 export type ConfigInput = Partial<{ [K in keyof Config]: Config[K] | string | undefined }>;
@@ -112,6 +114,7 @@ export function resolveConfig(flags: ConfigInput = {}, env: Env = process.env): 
     rerank: booleanSetting('rerank (VIDSEARCH_RERANK)', pick('rerank', 'VIDSEARCH_RERANK') ?? true),
     rerankTemperature: positiveNumber('rerank temperature (VIDSEARCH_RERANK_TAU)', pick('rerankTemperature', 'VIDSEARCH_RERANK_TAU') ?? DEFAULT_RERANK_TEMPERATURE, { max: 100 }),
     rerankK: positiveNumber('rerank candidates (VIDSEARCH_RERANK_K)', pick('rerankK', 'VIDSEARCH_RERANK_K') ?? 100, { integer: true, max: 10000 }),
+    thumbnailCacheMb: positiveNumber('thumbnail cache size in MB (VIDSEARCH_THUMBNAIL_CACHE_MB)', pick('thumbnailCacheMb', 'VIDSEARCH_THUMBNAIL_CACHE_MB') ?? 512),
   };
 }
 

@@ -6,6 +6,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Config } from '../indexer/config';
 import { openEngine, type OpenEngine } from '../indexer/engine';
 import { resolveTools } from '../indexer/media';
@@ -19,6 +20,7 @@ import { GET as stream, HEAD as streamHead } from '../app/api/videos/[id]/stream
 import { GET as thumbnail } from '../app/api/videos/[id]/thumbnail/route';
 import { GET as videos } from '../app/api/videos/route';
 import { contentType, parseRange } from '../app/lib/stream';
+import { pruneThumbnails } from '../app/lib/thumbnails';
 import { makeColorVideo, makeTextFile, type RGB } from './fixtures/videos';
 import { REPO_ROOT, tempDir, testConfig } from './helpers';
 
@@ -329,6 +331,34 @@ describe('GET /api/videos/:id/thumbnail', () => {
     assert.deepEqual(await meanColor(await bytes(await get(ids.brg))), rgb('blue'), 'the default is the first frame');
     assert.ok(fs.existsSync(path.join(dir, `${ids.brg}-0-${st.size}-${Math.floor(st.mtimeMs)}.jpg`)));
     assert.equal((await get(ids.brg, '?t=12')).status, 200, 't = duration is the last frame');
+  });
+
+  test('the cache keeps to its budget: the least recently used thumbnails go first', async () => {
+    const dir = tempDir('vidsearch-thumbs-');
+    const day = 86_400_000;
+    // ten 10 kB files used on days 1..10 (file 3 was used last, today)
+    for (let i = 1; i <= 10; i++) {
+      const file = path.join(dir, `${i}.jpg`);
+      fs.writeFileSync(file, Buffer.alloc(10_000));
+      const used = new Date(Date.now() - (20 - i) * day);
+      fs.utimesSync(file, i === 3 ? new Date() : used, used);
+    }
+    fs.writeFileSync(path.join(dir, 'notes.txt'), 'not a thumbnail');
+    assert.deepEqual(await pruneThumbnails(dir, 200_000), { files: 10, bytes: 100_000, removed: 0, freed: 0 }, 'within budget: nothing removed');
+    const r = await pruneThumbnails(dir, 50_000);
+    assert.equal(r.removed, 6, 'down to 80 % of the budget');
+    assert.deepEqual(fs.readdirSync(dir).sort(), ['10.jpg', '3.jpg', '8.jpg', '9.jpg', 'notes.txt']);
+    // A hit through the route marks the file used.
+    const st = fs.statSync(files.brg);
+    const cached = path.join(cfg.home, 'thumbnails', `${ids.brg}-5000-${st.size}-${Math.floor(st.mtimeMs)}.jpg`);
+    await bytes(await get(ids.brg, '?t=5'));
+    await sleep(200); // that hit's own touch, which runs after the response, has landed
+    const old = new Date(Date.now() - 30 * day);
+    fs.utimesSync(cached, old, old);
+    await bytes(await get(ids.brg, '?t=5'));
+    for (let i = 0; i < 50 && fs.statSync(cached).atimeMs < Date.now() - day; i++) await sleep(20);
+    assert.ok(fs.statSync(cached).atimeMs > Date.now() - day, 'a cache hit refreshes the access time');
+    assert.equal(fs.statSync(cached).mtimeMs, old.getTime(), 'and leaves the content time alone');
   });
 
   test('400 for t outside [0, duration] or not a number; 404 unknown, failed or gone', async () => {

@@ -28,14 +28,65 @@ function thumbnailFile(home: string, videoId: number, seconds: number, file: fs.
   return path.join(home, 'thumbnails', `${videoId}-${Math.round(seconds * 1000)}-${file.size}-${Math.floor(file.mtimeMs)}.jpg`);
 }
 
-/** The JPEG bytes of the frame at `seconds`, made by ffmpeg on the first request. */
-export async function cachedThumbnail(home: string, video: VideoRecord, seconds: number, file: fs.Stats): Promise<Buffer> {
+/**
+ * The JPEG bytes of the frame at `seconds`, made by ffmpeg on the first request. A hit marks the
+ * file used (its access time, set explicitly: many disks are mounted noatime), and a new file may
+ * set off pruning of the least recently used ones beyond `maxBytes`.
+ */
+export async function cachedThumbnail(home: string, video: VideoRecord, seconds: number, file: fs.Stats, maxBytes = Infinity): Promise<Buffer> {
   const cacheFile = thumbnailFile(home, video.id, seconds, file);
   const cached = await fs.promises.readFile(cacheFile).catch(() => null);
-  if (cached) return cached;
+  if (cached) {
+    fs.promises.stat(cacheFile).then((st) => fs.promises.utimes(cacheFile, new Date(), st.mtime)).catch(() => {});
+    return cached;
+  }
   // The last frame starts one frame interval before the end; seeking past it yields no picture.
   const frameInterval = 1 / (video.fps || 25);
   const seek = video.duration ? Math.min(seconds, Math.max(0, video.duration - frameInterval)) : seconds;
   await limited(() => thumbnail(video.path, seek, cacheFile));
-  return fs.promises.readFile(cacheFile);
+  const jpeg = await fs.promises.readFile(cacheFile);
+  maybePrune(path.dirname(cacheFile), maxBytes);
+  return jpeg;
+}
+
+// Pruning lists the whole folder, so it runs at most every PRUNE_EVERY_MS per process, one at a time.
+const PRUNE_EVERY_MS = 30_000;
+let lastPrune = 0;
+let pruning = false;
+
+function maybePrune(dir: string, maxBytes: number): void {
+  if (!Number.isFinite(maxBytes) || pruning || Date.now() - lastPrune < PRUNE_EVERY_MS) return;
+  pruning = true;
+  lastPrune = Date.now();
+  pruneThumbnails(dir, maxBytes)
+    .catch(() => {}) // a cache: failing to prune must never fail the picture
+    .finally(() => (pruning = false));
+}
+
+/**
+ * Deletes the least recently used thumbnails until the folder holds at most 80 % of `maxBytes`
+ * (when it holds more than `maxBytes`), so a large library's cache stays within its budget.
+ */
+export async function pruneThumbnails(dir: string, maxBytes: number): Promise<{ files: number; bytes: number; removed: number; freed: number }> {
+  const names = (await fs.promises.readdir(dir).catch(() => [] as string[])).filter((n) => n.endsWith('.jpg'));
+  const entries = (
+    await Promise.all(
+      names.map(async (name) => {
+        const st = await fs.promises.stat(path.join(dir, name)).catch(() => null);
+        return st?.isFile() ? { name, size: st.size, used: Math.max(st.atimeMs, st.mtimeMs) } : null;
+      }),
+    )
+  ).filter((e) => e !== null);
+  let bytes = entries.reduce((sum, e) => sum + e.size, 0);
+  const total = { files: entries.length, bytes, removed: 0, freed: 0 };
+  if (bytes <= maxBytes) return total;
+  entries.sort((a, b) => a.used - b.used);
+  for (const e of entries) {
+    if (bytes <= maxBytes * 0.8) break;
+    await fs.promises.rm(path.join(dir, e.name), { force: true });
+    bytes -= e.size;
+    total.removed++;
+    total.freed += e.size;
+  }
+  return total;
 }

@@ -21,7 +21,7 @@ export const GET = handle(async (req, ctx: { params: Promise<{ id: string }> }) 
   if (video.duration && t > video.duration) throw new HttpError(400, `t must be from 0 to the video's duration, ${video.duration} s; got ${t}`);
   const st = await fs.promises.stat(video.path).catch(() => null);
   if (!st?.isFile()) notFound(`the file of video ${id} is gone from disk: ${video.path}`);
-  const jpeg = await cachedThumbnail(cfg.home, video, t, st);
+  const jpeg = await cachedThumbnail(cfg.home, video, t, st, cfg.thumbnailCacheMb * 2 ** 20);
   return new Response(new Uint8Array(jpeg), {
     headers: { 'Content-Type': 'image/jpeg', 'Content-Length': String(jpeg.length), 'Cache-Control': 'public, max-age=86400' },
   });
