@@ -1,30 +1,15 @@
 // `vidsearch eval` and `vidsearch export-features`: retrieval quality on a captioned set, and the
 // features the transformer pooler trains on. Registered in cli.ts; same conventions (exit 0/1/2,
 // --json puts only the document on stdout, progress on stderr).
-import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { resolveConfig, type Config } from './config';
+import { COMMON, INDEXING, RERANKING, configFrom, parse, type Options } from './cli-args';
+import type { Config } from './config';
 import { openEngine } from './engine';
-import { UsageError, errorMessage } from './errors';
+import { UsageError } from './errors';
 import { evaluate, readCaptions, type EvalUnit } from './eval';
 import { exportFeatures } from './features';
 import type { IndexEvent } from './pipeline';
 
-type Options = NonNullable<ParseArgsConfig['options']>;
-
-const OPTIONS: Options = {
-  help: { type: 'boolean', short: 'h' },
-  json: { type: 'boolean' },
-  captions: { type: 'string' },
-  home: { type: 'string' },
-  model: { type: 'string' },
-  variant: { type: 'string' },
-  threads: { type: 'string' },
-  fps: { type: 'string' },
-  'segment-seconds': { type: 'string' },
-  'batch-size': { type: 'string' },
-  pooling: { type: 'string' },
-  pooler: { type: 'string' },
-};
+const OPTIONS: Options = { ...COMMON, ...INDEXING, captions: { type: 'string' } };
 
 const COMMON_HELP = `  --captions FILE     JSONL, one {"path": "...", "caption": "..."} per line (paths relative to the file)
   --home DIR          data directory (VIDSEARCH_HOME, default ./data)
@@ -58,30 +43,13 @@ ${COMMON_HELP}
   --out DIR           where to write the features
   --json              print {"out","videos","frames","captions","dim","excluded"}`;
 
-function parse(args: string[], extra: Options) {
-  try {
-    return parseArgs({ args, options: { ...OPTIONS, ...extra }, allowPositionals: false, strict: true });
-  } catch (err) {
-    throw new UsageError(errorMessage(err).replace(/\. To specify a positional argument.*$/, ''), { cause: { args } });
-  }
+function parseQuality(args: string[], extra: Options) {
+  return parse(args, { ...OPTIONS, ...extra }, { positionals: false });
 }
 
 function configOf(values: Record<string, unknown>): Config {
-  const rerank = values['no-rerank'] ? false : values.rerank ? true : undefined;
   if (values['no-rerank'] && values.rerank) throw new UsageError('give --rerank or --no-rerank, not both');
-  return resolveConfig({
-    home: values.home as string | undefined,
-    model: values.model as string | undefined,
-    variant: values.variant as string | undefined,
-    threads: values.threads as string | undefined,
-    fps: values.fps as string | undefined,
-    segmentSeconds: values['segment-seconds'] as string | undefined,
-    batchSize: values['batch-size'] as string | undefined,
-    pooling: values.pooling as string | undefined,
-    pooler: values.pooler as string | undefined,
-    rerank,
-    rerankTemperature: values['rerank-tau'] as string | undefined,
-  });
+  return configFrom(values);
 }
 
 function progress(): (e: IndexEvent) => void {
@@ -95,7 +63,7 @@ function progress(): (e: IndexEvent) => void {
 const out = (s: string) => process.stdout.write(s + '\n');
 
 export async function cmdEval(args: string[]): Promise<number> {
-  const { values } = parse(args, { rerank: { type: 'boolean' }, 'no-rerank': { type: 'boolean' }, 'rerank-tau': { type: 'string' }, by: { type: 'string' } });
+  const { values } = parseQuality(args, { ...RERANKING, by: { type: 'string' } });
   if (values.help) return out(EVAL_HELP), 0;
   if (!values.captions) throw new UsageError('eval needs --captions <file.jsonl>');
   const by = (values.by ?? 'video') as EvalUnit;
@@ -120,7 +88,7 @@ export async function cmdEval(args: string[]): Promise<number> {
 }
 
 export async function cmdExportFeatures(args: string[]): Promise<number> {
-  const { values } = parse(args, { out: { type: 'string' } });
+  const { values } = parseQuality(args, { out: { type: 'string' } });
   if (values.help) return out(EXPORT_FEATURES_HELP), 0;
   if (!values.captions) throw new UsageError('export-features needs --captions <file.jsonl>');
   if (!values.out) throw new UsageError('export-features needs --out <dir>');

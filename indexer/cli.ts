@@ -2,8 +2,7 @@
 // errors. With --json, stdout holds only the JSON document; progress and logs go to stderr.
 import fs from 'node:fs';
 import path from 'node:path';
-import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { resolveConfig, type Config, type ConfigInput } from './config';
+import { COMMON, INDEXING, RERANKING, configFrom, parse } from './cli-args';
 import { openEngine } from './engine';
 import { repoolLibrary } from './repool';
 import { UsageError, VidsearchError, errorMessage } from './errors';
@@ -15,24 +14,6 @@ import { chooseLabelSet, retagAll, tagFile, tagVideo } from './tagging';
 import { cmdEval, cmdExportFeatures } from './cli-quality';
 import { listModels, pullModel, renderProgress } from '../models/pull';
 import { REGISTRY } from '../models/registry';
-
-type Options = NonNullable<ParseArgsConfig['options']>;
-
-const COMMON: Options = {
-  help: { type: 'boolean', short: 'h' },
-  json: { type: 'boolean' },
-  home: { type: 'string' },
-  model: { type: 'string' },
-  variant: { type: 'string' },
-  threads: { type: 'string' },
-};
-const INDEXING: Options = {
-  fps: { type: 'string' },
-  'segment-seconds': { type: 'string' },
-  'batch-size': { type: 'string' },
-  pooling: { type: 'string' },
-  pooler: { type: 'string' },
-};
 
 const CONFIG_HELP = `Configuration (flags, then environment, then defaults):
   --home DIR          data directory (VIDSEARCH_HOME, default ./data)
@@ -125,31 +106,6 @@ Videos by status, segments, frames, the model in use and the index size.
 pull downloads a model (default clip-vit-base-patch32) into models/<name>/, resuming interrupted
 downloads and checking sha256. HF_ENDPOINT or VIDSEARCH_HF_ENDPOINT points it at a mirror.`,
 };
-
-function parse(args: string[], options: Options) {
-  try {
-    return parseArgs({ args, options, allowPositionals: true, strict: true });
-  } catch (err) {
-    throw new UsageError(errorMessage(err).replace(/\. To specify a positional argument.*$/, ''), { cause: { args } });
-  }
-}
-
-function configFrom(values: Record<string, unknown>): Config {
-  const flags: ConfigInput = {
-    home: values.home as string | undefined,
-    model: values.model as string | undefined,
-    variant: values.variant as string | undefined,
-    threads: values.threads as string | undefined,
-    fps: values.fps as string | undefined,
-    segmentSeconds: values['segment-seconds'] as string | undefined,
-    batchSize: values['batch-size'] as string | undefined,
-    pooling: values.pooling as string | undefined,
-    pooler: values.pooler as string | undefined,
-    rerank: values['no-rerank'] ? false : values.rerank ? true : undefined,
-    rerankTemperature: values['rerank-tau'] as string | undefined,
-  };
-  return resolveConfig(flags);
-}
 
 const out = (s: string) => process.stdout.write(s + '\n');
 const err = (s: string) => process.stderr.write(s + '\n');
@@ -269,7 +225,7 @@ async function cmdIndex(args: string[]): Promise<number> {
 }
 
 async function cmdSearch(args: string[]): Promise<number> {
-  const { values, positionals } = parse(args, { ...COMMON, k: { type: 'string' }, rerank: { type: 'boolean' }, 'no-rerank': { type: 'boolean' }, 'rerank-tau': { type: 'string' } });
+  const { values, positionals } = parse(args, { ...COMMON, ...RERANKING, k: { type: 'string' } });
   if (values.help) return out(HELP.search), 0;
   const query = positionals.join(' ');
   if (!query.trim()) throw new UsageError('search needs a query: vidsearch search "a dog catching a frisbee"');
