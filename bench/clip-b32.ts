@@ -6,6 +6,7 @@
 // quantized` can be measured beside fp32.
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import { CLIP_TOKENIZER_CONFIG, CLIP_TOKENIZER_JSON, clipPreprocessorConfig } from '../indexer/testmodel/clip-files';
 import { GraphBuilder, type Tensor } from '../indexer/testmodel/onnx-writer';
 
 export interface VisionShape {
@@ -38,9 +39,6 @@ export const CLIP_B32: ClipShape = {
 // Bump when the graphs change, so a cached model folder is rebuilt.
 const BUILD_VERSION = 'clip-b32-bench-v1';
 const STAMP_FILE = 'bench-model.json';
-const TOKENIZER_JSON = new URL('../indexer/testmodel/clip-tokenizer.json', import.meta.url);
-const IMAGE_MEAN = [0.48145466, 0.4578275, 0.40821073];
-const IMAGE_STD = [0.26862954, 0.26130258, 0.27577711];
 const MLP_RATIO = 4;
 const LN_EPS = 1e-5;
 // Large and finite: -inf + -inf is fine too, but a finite value keeps every row's softmax defined.
@@ -297,16 +295,6 @@ export interface BenchModelOptions {
   log?: (msg: string) => void;
 }
 
-const TOKENIZER_CONFIG = {
-  model_max_length: 77,
-  bos_token: '<|startoftext|>',
-  eos_token: '<|endoftext|>',
-  pad_token: '<|endoftext|>',
-  unk_token: '<|endoftext|>',
-  do_lower_case: true,
-  tokenizer_class: 'CLIPTokenizer',
-};
-
 const json = (v: unknown) => JSON.stringify(v, null, 2) + '\n';
 
 /**
@@ -335,20 +323,11 @@ export async function ensureBenchModel(dir: string, opts: BenchModelOptions = {}
       text_config: { max_position_embeddings: s.text.context, vocab_size: s.text.vocab, hidden_size: s.text.width, num_hidden_layers: s.text.layers, num_attention_heads: s.text.heads },
       vision_config: { image_size: s.vision.imageSize, patch_size: s.vision.patch, hidden_size: s.vision.width, num_hidden_layers: s.vision.layers, num_attention_heads: s.vision.heads },
     };
-    const preprocessor = {
-      crop_size: { height: s.vision.imageSize, width: s.vision.imageSize },
-      do_center_crop: true,
-      do_normalize: true,
-      do_resize: true,
-      image_mean: IMAGE_MEAN,
-      image_std: IMAGE_STD,
-      resample: 3,
-      size: { shortest_edge: s.vision.imageSize },
-    };
+    const preprocessor = clipPreprocessorConfig(s.vision.imageSize);
     await fs.writeFile(path.join(tmp, 'config.json'), json(config));
     await fs.writeFile(path.join(tmp, 'preprocessor_config.json'), json(preprocessor));
-    await fs.writeFile(path.join(tmp, 'tokenizer_config.json'), json(TOKENIZER_CONFIG));
-    await fs.copyFile(TOKENIZER_JSON, path.join(tmp, 'tokenizer.json'));
+    await fs.writeFile(path.join(tmp, 'tokenizer_config.json'), json(CLIP_TOKENIZER_CONFIG));
+    await fs.copyFile(CLIP_TOKENIZER_JSON, path.join(tmp, 'tokenizer.json'));
     // One graph at a time: each is hundreds of MB.
     const graphs: Array<[string, () => Uint8Array]> =
       kind === 'lite'

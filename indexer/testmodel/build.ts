@@ -4,6 +4,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { Tokenizer } from '@huggingface/tokenizers';
+import { CLIP_IMAGE_MEAN, CLIP_IMAGE_STD, CLIP_TOKENIZER_CONFIG, CLIP_TOKENIZER_JSON, clipPreprocessorConfig } from './clip-files';
 import { GraphBuilder } from './onnx-writer';
 
 export const TEST_DIM = 8;
@@ -34,19 +35,7 @@ const IMAGE_SCALE = 2;
 const NEUTRAL_DIM = 3;
 const NEUTRAL_WEIGHT = 0.1;
 
-const IMAGE_MEAN = [0.48145466, 0.4578275, 0.40821073];
-const IMAGE_STD = [0.26862954, 0.26130258, 0.27577711];
 
-const TOKENIZER_JSON = new URL('./clip-tokenizer.json', import.meta.url);
-const TOKENIZER_CONFIG = {
-  model_max_length: CONTEXT,
-  bos_token: '<|startoftext|>',
-  eos_token: '<|endoftext|>',
-  pad_token: '<|endoftext|>',
-  unk_token: '<|endoftext|>',
-  do_lower_case: true,
-  tokenizer_class: 'CLIPTokenizer',
-};
 
 export interface BuildOptions {
   /** Whether the text graph declares attention_mask (real exports differ on this). Default true. */
@@ -66,7 +55,7 @@ export function colorVector(rgb: [number, number, number]): Float32Array {
 
 /** Token id of each colour word; throws when a word is not one token, which the design relies on. */
 function colorTokenIds(tokenizerJson: unknown): Map<string, number> {
-  const tokenizer = new Tokenizer(tokenizerJson as object, TOKENIZER_CONFIG);
+  const tokenizer = new Tokenizer(tokenizerJson as object, CLIP_TOKENIZER_CONFIG);
   const ids = new Map<string, number>();
   for (const word of Object.keys(TEST_COLORS)) {
     const enc = tokenizer.encode(word).ids;
@@ -81,8 +70,8 @@ function colorTokenIds(tokenizerJson: unknown): Map<string, number> {
 function visionModel(imageSize: number): Uint8Array {
   const g = new GraphBuilder('vidsearch_test_vision');
   const pixels = g.input('pixel_values', 'float32', ['batch', 3, imageSize, imageSize]);
-  const std = g.initializer('image_std', { dims: [3], data: Float32Array.from(IMAGE_STD) });
-  const mean = g.initializer('image_mean', { dims: [3], data: Float32Array.from(IMAGE_MEAN) });
+  const std = g.initializer('image_std', { dims: [3], data: Float32Array.from(CLIP_IMAGE_STD) });
+  const mean = g.initializer('image_mean', { dims: [3], data: Float32Array.from(CLIP_IMAGE_MEAN) });
   const half = g.initializer('half', { dims: [], data: Float32Array.of(0.5) });
   const projection = new Float32Array(3 * TEST_DIM);
   for (let c = 0; c < 3; c++) projection[c * TEST_DIM + c] = IMAGE_SCALE;
@@ -130,7 +119,7 @@ function json(value: unknown): string {
  */
 export async function buildTestModel(dir: string, opts: BuildOptions = {}): Promise<void> {
   const { attentionMask = true, imageSize = 224, variants = true } = opts;
-  const tokenizerBytes = await fs.readFile(TOKENIZER_JSON);
+  const tokenizerBytes = await fs.readFile(CLIP_TOKENIZER_JSON);
   const colorIds = colorTokenIds(JSON.parse(tokenizerBytes.toString('utf8')));
 
   const target = path.resolve(dir);
@@ -145,16 +134,7 @@ export async function buildTestModel(dir: string, opts: BuildOptions = {}): Prom
       text_config: { max_position_embeddings: CONTEXT, vocab_size: VOCAB_SIZE },
       vision_config: { image_size: imageSize, patch_size: PATCH_SIZE },
     };
-    const preprocessor = {
-      crop_size: { height: imageSize, width: imageSize },
-      do_center_crop: true,
-      do_normalize: true,
-      do_resize: true,
-      image_mean: IMAGE_MEAN,
-      image_std: IMAGE_STD,
-      resample: 3,
-      size: { shortest_edge: imageSize },
-    };
+    const preprocessor = clipPreprocessorConfig(imageSize);
     const graphs: Record<string, Uint8Array> = {
       vision_model: visionModel(imageSize),
       text_model: textModel(colorIds, attentionMask),
@@ -164,7 +144,7 @@ export async function buildTestModel(dir: string, opts: BuildOptions = {}): Prom
       fs.writeFile(path.join(tmp, 'config.json'), json(config)),
       fs.writeFile(path.join(tmp, 'preprocessor_config.json'), json(preprocessor)),
       fs.writeFile(path.join(tmp, 'tokenizer.json'), tokenizerBytes),
-      fs.writeFile(path.join(tmp, 'tokenizer_config.json'), json(TOKENIZER_CONFIG)),
+      fs.writeFile(path.join(tmp, 'tokenizer_config.json'), json(CLIP_TOKENIZER_CONFIG)),
       ...Object.entries(graphs).flatMap(([name, bytes]) =>
         suffixes.map((s) => fs.writeFile(path.join(tmp, 'onnx', `${name}${s}.onnx`), bytes)),
       ),
