@@ -14,6 +14,7 @@ import type { Config } from './config';
 import { DEFAULT_RERANK_TEMPERATURE } from './config';
 import { packRescore, type PackedFrames } from './framepack';
 import type { FrameRecord, Store } from './store';
+import { dot } from './vectors';
 
 export interface RerankSettings {
   enabled: boolean;
@@ -132,9 +133,26 @@ export async function rerankCandidates(
       continue;
     }
     const f = frames.get(`${videoId}:${c.idx}`);
-    if (f?.length) c.score = queryAdaptiveScore(query, f.map((x) => x.vector), settings.temperature);
+    if (f?.length) {
+      c.score = queryAdaptiveScore(query, f.map((x) => x.vector), settings.temperature);
+      c.bestTime = bestFrameTime(query, f);
+    }
   }
   for (const list of byVideo.values()) list.sort(compareCandidates);
+}
+
+/** The time of the frame most similar to the query (frames in time order; the first wins ties). */
+export function bestFrameTime(query: Float32Array, frames: Array<{ time: number; vector: Float32Array }>): number | undefined {
+  let best = -Infinity;
+  let time: number | undefined;
+  for (const f of frames) {
+    const sim = dot(query, f.vector);
+    if (sim > best) {
+      best = sim;
+      time = f.time;
+    }
+  }
+  return time;
 }
 
 /** The ids of the best `k` candidates by score, the ones rerankCandidates re-scores. */

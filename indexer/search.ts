@@ -7,7 +7,7 @@ import { labelSetFromSpec } from './actions';
 import { packBestFrame, type PackedFrames } from './framepack';
 import type { FrameRecord, SegmentRecord, Store, TagRecord } from './store';
 import { dot } from './vectors';
-import { compareCandidates, DEFAULT_RERANK, rerankCandidates, topCandidateIds, type RerankSettings } from './rerank';
+import { bestFrameTime, compareCandidates, DEFAULT_RERANK, rerankCandidates, topCandidateIds, type RerankSettings } from './rerank';
 
 export interface Moment {
   start: number;
@@ -201,25 +201,18 @@ export class Searcher {
     const [videos, tags] = await Promise.all([this.store.videoBriefs(ids), this.store.tags(ids, labelSet)]);
     const shown = ranked.filter(([id]) => videos.get(id)?.status === 'indexed').map(([videoId, segs]) => ({ videoId, top: segs.slice(0, perVideo) }));
 
-    const missing = shown.flatMap(({ top }) => top.filter((s) => !packs.has(s.id)).map((s) => s.id));
+    // Re-scoring found the best moments of its candidates; the others' come from their packs, or
+    // from the Frame rows in an index made before packs existed (one query each).
+    const needed = shown.flatMap(({ videoId, top }) => top.filter((s) => s.bestTime === undefined).map((s) => ({ videoId, s })));
+    const missing = needed.filter(({ s }) => !packs.has(s.id)).map(({ s }) => s.id);
     if (missing.length) for (const [id, p] of await this.store.segmentPacks(missing)) packs.set(id, p);
-    // An index made before packs existed: the Frame rows, in one query.
-    const unpacked = shown.flatMap(({ videoId, top }) => top.filter((s) => !packs.has(s.id)).map((s) => ({ videoId, idx: s.idx })));
+    const unpacked = needed.filter(({ s }) => !packs.has(s.id)).map(({ videoId, s }) => ({ videoId, idx: s.idx }));
     const frames = unpacked.length ? await this.store.segmentFrames(unpacked) : new Map<string, FrameRecord[]>();
     const bestMoment = (videoId: number, s: Candidate): number => {
       if (s.bestTime !== undefined) return s.bestTime;
       const pack = packs.get(s.id);
       if (pack) return packBestFrame(vector, pack)?.time ?? s.start;
-      let bestTime = s.start;
-      let best = -Infinity;
-      for (const f of frames.get(`${videoId}:${s.idx}`) ?? []) {
-        const sim = dot(vector, f.vector);
-        if (sim > best) {
-          best = sim;
-          bestTime = f.time;
-        }
-      }
-      return bestTime;
+      return bestFrameTime(vector, frames.get(`${videoId}:${s.idx}`) ?? []) ?? s.start;
     };
 
     const results = shown.map(({ videoId, top }): SearchResult => {
