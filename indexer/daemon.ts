@@ -195,13 +195,20 @@ export class WatchDaemon {
 
   private onEvent(e: WatchEvent): void {
     if (e.type === 'error') return this.log({ event: 'watch-error', error: e.error.message });
-    if (e.type === 'add' || e.type === 'change') this.enqueue(e.path, 'index');
-    else if (e.type === 'unlink') this.enqueue(e.path, 'remove', this.settings.removeGraceMs);
+    if (e.type === 'add' || e.type === 'change') this.noticed(e.path, 'index');
+    else if (e.type === 'unlink') this.noticed(e.path, 'remove', this.settings.removeGraceMs);
     else if (e.type === 'unlinkDir') {
       void this.engine.store.videosUnder(e.path).then((videos) => {
-        for (const v of videos) this.enqueue(v.path, 'remove', this.settings.removeGraceMs);
+        for (const v of videos) this.noticed(v.path, 'remove', this.settings.removeGraceMs);
       });
     }
+  }
+
+  /** A watch event queues work; logged once per file and kind, not for every write of a copy. */
+  private noticed(file: string, kind: Job['kind'], delayMs = 0): void {
+    const known = this.queue.get(file)?.kind === kind;
+    this.enqueue(file, kind, delayMs);
+    if (!known && !this.stopping) this.log({ event: 'queued', path: file, kind });
   }
 
   /** The latest event for a path wins: a file deleted while queued is removed, not indexed. */

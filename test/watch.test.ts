@@ -45,6 +45,14 @@ describe('watch daemon (in process)', () => {
   let daemon: WatchDaemon;
   const events: LogEntry[] = [];
   const count = (event: string, file?: string) => events.filter((e) => e.event === event && (!file || e.path === file)).length;
+  // Waits for the watcher to report each file (inotify's delivery time is not ours to promise),
+  // then for the daemon's work on them: no fixed sleeps between a file operation and an assertion.
+  const settle = async (since: number, ...files: string[]) => {
+    const seen = (f: string) => events.slice(since).some((e) => e.event === 'queued' && e.path === f);
+    for (let i = 0; i < 400 && !files.every(seen); i++) await sleep(25);
+    assert.ok(files.every(seen), `the watcher reported ${files.filter((f) => !seen(f)).join(', ')}`);
+    await daemon.idle();
+  };
 
   before(async () => {
     lib = tempDir('vidsearch-watch-');
@@ -82,8 +90,7 @@ describe('watch daemon (in process)', () => {
     }
     fs.closeSync(fd);
     const copied = Date.now();
-    await sleep(200);
-    await daemon.idle();
+    await settle(0, dst);
     const searchableAfter = Date.now() - copied;
     assert.equal(count('indexed', dst), 1);
     assert.equal(count('failed', dst), 0);
@@ -96,11 +103,11 @@ describe('watch daemon (in process)', () => {
     const part = path.join(lib, 'green.mp4.part');
     await makeColorVideo(part, [{ color: rgb('green'), seconds: 2 }]);
     await sleep(900);
-    assert.equal(count('indexing', part), 0);
+    assert.equal(count('queued', part) + count('indexing', part), 0);
     const final = path.join(lib, 'green.mp4');
+    const mark = events.length;
     fs.renameSync(part, final);
-    await sleep(200);
-    await daemon.idle();
+    await settle(mark, final);
     assert.equal(count('indexed', final), 1);
   });
 
@@ -108,11 +115,9 @@ describe('watch daemon (in process)', () => {
     const before = await engine.store.videoByPath(path.join(lib, 'blue.mp4'));
     fs.mkdirSync(path.join(lib, 'sub'));
     const moved = path.join(lib, 'sub', 'still-blue.mp4');
+    const mark = events.length;
     fs.renameSync(path.join(lib, 'blue.mp4'), moved);
-    await sleep(200);
-    await daemon.idle();
-    await sleep(400); // the delayed removal check of the old name
-    await daemon.idle();
+    await settle(mark, moved, path.join(lib, 'blue.mp4')); // the new name, and the old one's delayed removal check
     const after = await engine.store.videoByPath(moved);
     assert.equal(after?.id, before?.id);
     assert.equal(count('moved', moved), 1);
@@ -122,36 +127,34 @@ describe('watch daemon (in process)', () => {
   });
 
   test('a deletion removes the video from search', async () => {
+    const mark = events.length;
     fs.rmSync(path.join(lib, 'red.mp4'));
-    await sleep(200);
-    await daemon.idle();
-    await sleep(400);
-    await daemon.idle();
+    await settle(mark, path.join(lib, 'red.mp4'));
     assert.equal(count('removed', path.join(lib, 'red.mp4')), 1);
     assert.notEqual(await topResult(cfg, 'red'), 'red.mp4');
   });
 
   test('a modification re-indexes the file', async () => {
     const file = path.join(lib, 'green.mp4');
+    const mark = events.length;
     await makeColorVideo(file, [{ color: rgb('yellow'), seconds: 2 }]);
-    await sleep(200);
-    await daemon.idle();
+    await settle(mark, file);
     assert.equal(count('indexed', file), 2);
     assert.equal(await topResult(cfg, 'yellow'), 'green.mp4');
   });
 
   test('a corrupt file is recorded as failed and the daemon keeps going', async () => {
     const bad = path.join(lib, 'broken.mkv');
+    let mark = events.length;
     await makeTextFile(bad);
-    await sleep(200);
-    await daemon.idle();
+    await settle(mark, bad);
     assert.equal(count('failed', bad), 1);
     assert.equal((await engine.store.videoByPath(bad))?.status, 'failed');
     assert.ok(readDaemonStatus(cfg.home)?.recentFailures.some((f) => f.path === bad));
     const good = path.join(lib, 'magenta.mp4');
+    mark = events.length;
     await makeColorVideo(good, [{ color: rgb('magenta'), seconds: 2 }]);
-    await sleep(200);
-    await daemon.idle();
+    await settle(mark, good);
     assert.equal(count('indexed', good), 1);
   });
 });
