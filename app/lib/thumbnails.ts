@@ -37,8 +37,12 @@ export async function cachedThumbnail(home: string, video: VideoRecord, seconds:
   const cacheFile = thumbnailFile(home, video.id, seconds, file);
   const cached = await fs.promises.readFile(cacheFile).catch(() => null);
   if (cached) {
-    // The content time is passed in seconds, not as a Date, which would drop its sub-millisecond part.
-    fs.promises.stat(cacheFile).then((st) => fs.promises.utimes(cacheFile, Date.now() / 1000, st.mtimeMs / 1000)).catch(() => {});
+    // Awaited (two syscalls), so a response means the hit is recorded. The content time is passed in
+    // seconds, not as a Date, which would drop its sub-millisecond part.
+    await fs.promises
+      .stat(cacheFile)
+      .then((st) => fs.promises.utimes(cacheFile, Date.now() / 1000, st.mtimeMs / 1000))
+      .catch(() => {});
     return cached;
   }
   // The last frame starts one frame interval before the end; seeking past it yields no picture.
