@@ -59,7 +59,10 @@ export async function openEngine(cfg: Config, opts: { writer?: boolean; reindex?
     model,
     store,
     pooling,
-    identity: !opts.writer && store.identity ? store.identity : identity,
+    // A reader's identity is the index's, which follows a writer's re-pooling (store.refresh).
+    get identity() {
+      return !opts.writer && store.identity ? store.identity : identity;
+    },
     tagger: new ActionTagger(model, cfg.cacheDir),
     searcher: Object.assign(new Searcher(store, model, cfg.labelSet), { rerank: rerankSettings(cfg) }),
     async close() {

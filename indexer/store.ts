@@ -200,6 +200,7 @@ export class Store {
       const store = new Store(db, cfg.home, lock, opts.replacing ? null : (stored ?? null), opts.identity);
       store.databaseUrl = cfg.databaseUrl;
       if (store.identity) {
+        store.seenIdentity = row!.value;
         store.ann = new SegmentIndex(cfg.home, store.identity.model.dim);
         await store.syncIndex();
       }
@@ -302,25 +303,35 @@ export class Store {
   }
 
   /** For readers: picks up a file published by the writer since the last look. Cheap (one stat). */
+  /**
+   * A reader follows the writers: a newly published index is loaded, and the identity is re-read
+   * (one indexed lookup), since a writer may have re-pooled the library or re-indexed it with
+   * another model since this reader opened. Another pooling is fine (a reader pools nothing);
+   * another model is refused, as at open.
+   */
   async refresh(): Promise<void> {
-    if (!this.ann) {
-      const row = await this.db.setting.findUnique({ where: { key: 'identity' } });
-      if (!row) return;
-      const stored: StoreIdentity = JSON.parse(row.value);
-      // A writer may have indexed with another model since this reader opened the empty store.
-      // (Another pooling is fine: a reader pools nothing.)
-      if (this.expected && modelKey(stored) !== modelKey(this.expected)) {
-        throw new StoreError(
-          `the index in ${this.home} was built with ${describe(stored)}, but this process uses ${describe(this.expected)}: restart it with the same VIDSEARCH_MODEL/--variant/pooling`,
-          { cause: { stored, current: this.expected } },
-        );
-      }
-      (this as { identity: StoreIdentity | null }).identity = stored;
-      this.ann = new SegmentIndex(this.home, this.identity!.model.dim);
-      await this.syncIndex();
-      return;
+    if (!this.lock) {
+      const value = await this.setting('identity');
+      if (value && value !== this.seenIdentity) await this.adoptIdentity(value);
     }
-    if (this.ann.changedOnDisk() && !this.ann.load()) await this.syncIndex();
+    if (this.ann?.changedOnDisk() && !this.ann.load()) await this.syncIndex();
+  }
+
+  private seenIdentity: string | undefined;
+
+  private async adoptIdentity(value: string): Promise<void> {
+    const stored: StoreIdentity = JSON.parse(value);
+    if (this.expected && modelKey(stored) !== modelKey(this.expected)) {
+      throw new StoreError(
+        `the index in ${this.home} was built with ${describe(stored)}, but this process uses ${describe(this.expected)}: restart it with the same VIDSEARCH_MODEL/--variant/pooling`,
+        { cause: { stored, current: this.expected } },
+      );
+    }
+    this.seenIdentity = value;
+    (this as { identity: StoreIdentity | null }).identity = stored;
+    if (this.ann?.dim === stored.model.dim) return;
+    this.ann = new SegmentIndex(this.home, stored.model.dim);
+    await this.syncIndex();
   }
 
   /** Publishes the index if it changed, at most every `minIntervalMs` (0: now). */

@@ -239,11 +239,19 @@ describe('the HNSW file is a cache of the database', () => {
   test('vectors of another model variant are refused until re-indexed', async () => {
     const other = { ...cfg, variant: 'quantized' as const };
     await assert.rejects(openEngine(other), (e: Error) => e instanceof StoreError && /cannot be compared/.test(e.message) && /--reindex/.test(e.message));
-    const engine = await openEngine(other, { writer: true, reindex: true });
+    const reader = await openEngine(cfg); // a server that was already running with the old model
     try {
-      assert.equal((await engine.store.stats()).videos.total, 0);
+      assert.ok((await reader.searcher.search('red', { k: 1 })).results.length);
+      const engine = await openEngine(other, { writer: true, reindex: true });
+      try {
+        assert.equal((await engine.store.stats()).videos.total, 0);
+      } finally {
+        await engine.close();
+      }
+      // Its text vectors no longer match the index: refused with what to do, not wrong results.
+      await assert.rejects(reader.searcher.search('red', { k: 1 }), (e: Error) => e instanceof StoreError && /restart it with the same VIDSEARCH_MODEL/.test(e.message));
     } finally {
-      await engine.close();
+      await reader.close();
     }
   });
 });

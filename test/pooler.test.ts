@@ -196,7 +196,9 @@ describe('transformer pooler', { skip: torchMissing() }, () => {
       await assert.rejects(Store.open(meanCfg, { identity: meanIdentity }), (err: Error) => err instanceof StoreError && /vidsearch index --repool/.test(err.message));
     });
 
-    test('`vidsearch index --repool` back to mean pooling (CLI)', async () => {
+    test('`vidsearch index --repool` back to mean pooling (CLI); an open reader follows it', async () => {
+      const reader = await openEngine(transformerCfg);
+      assert.equal(reader.identity.pooling, 'transformer');
       const r = spawnSync(process.execPath, [path.join(REPO_ROOT, 'bin', 'vidsearch.js'), 'index', '--repool', '--pooling', 'mean', '--json'], {
         env: { PATH: process.env.PATH, HOME: process.env.HOME, VIDSEARCH_HOME: meanCfg.home, VIDSEARCH_MODEL: meanCfg.model, VIDSEARCH_THREADS: '1', VIDSEARCH_LABEL_SET: 'none', VIDSEARCH_CACHE_DIR: meanCfg.cacheDir } as Record<string, string | undefined> as NodeJS.ProcessEnv,
         encoding: 'utf8',
@@ -206,6 +208,14 @@ describe('transformer pooler', { skip: torchMissing() }, () => {
       assert.equal(out.pooling, 'mean');
       assert.equal(out.repooled.videos, 4);
       await expectPooledWith(meanCfg, async (g) => g.map(meanPool));
+      try {
+        const res = await reader.searcher.search('green', { k: 1 });
+        assert.equal(path.basename(res.results[0].path), 'green.mp4');
+        assert.equal(reader.identity.pooling, 'mean', 'the reader shows the pooling the index has now');
+        assert.equal((await reader.store.stats()).identity?.pooling, 'mean');
+      } finally {
+        await reader.close();
+      }
     });
   });
 });
