@@ -7,7 +7,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { CLIP_TOKENIZER_CONFIG, CLIP_TOKENIZER_JSON, clipPreprocessorConfig } from '../indexer/testmodel/clip-files';
-import { GraphBuilder, type Tensor } from '../indexer/testmodel/onnx-writer';
+import { GraphBuilder, type Tensor } from '../indexer/onnx-writer';
 
 export interface VisionShape {
   imageSize: number;

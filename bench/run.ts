@@ -5,7 +5,7 @@
 //             npm's own banner off stdout)
 //   --quick   small sizes: a smoke run in a few minutes
 //   --large   also HNSW at 1,000,000 vectors
-//   --only=encoder,index,memory,search,reconcile   run some parts only
+//   --only=encoder,index,memory,search,reconcile,tagging   run some parts only
 //
 // The model is a real-cost stand-in for CLIP ViT-B/32 (bench/clip-b32.ts): the exact shapes,
 // seeded random weights. Videos, the model and the synthetic libraries are cached in data/bench.
@@ -26,6 +26,8 @@ import { PROJECT_ROOT } from '../indexer/paths';
 import { needsBuild } from '../scripts/serve';
 import { DEFAULT_RERANK } from '../indexer/rerank';
 import { firstRoundCandidates } from '../indexer/search';
+import { labelProbabilities, labelSet, loadLabelScorer } from '../indexer/actions';
+import { l2normalize } from '../indexer/vectors';
 import { CLIP_B32, ensureBenchModel, parameterCount, textFlops, visionFlops } from './clip-b32';
 import type { IndexChildOptions, IndexChildResult } from './index-child';
 import { queries } from './queries';
@@ -38,7 +40,7 @@ const flag = (name: string) => argv.includes(`--${name}`);
 const JSON_OUT = flag('json');
 const QUICK = flag('quick');
 const LARGE = flag('large');
-const PARTS = ['encoder', 'index', 'memory', 'search', 'reconcile'];
+const PARTS = ['encoder', 'index', 'memory', 'search', 'reconcile', 'tagging'];
 const USAGE = `Usage: npm run bench -- [--json] [--quick] [--large] [--only=${PARTS.join(',')}]`;
 const ONLY = new Set((argv.find((a) => a.startsWith('--only='))?.slice('--only='.length) ?? PARTS.join(',')).split(','));
 for (const a of argv) {
@@ -584,6 +586,48 @@ async function reconcileBench(): Promise<{ files: number; p50Ms: number; runs: n
 }
 
 // ---------------------------------------------------------------------------------------------
+// 6. Action tagging: scoring pooled vectors against Kinetics-400's prompts (prompt ensembling)
+
+interface TaggingRun {
+  vectors: number;
+  p50Ms: number;
+  msPerVector: number;
+}
+
+async function taggingBench(): Promise<{ labels: number; templates: number; threads: number; runs: TaggingRun[] }> {
+  const set = labelSet('kinetics400');
+  const T = set.templates.length;
+  const L = set.labels.length;
+  // Seeded random prompt vectors: the cost is the product, not what the vectors say.
+  let seed = 11;
+  const random = () => ((seed = (seed * 16807) % 2147483647) / 2147483647) * 2 - 1;
+  const unit = () => l2normalize(Float32Array.from({ length: DIM }, random));
+  const lv = { set, dim: DIM, data: new Float32Array(T * L * DIM) };
+  for (let i = 0; i < T * L; i++) lv.data.set(unit(), i * DIM);
+  const scorer = await loadLabelScorer(CORES);
+  const runs: TaggingRun[] = [];
+  try {
+    // A video vector alone; a 10-minute video (60 segments + the video); a 2-hour one (720 + 1).
+    for (const n of [1, 61, 721]) {
+      const vectors = Array.from({ length: n }, unit);
+      for (let i = 0; i < 2; i++) await labelProbabilities(scorer, lv, vectors);
+      const times: number[] = [];
+      for (let i = 0; i < (QUICK ? 3 : n > 100 ? 7 : 21); i++) {
+        const t = performance.now();
+        await labelProbabilities(scorer, lv, vectors);
+        times.push(performance.now() - t);
+      }
+      const p50Ms = round(median(times), 2);
+      runs.push({ vectors: n, p50Ms, msPerVector: round(p50Ms / n, 3) });
+      log(`tagging ${n} vectors against ${L} labels x ${T} templates: p50 ${p50Ms} ms`);
+    }
+  } finally {
+    await scorer.release();
+  }
+  return { labels: L, templates: T, threads: CORES, runs };
+}
+
+// ---------------------------------------------------------------------------------------------
 // Report
 
 function table(title: string, head: string[], rows: Array<Array<string | number | null>>): string {
@@ -619,6 +663,7 @@ async function main(): Promise<void> {
   const memory = ONLY.has('memory') ? await phase('memory', memoryBench) : undefined;
   const search = ONLY.has('search') ? await phase('search', searchBench) : undefined;
   const reconcile = ONLY.has('reconcile') ? await phase('reconcile', reconcileBench) : undefined;
+  const tagging = ONLY.has('tagging') ? await phase('tagging', taggingBench) : undefined;
 
   // Headline numbers: the engine's defaults (fp32, batch 16, all cores) on the harder video.
   const encBest = encoder ? bestEncoder(encoder.rows, 'fp32') : undefined;
@@ -663,6 +708,8 @@ async function main(): Promise<void> {
     hnsw_build_s: hnswMain?.buildS ?? null,
     reconcile_unchanged_ms: reconcile?.p50Ms ?? null,
     reconcile_files: reconcile?.files ?? null,
+    tagging_10min_video_ms: tagging?.runs.find((r) => r.vectors === 61)?.p50Ms ?? null,
+    tagging: tagging ?? null,
     encoder: encoder?.rows ?? null,
     index: index?.map((r) => ({ ...r, ratio: ratio(r), keyframesOnly: indexed!.keyframesOnly[r.video], rssSeries: undefined })) ?? null,
     label_vectors_once_s: indexed?.labelVectorsS ?? null,
@@ -707,6 +754,7 @@ async function main(): Promise<void> {
     lines.push('  vectors with text-like queries; ef N: a plain k=10 search at that ef. RSS +MB: growth while building (hnswlib holds about the file size).');
   }
   if (reconcile) lines.push(`\n5. reconciling a folder of ${reconcile.files.toLocaleString('en')} unchanged, already indexed files (what \`index <dir>\` and the watch daemon do first): p50 ${reconcile.p50Ms} ms of ${reconcile.runs.length} runs (${reconcile.runs.join(', ')} ms), no decoding`);
+  if (tagging) lines.push(`\n6. action tagging: a video's pooled vectors against Kinetics-400 (${tagging.labels} labels x ${tagging.templates} templates, ${DIM}-d), one ONNX product, ${tagging.threads} threads: ${tagging.runs.map((r) => `${r.vectors} vector${r.vectors > 1 ? 's' : ''} ${r.p50Ms} ms`).join(', ')} (p50; 61 = a 10-minute video, 721 = 2 hours)`);
   lines.push(`\nphases: ${Object.entries(phases).map(([k, v]) => `${k} ${v.seconds} s (background load ${v.backgroundPct}%)`).join(', ')}; total ${out.total_s} s`);
   process.stdout.write(lines.join('\n') + '\n');
 }

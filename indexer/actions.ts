@@ -6,7 +6,8 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { UsageError } from './errors';
-import type { ClipModel } from './model';
+import { loadGraph, type ClipModel, type GraphSession } from './model';
+import { GraphBuilder } from './onnx-writer';
 import type { VideoTags } from './store';
 import { PROJECT_ROOT } from './paths';
 
@@ -126,54 +127,59 @@ export async function labelVectors(model: ClipModel, set: LabelSet, cacheDir: st
 }
 
 /**
- * Label probabilities for one L2-normalized vector: per template softmax(100 · cosine) over the
- * labels, then the mean over templates. Sums to 1 over the label set.
+ * Prompt ensembling as one ONNX graph: logits = 100 · vectors · promptsᵀ (Gemm), viewed as
+ * [n, templates, labels]; softmax over the labels per template; mean over the templates. A video
+ * is scored with all its segments in one product, which ONNX Runtime's GEMM does about 30× faster
+ * than a JS loop per vector (T·L·D multiply-adds each: 5.7 M for Kinetics-400 at D 512).
  */
-export function labelProbabilities(lv: LabelVectors, vector: Float32Array): Float64Array {
-  const { dim, data } = lv;
-  const L = lv.set.labels.length;
-  const T = lv.set.templates.length;
-  const probs = new Float64Array(L);
-  const logits = new Float64Array(L);
-  // Four independent sums per dot product: the hot loop of tagging (T·L·D multiply-adds per
-  // vector), written so V8 keeps it in registers.
-  const tail = dim - (dim % 4);
-  for (let t = 0; t < T; t++) {
-    let max = -Infinity;
-    for (let l = 0; l < L; l++) {
-      const base = (t * L + l) * dim;
-      let s0 = 0;
-      let s1 = 0;
-      let s2 = 0;
-      let s3 = 0;
-      let d = 0;
-      for (; d < tail; d += 4) {
-        s0 += data[base + d] * vector[d];
-        s1 += data[base + d + 1] * vector[d + 1];
-        s2 += data[base + d + 2] * vector[d + 2];
-        s3 += data[base + d + 3] * vector[d + 3];
-      }
-      for (; d < dim; d++) s0 += data[base + d] * vector[d];
-      const logit = LOGIT_SCALE * (s0 + s1 + s2 + s3);
-      logits[l] = logit;
-      if (logit > max) max = logit;
-    }
-    let sum = 0;
-    for (let l = 0; l < L; l++) {
-      logits[l] = Math.exp(logits[l] - max);
-      sum += logits[l];
-    }
-    for (let l = 0; l < L; l++) probs[l] += logits[l] / sum / T;
-  }
-  return probs;
+function ensembleGraph(): Uint8Array {
+  const g = new GraphBuilder('label_probabilities');
+  const vectors = g.input('vectors', 'float32', ['n', 'dim']);
+  const prompts = g.input('prompts', 'float32', ['prompts', 'dim']);
+  const shape = g.input('shape', 'int64', [3]);
+  const logits = g.op('Gemm', [vectors, prompts], { transB: { int: 1 }, alpha: { float: LOGIT_SCALE } });
+  const perTemplate = g.op('Softmax', [g.op('Reshape', [logits, shape])], { axis: { int: 2 } });
+  g.node('ReduceMean', [perTemplate], ['probabilities'], { axes: { ints: [1] }, keepdims: { int: 0 } });
+  g.output('probabilities', 'float32', ['n', 'labels']);
+  return g.toBytes({ opset: 17 });
 }
 
-export function topLabels(lv: LabelVectors, vector: Float32Array, k = 5): Tag[] {
-  const probs = labelProbabilities(lv, vector);
+export function loadLabelScorer(threads: number): Promise<GraphSession> {
+  return loadGraph(ensembleGraph(), threads);
+}
+
+/** Vectors per run: bounds the [n, T·L] logits (256 × 11,200 floats for Kinetics-400, 11 MB). */
+const SCORE_BATCH = 256;
+
+/**
+ * Label probabilities of L2-normalized vectors: per template softmax(100 · cosine) over the
+ * labels, then the mean over templates. Each sums to 1 over the label set.
+ */
+export async function labelProbabilities(scorer: GraphSession, lv: LabelVectors, vectors: Float32Array[]): Promise<Float32Array[]> {
+  const { dim } = lv;
+  const L = lv.set.labels.length;
+  const T = lv.set.templates.length;
+  const prompts = { type: 'float32' as const, data: lv.data, dims: [T * L, dim] };
+  const shape = { type: 'int64' as const, data: new BigInt64Array([0n, BigInt(T), BigInt(L)]), dims: [3] };
+  const out: Float32Array[] = [];
+  for (let i = 0; i < vectors.length; i += SCORE_BATCH) {
+    const chunk = vectors.slice(i, i + SCORE_BATCH);
+    const flat = new Float32Array(chunk.length * dim);
+    chunk.forEach((v, j) => {
+      if (v.length !== dim) throw new UsageError(`a ${v.length}-d vector cannot be scored against ${dim}-d label vectors`);
+      flat.set(v, j * dim);
+    });
+    const { probabilities } = await scorer.run({ vectors: { type: 'float32', data: flat, dims: [chunk.length, dim] }, prompts, shape });
+    for (let j = 0; j < chunk.length; j++) out.push(probabilities.slice(j * L, (j + 1) * L));
+  }
+  return out;
+}
+
+export function topLabels(labels: string[], probs: Float32Array, k = 5): Tag[] {
   return [...probs.keys()]
     .sort((a, b) => probs[b] - probs[a])
     .slice(0, k)
-    .map((i) => ({ label: lv.set.labels[i], score: Math.round(probs[i] * 1e6) / 1e6 }));
+    .map((i) => ({ label: labels[i], score: Math.round(probs[i] * 1e6) / 1e6 }));
 }
 
 export function lowConfidence(tags: Tag[]): boolean {
@@ -185,10 +191,13 @@ const MAX_CUSTOM_SETS_IN_MEMORY = 8;
 /** Label vectors per label set, loaded once per process, and the tagging of pooled vectors. */
 export class ActionTagger {
   private readonly loaded = new Map<string, Promise<LabelVectors>>();
+  private scorer: Promise<GraphSession> | undefined;
 
   constructor(
     private readonly model: ClipModel,
     private readonly cacheDir: string,
+    /** ONNX Runtime threads for the scoring */
+    private readonly threads = 1,
   ) {}
 
   vectors(set: LabelSet): Promise<LabelVectors> {
@@ -210,9 +219,20 @@ export class ActionTagger {
   /** Top-k labels of the whole video (segmentIdx -1) and of each segment. */
   async tag(set: LabelSet, video: Float32Array, segments: Array<{ idx: number; vector: Float32Array }>, k = 5): Promise<VideoTags> {
     const lv = await this.vectors(set);
+    this.scorer ??= loadLabelScorer(this.threads).catch((err) => {
+      this.scorer = undefined;
+      throw err;
+    });
+    const probs = await labelProbabilities(await this.scorer, lv, [video, ...segments.map((s) => s.vector)]);
     return {
       labelSet: set.key,
-      entries: [{ segmentIdx: -1, tags: topLabels(lv, video, k) }, ...segments.map((s) => ({ segmentIdx: s.idx, tags: topLabels(lv, s.vector, k) }))],
+      entries: [{ segmentIdx: -1, tags: topLabels(set.labels, probs[0], k) }, ...segments.map((s, i) => ({ segmentIdx: s.idx, tags: topLabels(set.labels, probs[i + 1], k) }))],
     };
+  }
+
+  async close(): Promise<void> {
+    const scorer = this.scorer;
+    this.scorer = undefined;
+    await (await scorer?.catch(() => undefined))?.release();
   }
 }

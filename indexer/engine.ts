@@ -63,12 +63,13 @@ export async function openEngine(cfg: Config, opts: { writer?: boolean; reindex?
     get identity() {
       return !opts.writer && store.identity ? store.identity : identity;
     },
-    tagger: new ActionTagger(model, cfg.cacheDir),
+    tagger: new ActionTagger(model, cfg.cacheDir, cfg.threads),
     searcher: Object.assign(new Searcher(store, model, cfg.labelSet), { rerank: rerankSettings(cfg) }),
     async close() {
       try {
         await store.close();
       } finally {
+        await this.tagger.close();
         await pooling.close?.();
         await model.close();
       }

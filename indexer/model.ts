@@ -392,6 +392,28 @@ export async function loadModel(opts: LoadModelOptions): Promise<ClipModel> {
 // The transformer pooler (CLIP4Clip seqTransf, models/pooler/train.py): one more ONNX graph, kept
 // here with the other ONNX Runtime sessions. The pooling rules around it live in pooler.ts.
 
+/** A tensor fed to a graph the project builds in code. */
+export type GraphTensor = { type: 'float32'; data: Float32Array; dims: number[] } | { type: 'int64'; data: BigInt64Array; dims: number[] };
+
+export interface GraphSession {
+  run(feeds: Record<string, GraphTensor>): Promise<Record<string, Float32Array>>;
+  release(): Promise<void>;
+}
+
+/** Loads a graph built in code (no file), e.g. the label scoring of actions.ts: float32 outputs only. */
+export async function loadGraph(bytes: Uint8Array, threads: number): Promise<GraphSession> {
+  const session = await ort.InferenceSession.create(bytes, { intraOpNumThreads: threads, interOpNumThreads: 1, graphOptimizationLevel: 'all' });
+  return {
+    async run(feeds) {
+      const tensors: Record<string, ort.Tensor> = {};
+      for (const [name, t] of Object.entries(feeds)) tensors[name] = t.type === 'float32' ? new ort.Tensor('float32', t.data, t.dims) : new ort.Tensor('int64', t.data, t.dims);
+      const result = await session.run(tensors);
+      return Object.fromEntries(Object.entries(result).map(([name, t]) => [name, t.data as Float32Array]));
+    },
+    release: () => session.release(),
+  };
+}
+
 export const POOLER_HINT = 'train one with models/pooler/train.py (see the README) or use --pooling mean';
 
 export interface PoolerSession {

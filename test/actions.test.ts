@@ -5,7 +5,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { before, describe, test } from 'node:test';
-import { customLabelSet, labelProbabilities, labelSet, topLabels, type LabelVectors } from '../indexer/actions';
+import { customLabelSet, labelProbabilities, labelSet, loadLabelScorer, topLabels, type LabelVectors } from '../indexer/actions';
 import type { Config } from '../indexer/config';
 import { UsageError } from '../indexer/errors';
 import { openEngine, type OpenEngine } from '../indexer/engine';
@@ -19,25 +19,41 @@ import { REPO_ROOT, tempDir, testConfig, testModel } from './helpers';
 const rgb = (name: string) => TEST_COLORS[name] as RGB;
 const COLORS = ['red', 'green', 'blue', 'yellow', 'magenta'];
 
-test('template ensembling equals a direct computation: mean over templates of softmax(100·cos)', () => {
+test('template ensembling (one ONNX graph) equals a direct computation: mean over templates of softmax(100·cos)', async () => {
   const set = { key: 'custom:t', labels: ['a', 'b', 'c'], templates: ['{}', 'x {}'], templateSet: 'actionclip' as const };
   const rows = [
     [1, 0, 0], [0, 1, 0], [0, 0, 1], // template 0: labels a, b, c
     [0.6, 0.8, 0], [0, 0.6, 0.8], [0.8, 0, 0.6], // template 1
   ];
   const lv: LabelVectors = { set, dim: 3, data: new Float32Array(rows.flat()) };
-  const v = l2normalize(new Float32Array([0.9, 0.3, 0.1]));
-  const probs = labelProbabilities(lv, v);
-  const expected = [0, 0, 0];
-  for (let t = 0; t < 2; t++) {
-    const logits = [0, 1, 2].map((l) => 100 * [0, 1, 2].reduce((s, d) => s + lv.data[(t * 3 + l) * 3 + d] * v[d], 0));
-    const z = logits.map((x) => Math.exp(x - Math.max(...logits)));
-    const sum = z.reduce((a, b) => a + b);
-    z.forEach((x, l) => (expected[l] += x / sum / 2));
+  const direct = (v: Float32Array) => {
+    const expected = [0, 0, 0];
+    for (let t = 0; t < 2; t++) {
+      const logits = [0, 1, 2].map((l) => 100 * [0, 1, 2].reduce((s, d) => s + lv.data[(t * 3 + l) * 3 + d] * v[d], 0));
+      const z = logits.map((x) => Math.exp(x - Math.max(...logits)));
+      const sum = z.reduce((a, b) => a + b);
+      z.forEach((x, l) => (expected[l] += x / sum / 2));
+    }
+    return expected;
+  };
+  // 600 vectors: more than one run of the graph (256 a run), each scored on its own.
+  let seed = 7;
+  const random = () => ((seed = (seed * 16807) % 2147483647) / 2147483647) * 2 - 1;
+  const vectors = [l2normalize(new Float32Array([0.9, 0.3, 0.1])), ...Array.from({ length: 599 }, () => l2normalize(new Float32Array([random(), random(), random()])))];
+  const scorer = await loadLabelScorer(1);
+  try {
+    const probs = await labelProbabilities(scorer, lv, vectors);
+    assert.equal(probs.length, 600);
+    vectors.forEach((v, i) => {
+      const expected = direct(v);
+      for (let l = 0; l < 3; l++) assert.ok(Math.abs(probs[i][l] - expected[l]) < 1e-5, `vector ${i} label ${l}: ${probs[i][l]} vs ${expected[l]}`);
+      assert.ok(Math.abs(probs[i].reduce((a, b) => a + b) - 1) < 1e-5);
+    });
+    assert.deepEqual(topLabels(set.labels, probs[0], 1).map((t) => t.label), ['a']);
+    await assert.rejects(labelProbabilities(scorer, lv, [new Float32Array(4)]), UsageError);
+  } finally {
+    await scorer.release();
   }
-  for (let l = 0; l < 3; l++) assert.ok(Math.abs(probs[l] - expected[l]) < 1e-9, `${probs[l]} vs ${expected[l]}`);
-  assert.ok(Math.abs(probs.reduce((a, b) => a + b) - 1) < 1e-12);
-  assert.deepEqual(topLabels(lv, v, 1).map((t) => t.label), ['a']);
 });
 
 test('label sets: shipped vocabularies, custom lists, clear errors', () => {

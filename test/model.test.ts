@@ -8,7 +8,7 @@ import { loadModel } from '../indexer/model';
 import { normalizeFrames } from '../indexer/preprocess';
 import { TextTokenizer } from '../indexer/tokenizer';
 import { TEST_COLORS, colorVector } from '../indexer/testmodel/build';
-import { GraphBuilder } from '../indexer/testmodel/onnx-writer';
+import { GraphBuilder } from '../indexer/onnx-writer';
 import { l2normalize, dot } from '../indexer/vectors';
 import { SHARED_DATA, tempDir, testModel } from './helpers';
 

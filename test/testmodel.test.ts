@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { Tokenizer } from '@huggingface/tokenizers';
-import { GraphBuilder } from '../indexer/testmodel/onnx-writer';
+import { GraphBuilder } from '../indexer/onnx-writer';
 import { TEST_COLORS, TEST_DIM, buildTestModel, colorVector } from '../indexer/testmodel/build';
 
 const MEAN = [0.48145466, 0.4578275, 0.40821073];

@@ -5,7 +5,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { Tokenizer } from '@huggingface/tokenizers';
 import { CLIP_IMAGE_MEAN, CLIP_IMAGE_STD, CLIP_TOKENIZER_CONFIG, CLIP_TOKENIZER_JSON, clipPreprocessorConfig } from './clip-files';
-import { GraphBuilder } from './onnx-writer';
+import { GraphBuilder } from '../onnx-writer';
 
 export const TEST_DIM = 8;
 
