@@ -17,6 +17,7 @@ import { POST as tag } from '../app/api/actions/route';
 import { GET as labelSets } from '../app/api/actions/labels/route';
 import { GET as labelSetByName } from '../app/api/actions/labels/[name]/route';
 import { GET as search } from '../app/api/search/route';
+import { uploadSlots } from '../app/lib/actions';
 import { getEngine } from '../app/lib/engine';
 import { makeColorVideo, makeTextFile, type RGB } from './fixtures/videos';
 import { REPO_ROOT, tempDir, testConfig } from './helpers';
@@ -374,6 +375,47 @@ describe('POST /api/actions with an uploaded clip', () => {
       assert.deepEqual(uploadsLeft(), []);
     });
     assert.equal((await withEnv({ VIDSEARCH_UPLOAD_MAX_MB: 'lots' }, async () => upload(await multipart([], { path: clip, name: 'c.mp4' })))).status, 500);
+  });
+
+  test('a clip longer than VIDSEARCH_UPLOAD_MAX_SECONDS → 413 before it is encoded, and it is deleted', async () => {
+    const res = await withEnv({ VIDSEARCH_UPLOAD_MAX_SECONDS: '10' }, async () => upload(await multipart([['labels', 'red,green']], { path: clip, name: 'long.mp4' })));
+    assert.equal(res.status, 413);
+    assert.match((await res.json()).error, /^long\.mp4 is 12 s long; clips of at most 10 s .*VIDSEARCH_UPLOAD_MAX_SECONDS.*vidsearch index/);
+    assert.deepEqual(uploadsLeft(), []);
+    assert.equal((await withEnv({ VIDSEARCH_UPLOAD_MAX_SECONDS: '-5' }, async () => upload(await multipart([], { path: clip, name: 'c.mp4' })))).status, 500);
+  });
+
+  test('one clip is encoded at a time with a short line behind it; beyond that 503 before the body is read', async () => {
+    // Occupy the encoder and every place in its line, as concurrent uploads would.
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    const holders = Array.from({ length: uploadSlots.max + uploadSlots.maxWaiting }, () => uploadSlots.run(() => held));
+    try {
+      assert.ok(uploadSlots.full);
+      let pulled = 0;
+      const stream = new ReadableStream<Uint8Array>({
+        pull(c) {
+          pulled++;
+          c.enqueue(new Uint8Array(64 * 1024));
+        },
+      });
+      const res = await upload({ bytes: new Uint8Array(), type: 'multipart/form-data; boundary=x' }, { stream, declared: 5 * 1024 * 1024 });
+      assert.equal(res.status, 503);
+      assert.equal(res.headers.get('retry-after'), '10');
+      assert.equal(res.headers.get('connection'), 'close');
+      assert.match((await res.json()).error, /busy encoding other clips \(1 at a time, 4 waiting\): try again shortly/);
+      assert.ok(pulled <= 1, `pulled ${pulled} chunks`);
+      // A request for an indexed video needs no encoder and is answered meanwhile.
+      assert.equal((await post({ videoId: ids.red, labels: ['red', 'green'] })).status, 200);
+    } finally {
+      release();
+      await Promise.all(holders);
+    }
+    // Two uploads at once: both answered, the second after the first (the line, not a refusal).
+    const body = await multipart([['labels', 'red,green,blue']], { path: clip, name: 'clip.mp4' });
+    const both = await Promise.all([upload(body), upload(body)]);
+    assert.deepEqual(both.map((r) => r.status), [200, 200]);
+    assert.deepEqual(uploadsLeft(), []);
   });
 
   test('an upload cut off midway: an error, and nothing left behind', async () => {

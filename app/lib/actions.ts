@@ -6,17 +6,34 @@ import { LOW_CONFIDENCE, labelSet, type LabelSet } from '@/indexer/actions';
 import type { OpenEngine } from '@/indexer/engine';
 import { activeLabelSet } from '@/indexer/pipeline';
 import { HttpError } from '@/app/lib/http';
+import { Slots } from '@/app/lib/slots';
 
 export const DEFAULT_UPLOAD_MAX_MB = 512;
+export const DEFAULT_UPLOAD_MAX_SECONDS = 600;
+
+function positiveSetting(env: NodeJS.ProcessEnv, name: string, fallback: number, unit: string): number {
+  const raw = env[name]?.trim();
+  if (!raw) return fallback;
+  const value = /^\d{1,9}(\.\d{1,9})?$/.test(raw) ? Number(raw) : NaN;
+  if (!(value > 0)) throw new HttpError(500, `${name} must be a positive number of ${unit}, got "${raw.slice(0, 40)}"`);
+  return value;
+}
 
 /** VIDSEARCH_UPLOAD_MAX_MB (default 512) in bytes; decimals allowed ("0.5"). */
 export function uploadLimitBytes(env: NodeJS.ProcessEnv = process.env): number {
-  const raw = env.VIDSEARCH_UPLOAD_MAX_MB?.trim();
-  if (!raw) return DEFAULT_UPLOAD_MAX_MB * 1024 * 1024;
-  const mb = /^\d{1,9}(\.\d{1,9})?$/.test(raw) ? Number(raw) : NaN;
-  if (!(mb > 0)) throw new HttpError(500, `VIDSEARCH_UPLOAD_MAX_MB must be a positive number of megabytes, got "${raw.slice(0, 40)}"`);
-  return Math.floor(mb * 1024 * 1024);
+  return Math.floor(positiveSetting(env, 'VIDSEARCH_UPLOAD_MAX_MB', DEFAULT_UPLOAD_MAX_MB, 'megabytes') * 1024 * 1024);
 }
+
+/** VIDSEARCH_UPLOAD_MAX_SECONDS (default 600): the longest clip encoded for a request. */
+export function uploadLimitSeconds(env: NodeJS.ProcessEnv = process.env): number {
+  return positiveSetting(env, 'VIDSEARCH_UPLOAD_MAX_SECONDS', DEFAULT_UPLOAD_MAX_SECONDS, 'seconds');
+}
+
+/**
+ * Encoding an uploaded clip takes every core for as long as the clip needs: one at a time, and a
+ * short line behind it; beyond that a request is turned away (503) before its body is read.
+ */
+export const uploadSlots = new Slots(1, 4);
 
 /** Where uploads are written (each in its own private directory): VIDSEARCH_UPLOAD_DIR, else the OS temp dir. */
 export function uploadRoot(env: NodeJS.ProcessEnv = process.env): string {

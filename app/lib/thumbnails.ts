@@ -5,24 +5,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { thumbnail } from '@/indexer/media';
 import type { VideoRecord } from '@/indexer/store';
+import { Slots } from '@/app/lib/slots';
 
 // A library page asks for dozens of thumbnails at once; one ffmpeg per core at most.
-const MAX_RUNNING = Math.max(1, os.availableParallelism());
-let running = 0;
-const waiting: Array<() => void> = [];
-
-async function limited<T>(fn: () => Promise<T>): Promise<T> {
-  // A finishing call hands its slot straight to the next waiter, so newcomers cannot overtake.
-  if (running >= MAX_RUNNING) await new Promise<void>((resolve) => waiting.push(resolve));
-  else running++;
-  try {
-    return await fn();
-  } finally {
-    const next = waiting.shift();
-    if (next) next();
-    else running--;
-  }
-}
+const ffmpegSlots = new Slots(Math.max(1, os.availableParallelism()));
 
 function thumbnailFile(home: string, videoId: number, seconds: number, file: fs.Stats): string {
   return path.join(home, 'thumbnails', `${videoId}-${Math.round(seconds * 1000)}-${file.size}-${Math.floor(file.mtimeMs)}.jpg`);
@@ -48,7 +34,7 @@ export async function cachedThumbnail(home: string, video: VideoRecord, seconds:
   // The last frame starts one frame interval before the end; seeking past it yields no picture.
   const frameInterval = 1 / (video.fps || 25);
   const seek = video.duration ? Math.min(seconds, Math.max(0, video.duration - frameInterval)) : seconds;
-  await limited(() => thumbnail(video.path, seek, cacheFile));
+  await ffmpegSlots.run(() => thumbnail(video.path, seek, cacheFile));
   const jpeg = await fs.promises.readFile(cacheFile);
   maybePrune(path.dirname(cacheFile), maxBytes);
   return jpeg;

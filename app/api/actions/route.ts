@@ -2,7 +2,8 @@
 // `vidsearch tag --json`. Either JSON {"videoId", "labels"?, "labelSet"?, "templates"?, "k"?} for an
 // indexed video (scored from its stored vectors, nothing decoded), or multipart/form-data with a
 // clip in "file" and the same optional fields: the clip is streamed to a private temporary
-// directory (size-limited), checked with ffprobe, encoded, tagged, and deleted; it is never indexed.
+// directory (size-limited), checked with ffprobe (length-limited), encoded (one clip at a time,
+// a short line behind it), tagged, and deleted; it is never indexed.
 // With VIDSEARCH_API_TOKEN set, requests need `Authorization: Bearer <token>`.
 import fs from 'node:fs';
 import path from 'node:path';
@@ -11,7 +12,8 @@ import { LABEL_SETS, MAX_CUSTOM_LABELS, MAX_LABEL_CHARS, type TemplateSetName } 
 import type { OpenEngine } from '@/indexer/engine';
 import { probe } from '@/indexer/media';
 import { chooseLabelSet, storedVideoTags, tagFile, tagVideo, type TagResult } from '@/indexer/tagging';
-import { requireToken, uploadLimitBytes, uploadRoot } from '@/app/lib/actions';
+import { requireToken, uploadLimitBytes, uploadLimitSeconds, uploadRoot, uploadSlots } from '@/app/lib/actions';
+import { Busy } from '@/app/lib/slots';
 import { getEngine } from '@/app/lib/engine';
 import { HttpError, handle, intParam, json } from '@/app/lib/http';
 import { CLOSE, readMultipart, tooLarge, type UploadedFile } from '@/app/lib/multipart';
@@ -146,9 +148,13 @@ function notAVideo(err: unknown, file: UploadedFile): never {
   throw err;
 }
 
+const busy = () =>
+  new HttpError(503, `busy encoding other clips (${uploadSlots.max} at a time, ${uploadSlots.maxWaiting} waiting): try again shortly`, { 'Retry-After': '10', ...CLOSE });
+
 async function tagUpload(engine: OpenEngine, req: Request): Promise<TagResult> {
   const max = uploadLimitBytes();
   if ((contentLength(req) ?? 0) > max + MULTIPART_OVERHEAD) throw tooLarge(max);
+  if (uploadSlots.full) throw busy();
   const root = uploadRoot();
   await fs.promises.mkdir(root, { recursive: true });
   // Private (0700) and unique per request; removed whatever happens below.
@@ -162,17 +168,18 @@ async function tagUpload(engine: OpenEngine, req: Request): Promise<TagResult> {
       return await tagIndexed(engine, videoId, choice);
     }
     const set = await chooseLabelSet(engine, choice);
-    try {
-      await probe(file.path, { signal: req.signal });
-    } catch (err) {
-      notAVideo(err, file);
-    }
-    let res: TagResult;
-    try {
-      res = await tagFile(engine, file.path, set, choice.k, req.signal);
-    } catch (err) {
-      notAVideo(err, file);
-    }
+    const maxSeconds = uploadLimitSeconds();
+    const res = await uploadSlots
+      .run(async () => {
+        const info = await probe(file.path, { signal: req.signal }).catch((err) => notAVideo(err, file));
+        if (info.duration > maxSeconds) {
+          throw new HttpError(413, `${file.name} is ${Math.round(info.duration)} s long; clips of at most ${maxSeconds} s are encoded on request (VIDSEARCH_UPLOAD_MAX_SECONDS): index long videos with \`vidsearch index\` instead`);
+        }
+        return await tagFile(engine, file.path, set, choice.k, req.signal).catch((err) => notAVideo(err, file));
+      })
+      .catch((err) => {
+        throw err instanceof Busy ? busy() : err;
+      });
     // The temporary path means nothing to the client: the answer names the file it sent.
     return { ...res, path: file.name };
   } finally {
