@@ -300,7 +300,8 @@ interface LatencyResult {
   /** cached, without the query-adaptive re-ranking of the candidates */
   cachedNoRerankP50Ms: number;
   cachedNoRerankP99Ms: number;
-  http: { uncachedP50Ms: number; uncachedP99Ms: number; cachedP50Ms: number; cachedP99Ms: number } | null;
+  /** health: GET /api/health, what a monitor polls */
+  http: { uncachedP50Ms: number; uncachedP99Ms: number; cachedP50Ms: number; cachedP99Ms: number; healthP50Ms: number } | null;
   httpNote?: string;
 }
 
@@ -424,7 +425,15 @@ async function httpLatency(home: string, uncached: string[], cached: string[]): 
     for (const q of uncached) unc.push(await get(q));
     const cac: number[] = [];
     for (let i = 0; i < 2; i++) for (const q of cached) cac.push(await get(q));
-    return { uncachedP50Ms: p(unc, 0.5), uncachedP99Ms: p(unc, 0.99), cachedP50Ms: p(cac, 0.5), cachedP99Ms: p(cac, 0.99) };
+    const health: number[] = [];
+    for (let i = 0; i < 21; i++) {
+      const t = performance.now();
+      const res = await fetch(`${base}/api/health`);
+      await res.arrayBuffer();
+      if (!res.ok) throw new Error(`/api/health answered ${res.status}`);
+      health.push(performance.now() - t);
+    }
+    return { uncachedP50Ms: p(unc, 0.5), uncachedP99Ms: p(unc, 0.99), cachedP50Ms: p(cac, 0.5), cachedP99Ms: p(cac, 0.99), healthP50Ms: p(health, 0.5) };
   } finally {
     try {
       process.kill(-server.pid!, 'SIGTERM');
@@ -704,6 +713,7 @@ async function main(): Promise<void> {
     search_cached_p99_ms: lat100?.cachedP99Ms ?? null,
     http_search_p50_ms: lat100?.http?.uncachedP50Ms ?? null,
     http_search_cached_p50_ms: lat100?.http?.cachedP50Ms ?? null,
+    http_health_p50_ms: lat100?.http?.healthP50Ms ?? null,
     recall_at_10: hnswMain?.recallAt10 ?? null,
     hnsw_build_s: hnswMain?.buildS ?? null,
     reconcile_unchanged_ms: reconcile?.p50Ms ?? null,
@@ -749,6 +759,7 @@ async function main(): Promise<void> {
     lines.push('  search = Searcher.search in process (text encoder, HNSW, rows, re-ranking, best moments); cached = the query vector is in the LRU cache;');
     lines.push('  no-rerank = cached, with the query-adaptive re-ranking of the candidates off. http = GET /api/search on `next start`.');
     for (const l of search.latency) if (l.httpNote) lines.push(`  http at ${l.segments}: ${l.httpNote}`);
+    for (const l of search.latency) if (l.http) lines.push(`  GET /api/health at ${l.segments} segments: p50 ${l.http.healthP50Ms} ms`);
     lines.push(table('4. HNSW (M 16, efConstruction 200) vs exact search, 512-d', ['vectors', 'build s', 'RSS +MB', 'file MB', 'recall@10', 'recall k=10', 'ef 50', 'ef 100', 'ef 200', 'ef 400', 'hnsw ms', 'exact ms'], search.hnsw.map((h) => [h.vectors, h.buildS, h.memoryMb, h.fileMb, h.recallAt10, h.recallAt10K10, h.recallByEf['50'], h.recallByEf['100'], h.recallByEf['200'], h.recallByEf['400'], h.hnswQueryMs, h.exactQueryMs])));
     lines.push(`  recall@10: the top 10 of the ${SEARCHER_CANDIDATES} candidates the searcher asks for (ef ${SEARCHER_CANDIDATES}) against exact search, on synthetic clustered`);
     lines.push('  vectors with text-like queries; ef N: a plain k=10 search at that ef. RSS +MB: growth while building (hnswlib holds about the file size).');

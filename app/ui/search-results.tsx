@@ -15,7 +15,7 @@ export async function SearchResults({ q, action }: { q: string; action?: string 
   if (!engine) return <EngineUnavailable message={error} />;
 
   if (!q) {
-    const { videos } = await engine.store.stats();
+    const { videos } = await engine.store.summary();
     if (!videos.indexed) return <EmptyLibrary />;
     if (action) {
       return (
@@ -46,7 +46,7 @@ export async function SearchResults({ q, action }: { q: string; action?: string 
     throw err;
   }
   if (res.results.length === 0) {
-    const { videos } = await engine.store.stats();
+    const { videos } = await engine.store.summary();
     if (!videos.indexed) return <EmptyLibrary />;
     if (action) {
       return (

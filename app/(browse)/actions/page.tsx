@@ -13,7 +13,7 @@ export const dynamic = 'force-dynamic';
 export default async function ActionsPage() {
   const { engine, error } = await engineOrError();
   if (!engine) return <EngineUnavailable message={error} />;
-  const [labels, stats] = await Promise.all([libraryLabels(engine), engine.store.stats()]);
+  const [labels, stats] = await Promise.all([libraryLabels(engine), engine.store.summary()]);
   const counts = labels ? await engine.store.labelCounts(labels.key) : [];
   const tagged = counts.reduce((n, c) => n + c.videos, 0);
 

@@ -28,7 +28,7 @@ export default async function LibraryPage({ searchParams }: Props) {
 
   const { engine, error } = await engineOrError();
   if (!engine) return <EngineUnavailable message={error} />;
-  const [stats, videos] = await Promise.all([engine.store.stats(), engine.store.videos({ status, offset: (page - 1) * PAGE_SIZE, limit: PAGE_SIZE })]);
+  const [stats, videos] = await Promise.all([engine.store.summary(), engine.store.videos({ status, offset: (page - 1) * PAGE_SIZE, limit: PAGE_SIZE })]);
   const total = status ? stats.videos[status] : stats.videos.total;
   const pages = Math.max(1, Math.ceil(total / PAGE_SIZE));
   const dbBytes = fs.statSync(sqlitePath(engine.cfg.databaseUrl), { throwIfNoEntry: false })?.size ?? 0;

@@ -15,7 +15,7 @@ export async function GET(): Promise<Response> {
     const { model, store } = await getEngine();
     // Picks up an index that `vidsearch index` published since the last look.
     await store.refresh();
-    const s = await store.stats();
+    const s = await store.summary();
     const { name, variant, dim } = model.identity;
     const daemon = readDaemonStatus(store.home);
     body = {
