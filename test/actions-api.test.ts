@@ -69,6 +69,18 @@ function upload(body: { bytes: Uint8Array; type: string }, opts: { headers?: Rec
 
 const uploadsLeft = () => fs.readdirSync(uploads);
 
+/** A request body that never ends, counting how many 64 KiB chunks the server pulled from it. */
+function endlessBody(): { stream: ReadableStream<Uint8Array>; pulled: () => number } {
+  let pulled = 0;
+  const stream = new ReadableStream<Uint8Array>({
+    pull(c) {
+      pulled++;
+      c.enqueue(new Uint8Array(64 * 1024));
+    },
+  });
+  return { stream, pulled: () => pulled };
+}
+
 async function withEnv<T>(vars: Record<string, string | undefined>, fn: () => Promise<T>): Promise<T> {
   const saved = Object.fromEntries(Object.keys(vars).map((k) => [k, process.env[k]]));
   Object.assign(process.env, vars);
@@ -249,16 +261,10 @@ describe('the API token', () => {
       assert.equal((await postJson({ videoId: ids.red }, { authorization: 'Bearer s3cret-token' })).status, 200);
       assert.equal((await postJson({ videoId: ids.red }, { authorization: 'bearer  s3cret-token' })).status, 200);
       // An upload without the token is refused before any of it is read.
-      let pulled = 0;
-      const stream = new ReadableStream<Uint8Array>({
-        pull(c) {
-          pulled++;
-          c.enqueue(new Uint8Array(64 * 1024));
-        },
-      });
+      const { stream, pulled } = endlessBody();
       const res = await upload({ bytes: new Uint8Array(), type: 'multipart/form-data; boundary=x' }, { stream });
       assert.equal(res.status, 401);
-      assert.ok(pulled <= 1, `pulled ${pulled} chunks`);
+      assert.ok(pulled() <= 1, `pulled ${pulled()} chunks`);
       assert.deepEqual(uploadsLeft(), []);
     });
     // Unset again: no token needed.
@@ -354,19 +360,13 @@ describe('POST /api/actions with an uploaded clip', () => {
   test('too large → 413: by Content-Length before reading, and by counting when it is not declared', async () => {
     await withEnv({ VIDSEARCH_UPLOAD_MAX_MB: '0.001' }, async () => {
       // Declared: refused before a byte is read.
-      let pulled = 0;
-      const stream = new ReadableStream<Uint8Array>({
-        pull(c) {
-          pulled++;
-          c.enqueue(new Uint8Array(64 * 1024));
-        },
-      });
+      const { stream, pulled } = endlessBody();
       const declared = await upload({ bytes: new Uint8Array(), type: 'multipart/form-data; boundary=x' }, { stream, declared: 50 * 1024 * 1024 });
       const declaredJson = await declared.json();
       assert.equal(declared.status, 413);
       assert.equal(declared.headers.get('connection'), 'close');
       assert.match(declaredJson.error, /too large: at most 1048 bytes/);
-      assert.ok(pulled <= 1, `pulled ${pulled} chunks`);
+      assert.ok(pulled() <= 1, `pulled ${pulled()} chunks`);
       // Streamed without a length: stopped at the limit, the partial file deleted.
       const body = await multipart([['labels', 'red,green']], { path: clip, name: 'clip.mp4' });
       assert.ok(body.bytes.length > 2048, `${body.bytes.length} bytes`);
@@ -392,19 +392,13 @@ describe('POST /api/actions with an uploaded clip', () => {
     const holders = Array.from({ length: uploadSlots.max + uploadSlots.maxWaiting }, () => uploadSlots.run(() => held));
     try {
       assert.ok(uploadSlots.full);
-      let pulled = 0;
-      const stream = new ReadableStream<Uint8Array>({
-        pull(c) {
-          pulled++;
-          c.enqueue(new Uint8Array(64 * 1024));
-        },
-      });
+      const { stream, pulled } = endlessBody();
       const res = await upload({ bytes: new Uint8Array(), type: 'multipart/form-data; boundary=x' }, { stream, declared: 5 * 1024 * 1024 });
       assert.equal(res.status, 503);
       assert.equal(res.headers.get('retry-after'), '10');
       assert.equal(res.headers.get('connection'), 'close');
       assert.match((await res.json()).error, /busy encoding other clips \(1 at a time, 4 waiting\): try again shortly/);
-      assert.ok(pulled <= 1, `pulled ${pulled} chunks`);
+      assert.ok(pulled() <= 1, `pulled ${pulled()} chunks`);
       // A request for an indexed video needs no encoder and is answered meanwhile.
       assert.equal((await post({ videoId: ids.red, labels: ['red', 'green'] })).status, 200);
     } finally {
