@@ -168,6 +168,8 @@ export class Store {
   private databaseUrl = '';
   private reader: ReturnType<typeof openReader> | undefined;
   private readonly statements = new Map<string, Statement>();
+  /** the identity row as last read, so a reader re-parses it only when a writer changed it */
+  private seenIdentity: string | undefined;
 
   private constructor(
     readonly db: Db,
@@ -306,12 +308,11 @@ export class Store {
     }
   }
 
-  /** For readers: picks up a file published by the writer since the last look. Cheap (one stat). */
   /**
    * A reader follows the writers: a newly published index is loaded, and the identity is re-read
    * (one indexed lookup), since a writer may have re-pooled the library or re-indexed it with
    * another model since this reader opened. Another pooling is fine (a reader pools nothing);
-   * another model is refused, as at open.
+   * another model is refused, as at open. Costs one stat and one indexed lookup.
    */
   async refresh(): Promise<void> {
     if (!this.lock) {
@@ -320,8 +321,6 @@ export class Store {
     }
     if (this.ann?.changedOnDisk() && !this.ann.load()) await this.syncIndex();
   }
-
-  private seenIdentity: string | undefined;
 
   private async adoptIdentity(value: string): Promise<void> {
     const stored: StoreIdentity = JSON.parse(value);
