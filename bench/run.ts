@@ -5,7 +5,7 @@
 //             npm's own banner off stdout)
 //   --quick   small sizes: a smoke run in a few minutes
 //   --large   also HNSW at 1,000,000 vectors
-//   --only=encoder,index,memory,search,reconcile,tagging   run some parts only
+//   --only=encoder,index,memory,search,reconcile,tagging,rerank,pooler   run some parts only
 //
 // The model is a real-cost stand-in for CLIP ViT-B/32 (bench/clip-b32.ts): the exact shapes,
 // seeded random weights. Videos, the model and the synthetic libraries are cached in data/bench.
@@ -29,6 +29,8 @@ import { firstRoundCandidates } from '../indexer/search';
 import { labelProbabilities, labelSet, loadLabelScorer } from '../indexer/actions';
 import { l2normalize } from '../indexer/vectors';
 import { CLIP_B32, ensureBenchModel, parameterCount, textFlops, visionFlops } from './clip-b32';
+import { ensureBenchPooler, measurePoolerOverhead, type PoolerOverhead } from './pooler';
+import { measureMomentRecall, type MomentRecall } from './rerank';
 import type { IndexChildOptions, IndexChildResult } from './index-child';
 import { queries } from './queries';
 import { buildStore, DIM, exactTopK, SyntheticLibrary } from './synthetic';
@@ -40,7 +42,7 @@ const flag = (name: string) => argv.includes(`--${name}`);
 const JSON_OUT = flag('json');
 const QUICK = flag('quick');
 const LARGE = flag('large');
-const PARTS = ['encoder', 'index', 'memory', 'search', 'reconcile', 'tagging'];
+const PARTS = ['encoder', 'index', 'memory', 'search', 'reconcile', 'tagging', 'rerank', 'pooler'];
 const USAGE = `Usage: npm run bench -- [--json] [--quick] [--large] [--only=${PARTS.join(',')}]`;
 const ONLY = new Set((argv.find((a) => a.startsWith('--only='))?.slice('--only='.length) ?? PARTS.join(',')).split(','));
 for (const a of argv) {
@@ -637,6 +639,29 @@ async function taggingBench(): Promise<{ labels: number; templates: number; thre
 }
 
 // ---------------------------------------------------------------------------------------------
+// 7 and 8. Issue 7: what re-ranking finds (its cost is in part 3), and what the transformer
+// pooler adds to indexing
+
+async function rerankBench(): Promise<MomentRecall> {
+  const r = await measureMomentRecall();
+  log(`re-ranking: R@1 ${r.rerankedR1}% with, ${r.meanPoolingR1}% without (${r.queries} queries over ${r.videos} videos)`);
+  return r;
+}
+
+async function poolerBench(): Promise<PoolerOverhead | string> {
+  let poolerFile: string;
+  try {
+    poolerFile = ensureBenchPooler(BENCH_DIR);
+  } catch (err) {
+    log(`pooler: skipped: ${(err as Error).message}`);
+    return `skipped: ${(err as Error).message}`;
+  }
+  const r = await measurePoolerOverhead({ modelDir: MODEL_DIR, poolerFile });
+  log(`pooler: +${r.overheadPct}% of encoding at ${r.framesPerSegment} frames per segment`);
+  return r;
+}
+
+// ---------------------------------------------------------------------------------------------
 // Report
 
 function table(title: string, head: string[], rows: Array<Array<string | number | null>>): string {
@@ -673,6 +698,8 @@ async function main(): Promise<void> {
   const search = ONLY.has('search') ? await phase('search', searchBench) : undefined;
   const reconcile = ONLY.has('reconcile') ? await phase('reconcile', reconcileBench) : undefined;
   const tagging = ONLY.has('tagging') ? await phase('tagging', taggingBench) : undefined;
+  const rerank = ONLY.has('rerank') ? await phase('rerank', rerankBench) : undefined;
+  const pooler = ONLY.has('pooler') ? await phase('pooler', poolerBench) : undefined;
 
   // Headline numbers: the engine's defaults (fp32, batch 16, all cores) on the harder video.
   const encBest = encoder ? bestEncoder(encoder.rows, 'fp32') : undefined;
@@ -719,6 +746,11 @@ async function main(): Promise<void> {
     reconcile_unchanged_ms: reconcile?.p50Ms ?? null,
     reconcile_files: reconcile?.files ?? null,
     tagging_10min_video_ms: tagging?.runs.find((r) => r.vectors === 61)?.p50Ms ?? null,
+    rerank_added_ms: lat100 ? round(lat100.cachedP50Ms - lat100.cachedNoRerankP50Ms, 2) : null,
+    rerank_r1: rerank ? { with: rerank.rerankedR1, without: rerank.meanPoolingR1 } : null,
+    pooler_overhead_pct: typeof pooler === 'object' ? pooler.overheadPct : null,
+    rerank_moments: rerank ?? null,
+    pooler: pooler ?? null,
     tagging: tagging ?? null,
     encoder: encoder?.rows ?? null,
     index: index?.map((r) => ({ ...r, ratio: ratio(r), keyframesOnly: indexed!.keyframesOnly[r.video], rssSeries: undefined })) ?? null,
@@ -766,6 +798,9 @@ async function main(): Promise<void> {
   }
   if (reconcile) lines.push(`\n5. reconciling a folder of ${reconcile.files.toLocaleString('en')} unchanged, already indexed files (what \`index <dir>\` and the watch daemon do first): p50 ${reconcile.p50Ms} ms of ${reconcile.runs.length} runs (${reconcile.runs.join(', ')} ms), no decoding`);
   if (tagging) lines.push(`\n6. action tagging: a video's pooled vectors against Kinetics-400 (${tagging.labels} labels x ${tagging.templates} templates, ${DIM}-d), one ONNX product, ${tagging.threads} threads: ${tagging.runs.map((r) => `${r.vectors} vector${r.vectors > 1 ? 's' : ''} ${r.p50Ms} ms`).join(', ')} (p50; 61 = a 10-minute video, 721 = 2 hours)`);
+  if (rerank) lines.push(`\n7. re-ranking on ${rerank.videos} generated videos (a colour filling 2 of 10 s beside a video uniformly near it; test model): R@1 ${rerank.rerankedR1}% with re-ranking (tau ${rerank.temperature}), ${rerank.meanPoolingR1}% without, over ${rerank.queries} queries${lat100 ? `; it adds ${round(lat100.cachedP50Ms - lat100.cachedNoRerankP50Ms, 2)} ms to a cached query at ${lat100.segments.toLocaleString('en')} segments (part 3)` : ''}`);
+  if (typeof pooler === 'string') lines.push(`\n8. transformer pooler: ${pooler}`);
+  else if (pooler) lines.push(`\n8. transformer pooler (512-d, 4 layers, ${pooler.framesPerSegment} frames per segment, ${pooler.threads} threads): ${pooler.transformerPoolMsPerFrame} ms per frame vs mean ${pooler.meanPoolMsPerFrame}, against ${pooler.encodeMsPerFrame} ms to encode the frame: +${pooler.overheadPct}% of encoding time`);
   lines.push(`\nphases: ${Object.entries(phases).map(([k, v]) => `${k} ${v.seconds} s (background load ${v.backgroundPct}%)`).join(', ')}; total ${out.total_s} s`);
   process.stdout.write(lines.join('\n') + '\n');
 }
