@@ -116,10 +116,7 @@ export async function rerankCandidates(
   /** packs already read by the caller (the searcher reads them once for re-ranking and moments) */
   preloaded?: Map<number, PackedFrames>,
 ): Promise<void> {
-  const all = [...byVideo]
-    .flatMap(([videoId, list]) => list.map((c) => ({ videoId, c })))
-    .sort((a, b) => b.c.score - a.c.score)
-    .slice(0, settings.k ?? Infinity);
+  const all = bestCandidates(byVideo, settings.k ?? Infinity);
   const packs = preloaded ?? (await store.segmentPacks(all.flatMap(({ c }) => (c.id === undefined ? [] : [c.id]))));
   const unpacked = all.filter(({ c }) => c.id === undefined || !packs.has(c.id));
   const frames = unpacked.length ? await store.segmentFrames(unpacked.map(({ videoId, c }) => ({ videoId, idx: c.idx }))) : new Map<string, FrameRecord[]>();
@@ -155,11 +152,15 @@ export function bestFrameTime(query: Float32Array, frames: Array<{ time: number;
   return time;
 }
 
-/** The ids of the best `k` candidates by score, the ones rerankCandidates re-scores. */
+/** The best `k` candidates by score across videos: the ones rerankCandidates re-scores. */
+function bestCandidates<C extends { score: number }>(byVideo: Map<number, C[]>, k: number): Array<{ videoId: number; c: C }> {
+  return [...byVideo]
+    .flatMap(([videoId, list]) => list.map((c) => ({ videoId, c })))
+    .sort((a, b) => b.c.score - a.c.score)
+    .slice(0, k);
+}
+
+/** The ids of the candidates rerankCandidates will re-score, so a caller can read their packs first. */
 export function topCandidateIds(byVideo: Map<number, Array<{ id: number; score: number }>>, k: number): number[] {
-  return [...byVideo.values()]
-    .flat()
-    .sort((a, b) => b.score - a.score)
-    .slice(0, k)
-    .map((c) => c.id);
+  return bestCandidates(byVideo, k).map(({ c }) => c.id);
 }
