@@ -7,7 +7,8 @@ import { resolveConfig, type Config, type ConfigInput } from '../indexer/config'
 import { buildTestModel } from '../indexer/testmodel/build';
 
 export const REPO_ROOT = path.resolve(import.meta.dirname, '..');
-export const SHARED_DATA = path.resolve(REPO_ROOT, '..', 'shared', 'data');
+/** Committed test data (copied from reference sources, so tests never read outside the repository). */
+export const FIXTURES = path.join(REPO_ROOT, 'test', 'fixtures');
 
 export function tempDir(prefix = 'vidsearch-test-'): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), prefix));

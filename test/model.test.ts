@@ -10,7 +10,8 @@ import { TextTokenizer } from '../indexer/tokenizer';
 import { TEST_COLORS, colorVector } from '../indexer/testmodel/build';
 import { GraphBuilder } from '../indexer/onnx-writer';
 import { l2normalize, dot } from '../indexer/vectors';
-import { SHARED_DATA, tempDir, testModel } from './helpers';
+import { FIXTURES, tempDir, testModel } from './helpers';
+import { CLIP_TOKENIZER_CONFIG, CLIP_TOKENIZER_JSON } from '../indexer/testmodel/clip-files';
 
 const MEAN: [number, number, number] = [0.48145466, 0.4578275, 0.40821073];
 const STD: [number, number, number] = [0.26862954, 0.26130258, 0.27577711];
@@ -23,18 +24,22 @@ function copyModel(src: string): string {
   return dst;
 }
 
+// CLIP's tokenizer as the project ships it (the test model's copy); the reference ids are those of
+// OpenAI's own tokenizer, copied into test/fixtures so a fresh clone needs nothing beside it.
+function clipTokenizer(): TextTokenizer {
+  return new TextTokenizer(JSON.parse(fs.readFileSync(CLIP_TOKENIZER_JSON, 'utf8')), CLIP_TOKENIZER_CONFIG, 77);
+}
+
 test('the tokenizer reproduces every reference row of CLIP token ids', () => {
-  const read = (f: string) => JSON.parse(fs.readFileSync(path.join(SHARED_DATA, 'clip', f), 'utf8'));
-  const tok = new TextTokenizer(read('tokenizer.json'), read('tokenizer_config.json'), 77);
-  const rows: Array<{ text: string; ids: number[] }> = read('reference-ids.json');
+  const tok = clipTokenizer();
+  const rows: Array<{ text: string; ids: number[] }> = JSON.parse(fs.readFileSync(path.join(FIXTURES, 'clip', 'reference-ids.json'), 'utf8'));
   assert.ok(rows.length >= 400);
   const wrong = rows.filter((r) => JSON.stringify(tok.encode(r.text)) !== JSON.stringify(r.ids));
   assert.deepEqual(wrong.map((r) => r.text), []);
 });
 
 test('long text is truncated to the context length and still ends with the end token', () => {
-  const read = (f: string) => JSON.parse(fs.readFileSync(path.join(SHARED_DATA, 'clip', f), 'utf8'));
-  const tok = new TextTokenizer(read('tokenizer.json'), read('tokenizer_config.json'), 77);
+  const tok = clipTokenizer();
   const ids = tok.encode('red '.repeat(200));
   assert.equal(ids.length, 77);
   assert.equal(ids[0], 49406);
