@@ -2,7 +2,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import { UsageError } from './errors';
-import { DEFAULT_MODELS_DIR } from './paths';
+import { DEFAULT_MODELS_DIR, PROJECT_ROOT } from './paths';
 
 export type ModelVariant = 'fp32' | 'quantized' | 'fp16';
 export type PoolingName = 'mean' | 'transformer';
@@ -43,6 +43,10 @@ export interface Config {
 export type ConfigInput = Partial<{ [K in keyof Config]: Config[K] | string | undefined }>;
 
 export const DEFAULT_MODEL = 'clip-vit-base-patch32';
+// Beside the installation, not the working directory: `vidsearch stats` run in /tmp must read the
+// library that `npm start` serves, not create an empty one there. A relative VIDSEARCH_HOME or
+// --home still means relative to where the user typed it.
+export const DEFAULT_HOME = path.join(PROJECT_ROOT, 'data');
 // 10 s at 1 fps: close to CLIP4Clip's 12 frames a clip, short enough that a moment is not diluted
 // by the rest of a long shot; the best frame inside the segment gives the finer position.
 export const DEFAULT_SEGMENT_SECONDS = 10;
@@ -92,7 +96,7 @@ export function resolveConfig(flags: ConfigInput = {}, env: Env = process.env): 
     const e = env[envName];
     return e !== undefined && e !== '' ? e : undefined;
   };
-  const home = path.resolve(String(pick('home', 'VIDSEARCH_HOME') ?? 'data'));
+  const home = path.resolve(String(pick('home', 'VIDSEARCH_HOME') ?? DEFAULT_HOME));
   const databaseUrl = String(pick('databaseUrl', 'DATABASE_URL') ?? `file:${path.join(home, 'vidsearch.db')}`);
   if (!databaseUrl.startsWith('file:')) {
     throw new UsageError(`DATABASE_URL must be a SQLite "file:" URL, got "${databaseUrl}"`, { cause: { setting: 'DATABASE_URL' } });
