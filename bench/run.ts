@@ -5,7 +5,7 @@
 //             npm's own banner off stdout)
 //   --quick   small sizes: a smoke run in a few minutes
 //   --large   also HNSW at 1,000,000 vectors
-//   --only=encoder,index,memory,search,reconcile,tagging,rerank,pooler   run some parts only
+//   --only=encoder,index,memory,search,cli,reconcile,tagging,rerank,pooler   run some parts only
 //
 // The model is a real-cost stand-in for CLIP ViT-B/32 (bench/clip-b32.ts): the exact shapes,
 // seeded random weights. Videos, the model and the synthetic libraries are cached in data/bench.
@@ -42,7 +42,7 @@ const flag = (name: string) => argv.includes(`--${name}`);
 const JSON_OUT = flag('json');
 const QUICK = flag('quick');
 const LARGE = flag('large');
-const PARTS = ['encoder', 'index', 'memory', 'search', 'reconcile', 'tagging', 'rerank', 'pooler'];
+const PARTS = ['encoder', 'index', 'memory', 'search', 'cli', 'reconcile', 'tagging', 'rerank', 'pooler'];
 const USAGE = `Usage: npm run bench -- [--json] [--quick] [--large] [--only=${PARTS.join(',')}]`;
 const ONLY = new Set((argv.find((a) => a.startsWith('--only='))?.slice('--only='.length) ?? PARTS.join(',')).split(','));
 for (const a of argv) {
@@ -558,6 +558,57 @@ async function searchBench(): Promise<{ hnsw: HnswResult[]; latency: LatencyResu
 }
 
 // ---------------------------------------------------------------------------------------------
+// 3b. A search from the command line: a whole process (tsx, Prisma, ONNX Runtime, the text encoder,
+// the HNSW file), as a user who types `vidsearch search` waits for it.
+
+interface CliSearchResult {
+  segments: number;
+  runs: number;
+  wallP50Ms: number;
+  wallMaxMs: number;
+  peakRssMb: number;
+}
+
+/** Runs one command and reports its wall time and peak RSS (VmHWM, polled until it exits). */
+async function timedProcess(cmd: string, args: string[], env: NodeJS.ProcessEnv): Promise<{ ms: number; peakBytes: number; code: number | null }> {
+  const t0 = performance.now();
+  const child = spawn(cmd, args, { env, stdio: ['ignore', 'ignore', 'pipe'] });
+  let peak = 0;
+  let stderr = '';
+  child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
+  const poll = setInterval(() => {
+    try {
+      const m = /VmHWM:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${child.pid}/status`, 'utf8'));
+      if (m) peak = Math.max(peak, Number(m[1]) * 1024);
+    } catch {
+      // exited between polls
+    }
+  }, 5);
+  const code = await new Promise<number | null>((resolve) => child.once('close', resolve));
+  clearInterval(poll);
+  if (code !== 0) throw new Error(`${cmd} ${args.join(' ')} exited ${code}: ${stderr.slice(-500)}`);
+  return { ms: performance.now() - t0, peakBytes: peak, code };
+}
+
+async function cliBench(): Promise<CliSearchResult> {
+  const segments = SEARCH_SIZES[0];
+  const home = path.join(BENCH_DIR, `library-${segments}`);
+  const probeHome = path.join(BENCH_DIR, 'identity');
+  const model = await loadConfiguredModel(benchConfig(probeHome));
+  const identity = { model: model.identity, pooling: 'mean' as const };
+  await model.close();
+  buildStore(home, { segments, segmentsPerVideo: 100, seed: 42 }, identity, log);
+  const env = { ...process.env, VIDSEARCH_HOME: home, VIDSEARCH_MODEL: MODEL_DIR, VIDSEARCH_THREADS: String(CORES) };
+  const bin = path.join(PROJECT_ROOT, 'bin', 'vidsearch.js');
+  const texts = queries(QUICK ? 4 : 8, 900);
+  await timedProcess(process.execPath, [bin, 'search', texts[0], '--json'], env); // warm the page cache and the hash cache
+  const runs = [];
+  for (const q of texts) runs.push(await timedProcess(process.execPath, [bin, 'search', q, '--json'], env));
+  const ms = runs.map((r) => r.ms);
+  return { segments, runs: runs.length, wallP50Ms: round(median(ms), 0), wallMaxMs: round(Math.max(...ms), 0), peakRssMb: mb(Math.max(...runs.map((r) => r.peakBytes))) };
+}
+
+// ---------------------------------------------------------------------------------------------
 // 5. Reconciling a folder whose files are all indexed and unchanged: one stat per file, no decoding
 
 async function reconcileBench(): Promise<{ files: number; p50Ms: number; runs: number[] }> {
@@ -696,6 +747,7 @@ async function main(): Promise<void> {
   const index = indexed?.runs;
   const memory = ONLY.has('memory') ? await phase('memory', memoryBench) : undefined;
   const search = ONLY.has('search') ? await phase('search', searchBench) : undefined;
+  const cli = ONLY.has('cli') ? await phase('cli', cliBench) : undefined;
   const reconcile = ONLY.has('reconcile') ? await phase('reconcile', reconcileBench) : undefined;
   const tagging = ONLY.has('tagging') ? await phase('tagging', taggingBench) : undefined;
   const rerank = ONLY.has('rerank') ? await phase('rerank', rerankBench) : undefined;
@@ -743,6 +795,8 @@ async function main(): Promise<void> {
     http_health_p50_ms: lat100?.http?.healthP50Ms ?? null,
     recall_at_10: hnswMain?.recallAt10 ?? null,
     hnsw_build_s: hnswMain?.buildS ?? null,
+    cli_search_wall_ms: cli?.wallP50Ms ?? null,
+    cli_search_peak_rss_mb: cli?.peakRssMb ?? null,
     reconcile_unchanged_ms: reconcile?.p50Ms ?? null,
     reconcile_files: reconcile?.files ?? null,
     tagging_10min_video_ms: tagging?.runs.find((r) => r.vectors === 61)?.p50Ms ?? null,
@@ -796,6 +850,7 @@ async function main(): Promise<void> {
     lines.push(`  recall@10: the top 10 of the ${SEARCHER_CANDIDATES} candidates the searcher asks for (ef ${SEARCHER_CANDIDATES}) against exact search, on synthetic clustered`);
     lines.push('  vectors with text-like queries; ef N: a plain k=10 search at that ef. RSS +MB: growth while building (hnswlib holds about the file size).');
   }
+  if (cli) lines.push(`\n3b. \`vidsearch search "<text>" --json\` as a whole process at ${cli.segments.toLocaleString('en')} segments (ViT-B/32-sized model): wall p50 ${cli.wallP50Ms} ms (max ${cli.wallMaxMs}) over ${cli.runs} queries, peak RSS ${cli.peakRssMb} MB`);
   if (reconcile) lines.push(`\n5. reconciling a folder of ${reconcile.files.toLocaleString('en')} unchanged, already indexed files (what \`index <dir>\` and the watch daemon do first): p50 ${reconcile.p50Ms} ms of ${reconcile.runs.length} runs (${reconcile.runs.join(', ')} ms), no decoding`);
   if (tagging) lines.push(`\n6. action tagging: a video's pooled vectors against Kinetics-400 (${tagging.labels} labels x ${tagging.templates} templates, ${DIM}-d), one ONNX product, ${tagging.threads} threads: ${tagging.runs.map((r) => `${r.vectors} vector${r.vectors > 1 ? 's' : ''} ${r.p50Ms} ms`).join(', ')} (p50; 61 = a 10-minute video, 721 = 2 hours)`);
   if (rerank) lines.push(`\n7. re-ranking on ${rerank.videos} generated videos (a colour filling 2 of 10 s beside a video uniformly near it; test model): R@1 ${rerank.rerankedR1}% with re-ranking (tau ${rerank.temperature}), ${rerank.meanPoolingR1}% without, over ${rerank.queries} queries${lat100 ? `; it adds ${round(lat100.cachedP50Ms - lat100.cachedNoRerankP50Ms, 2)} ms to a cached query at ${lat100.segments.toLocaleString('en')} segments (part 3)` : ''}`);

@@ -318,15 +318,13 @@ export async function loadModel(opts: LoadModelOptions): Promise<ClipModel> {
     throw new ModelError(`cannot read ${path.join(dir, 'tokenizer.json')}: ${errorMessage(err)}`, { cause: { dir } });
   }
 
+  // Each encoder is loaded when first used: a search needs only the text encoder, and loading the
+  // image encoder it never runs cost a CLI search about a second and 600 MB with ViT-B/32
+  // (npm run bench -- --only=cli). Loading errors (a truncated file, inputs named off-contract)
+  // are the same ModelErrors, raised by the first encode instead of by loadModel.
   // The image encoder runs in a worker thread so that indexing can decode while it infers.
-  const vision = await createSession(path.join(dir, files.vision), opts.threads, ['pixel_values'], [], 'image_embeds', 'worker');
-  let text: Session;
-  try {
-    text = await createSession(path.join(dir, files.text), opts.threads, ['input_ids'], ['attention_mask'], 'text_embeds');
-  } catch (err) {
-    await vision.release();
-    throw err;
-  }
+  const vision = lazySession(() => createSession(path.join(dir, files.vision), opts.threads, ['pixel_values'], [], 'image_embeds', 'worker'));
+  const text = lazySession(() => createSession(path.join(dir, files.text), opts.threads, ['input_ids'], ['attention_mask'], 'text_embeds'));
   const hashes: Record<string, string> = {};
   for (const f of [files.vision, files.text]) hashes[f] = await fileHash(path.join(dir, f), opts.hashCacheFile);
   const identity: ModelIdentity = {
@@ -336,7 +334,6 @@ export async function loadModel(opts: LoadModelOptions): Promise<ClipModel> {
     files: hashes,
   };
   const batchSize = opts.batchSize ?? 16;
-  const textWantsMask = text.inputNames.includes('attention_mask');
 
   const rows = (data: Float32Array, n: number): Float32Array[] => {
     if (data.length !== n * dim) {
@@ -361,8 +358,9 @@ export async function loadModel(opts: LoadModelOptions): Promise<ClipModel> {
         const chunk = frames.slice(i, i + batchSize);
         const t0 = performance.now();
         const pixels = new ort.Tensor('float32', normalizeFrames(chunk, image), [chunk.length, 3, size, size]);
+        const session = await vision.get();
         const t1 = performance.now();
-        const result = await vision.run({ pixel_values: pixels });
+        const result = await session.run({ pixel_values: pixels });
         timings.preprocessMs += t1 - t0;
         timings.inferenceMs += performance.now() - t1;
         timings.images += chunk.length;
@@ -373,17 +371,41 @@ export async function loadModel(opts: LoadModelOptions): Promise<ClipModel> {
     async encodeTexts(texts) {
       if (texts.length === 0) return [];
       const t0 = performance.now();
+      const session = await text.get();
       const t = tokenizer.batch(texts);
       // Feed exactly what the graph declares: some exports take no attention_mask.
       const feeds: Record<string, ort.Tensor> = { input_ids: new ort.Tensor('int64', t.ids, [t.batch, t.length]) };
-      if (textWantsMask) feeds.attention_mask = new ort.Tensor('int64', t.mask, [t.batch, t.length]);
-      const result = await text.run(feeds);
+      if (session.inputNames.includes('attention_mask')) feeds.attention_mask = new ort.Tensor('int64', t.mask, [t.batch, t.length]);
+      const result = await session.run(feeds);
       timings.textMs += performance.now() - t0;
       timings.texts += t.batch;
       return rows(result.text_embeds.data as Float32Array, t.batch);
     },
     async close() {
       await Promise.all([vision.release(), text.release()]);
+    },
+  };
+}
+
+/**
+ * A session created on first use, once, however many callers ask at the same time. A failed load
+ * is not kept, so the next use tries again (a model file fixed meanwhile) and reports its error.
+ */
+function lazySession(create: () => Promise<Session>): { get(): Promise<Session>; release(): Promise<void> } {
+  let pending: Promise<Session> | undefined;
+  return {
+    get() {
+      pending ??= create().catch((err) => {
+        pending = undefined;
+        throw err;
+      });
+      return pending;
+    },
+    async release() {
+      const p = pending;
+      pending = undefined;
+      const session = await p?.catch(() => undefined);
+      await session?.release();
     },
   };
 }

@@ -26,6 +26,12 @@ function copyModel(src: string): string {
 
 // CLIP's tokenizer as the project ships it (the test model's copy); the reference ids are those of
 // OpenAI's own tokenizer, copied into test/fixtures so a fresh clone needs nothing beside it.
+function solidFrame(size: number, color: [number, number, number]) {
+  const rgb = new Uint8Array(size * size * 3);
+  for (let i = 0; i < size * size; i++) rgb.set(color, i * 3);
+  return { index: 0, time: 0, rgb, width: size, height: size };
+}
+
 function clipTokenizer(): TextTokenizer {
   return new TextTokenizer(JSON.parse(fs.readFileSync(CLIP_TOKENIZER_JSON, 'utf8')), CLIP_TOKENIZER_CONFIG, 77);
 }
@@ -108,7 +114,12 @@ test('model errors say what is wrong and how to fix it', async () => {
 
   const broken = copyModel(await testModel());
   fs.writeFileSync(path.join(broken, 'onnx', 'vision_model.onnx'), 'not onnx');
-  await assert.rejects(load(broken), (e: Error) => e instanceof ModelError && /cannot load .*vision_model\.onnx/.test(e.message));
+  // Each encoder loads when first used: a broken image encoder does not stop text search, and the
+  // first image encode says what is wrong.
+  const brokenModel = await load(broken);
+  assert.equal((await brokenModel.encodeTexts(['red']))[0].length, 8);
+  await assert.rejects(brokenModel.encodeImages([solidFrame(224, [255, 0, 0])]), (e: Error) => e instanceof ModelError && /cannot load .*vision_model\.onnx/.test(e.message));
+  await brokenModel.close();
 
   const badJson = copyModel(await testModel());
   fs.writeFileSync(path.join(badJson, 'config.json'), '{ nope');
@@ -126,5 +137,7 @@ test('model errors say what is wrong and how to fix it', async () => {
   g.node('Identity', [m], ['image_embeds']);
   g.output('image_embeds', 'float32', ['batch', 3]);
   fs.writeFileSync(path.join(wrongNames, 'onnx', 'vision_model.onnx'), g.toBytes());
-  await assert.rejects(load(wrongNames), (e: Error) => e instanceof ModelError && /declares inputs \[pixels\]/.test(e.message) && /pixel_values/.test(e.message));
+  const wrongModel = await load(wrongNames);
+  await assert.rejects(wrongModel.encodeImages([solidFrame(224, [255, 0, 0])]), (e: Error) => e instanceof ModelError && /declares inputs \[pixels\]/.test(e.message) && /pixel_values/.test(e.message));
+  await wrongModel.close();
 });
