@@ -78,6 +78,61 @@ function inputUrl(file: string): string {
   return `file:${path.resolve(file)}`;
 }
 
+/**
+ * The only demuxers ffmpeg and ffprobe may use, by ffmpeg's names (one name of a demuxer called
+ * "mov,mp4,m4a,3gp,3g2,mj2" is enough). Each reads the one file it is given and nothing else, so a
+ * file can never make ffmpeg read another one. A list of what is allowed rather than of what is
+ * not: a demuxer that a newer ffmpeg adds stays closed until someone has looked at it. Left out
+ * because they open files or URLs named inside the file: playlists (hls, dash, and the m3u/pls
+ * kind), concat/ffconcat lists, image2 (turns "img%03d.png" or a glob into a sequence of other
+ * files), subtitle and text formats, devices such as lavfi, and everything else.
+ * The mov demuxer can follow external data references only with enable_drefs, off by default in
+ * every ffmpeg that has it; it is not set explicitly because ffmpeg 4.1 (the bundled one) refuses
+ * the option outright for any file that another demuxer reads ("Option enable_drefs not found").
+ */
+const PLAIN_DEMUXERS = [
+  // containers
+  'mov', // .mp4 .mov .m4v .3gp .qt
+  'matroska', // .mkv .webm
+  'avi',
+  'flv', 'live_flv',
+  'mpeg', // MPEG program stream: .mpg .mpeg .vob
+  'mpegts', // .ts .mts .m2ts
+  'asf', // .wmv .asf
+  'ogg', // .ogv
+  'mxf',
+  'dv',
+  'ivf', // VP8/VP9/AV1 in IVF
+  'yuv4mpegpipe', // .y4m (one file despite the name)
+  // raw elementary streams
+  'h264', 'hevc', 'mpegvideo', 'm4v',
+  // single pictures, only so that probe can say "still image" instead of "not a video file"
+  'png_pipe', 'jpeg_pipe', 'bmp_pipe', 'webp_pipe', 'tiff_pipe',
+] as const;
+
+/**
+ * Everything before and including `-i` for one file: the caller's input options, then what ffmpeg
+ * may open (the file: protocol only, the demuxers above only), last so that nothing overrides it.
+ * Every ffmpeg and ffprobe run on a file goes through here.
+ */
+function inputArgs(file: string, inputOptions: string[] = []): string[] {
+  return [...inputOptions, '-protocol_whitelist', 'file', '-format_whitelist', PLAIN_DEMUXERS.join(','), '-i', inputUrl(file)];
+}
+
+// What ffmpeg says when a demuxer or protocol is not allowed ("Format not on whitelist '...'").
+const REFUSED = /not on whitelist/i;
+
+/**
+ * The one answer for a file whose format is not allowed, whatever it is and whatever it names:
+ * nothing it refers to is opened, so nothing about those files (do they exist, are they videos)
+ * can show in the answer.
+ */
+function refusedFormat(file: string, tool: string): MediaError {
+  return new MediaError('not a video file: not a plain video container (playlists, lists of other files and image sequences are not opened)', {
+    cause: { file, tool, allowed: PLAIN_DEMUXERS.join(',') },
+  });
+}
+
 /** Keeps the last few KiB of a child's stderr: enough to explain a failure, bounded for long runs. */
 class StderrTail {
   private text = '';
@@ -178,10 +233,11 @@ export async function probe(file: string, opts: { signal?: AbortSignal; timeoutM
   const input = inputUrl(file);
   const result = await run(
     resolveTools().ffprobe,
-    ['-v', 'error', '-print_format', 'json', '-show_format', '-show_streams', '-i', input],
+    ['-v', 'error', '-print_format', 'json', '-show_format', '-show_streams', ...inputArgs(file)],
     input,
     { signal: opts.signal, timeoutMs: opts.timeoutMs ?? DEFAULT_PROBE_TIMEOUT_MS, tool: 'ffprobe' },
   );
+  if (result.code !== 0 && result.stderr.lines().some((l) => REFUSED.test(l))) throw refusedFormat(file, 'ffprobe');
   if (result.code !== 0) {
     throw new MediaError(`not a video file: ffprobe could not read it (${probeFailure(result.stderr) || `exit code ${result.code}`})`, {
       cause: { file, exitCode: result.code, stderr: result.stderr.lines() },
@@ -202,7 +258,7 @@ export async function probe(file: string, opts: { signal?: AbortSignal; timeoutM
     const kinds = [...new Set(streams.map((s) => s.codec_type ?? 'unknown'))].join(', ') || 'none';
     throw new MediaError(`no video stream (streams: ${kinds})`, { cause: { file, formatName, streams: kinds } });
   }
-  if (formatName === 'image2' || formatName.endsWith('_pipe')) {
+  if (formatName.endsWith('_pipe')) {
     throw new MediaError(`not a video (still image, ${formatName})`, { cause: { file, formatName } });
   }
   const rotation = rotationOf(video);
@@ -303,8 +359,8 @@ export async function* frames(file: string, opts: FrameOptions): AsyncGenerator<
 
   let count = 0;
   const keyframesOnly = opts.keyframes !== 'never' && (await sampledFramesAreKeyframes(file, fps, opts.signal));
-  const inputArgs = keyframesOnly ? ['-skip_frame', 'nokey'] : [];
-  for await (const rgb of decode(file, [`fps=fps=${fps}:round=up`, ...squareCrop(size)].join(','), [], opts, inputArgs)) {
+  const skip = keyframesOnly ? ['-skip_frame', 'nokey'] : [];
+  for await (const rgb of decode(file, [`fps=fps=${fps}:round=up`, ...squareCrop(size)].join(','), [], opts, skip)) {
     yield toFrame(rgb, count++);
   }
   if (count > 0) return;
@@ -342,7 +398,7 @@ export async function sampledFramesAreKeyframes(file: string, fps: number, signa
   try {
     const input = inputUrl(file);
     const { ffprobe } = resolveTools();
-    const info = await run(ffprobe, ['-v', 'error', '-select_streams', 'V:0', '-show_entries', 'stream=time_base:format=start_time', '-of', 'json', '-i', input], input, {
+    const info = await run(ffprobe, ['-v', 'error', '-select_streams', 'V:0', '-show_entries', 'stream=time_base:format=start_time', '-of', 'json', ...inputArgs(file)], input, {
       signal,
       timeoutMs: DEFAULT_PROBE_TIMEOUT_MS,
       tool: 'ffprobe',
@@ -391,10 +447,9 @@ interface PacketFrame {
  * alone; true when both pick the same frames. Reads `ffprobe -show_packets` as a stream.
  */
 async function scanPackets(file: string, tick: (pts: number) => number | undefined, signal?: AbortSignal): Promise<boolean> {
-  const input = inputUrl(file);
   const child = spawn(
     resolveTools().ffprobe,
-    ['-v', 'error', '-select_streams', 'V:0', '-show_entries', 'packet=pts,duration,flags', '-of', 'csv=p=0', '-i', input],
+    ['-v', 'error', '-select_streams', 'V:0', '-show_entries', 'packet=pts,duration,flags', '-of', 'csv=p=0', ...inputArgs(file)],
     { stdio: ['ignore', 'pipe', 'ignore'] },
   );
   const done = exited(child, 'ffprobe');
@@ -481,15 +536,14 @@ function lowerPriority(child: ChildProcess): void {
 }
 
 /** One ffmpeg run: yields exact size*size*3-byte RGB frames from its stdout as they are pulled. */
-async function* decode(file: string, filter: string, outputArgs: string[], opts: FrameOptions, inputArgs: string[] = []): AsyncGenerator<Uint8Array> {
+async function* decode(file: string, filter: string, outputArgs: string[], opts: FrameOptions, inputOptions: string[] = []): AsyncGenerator<Uint8Array> {
   const { signal, size } = opts;
   signal?.throwIfAborted();
   const input = inputUrl(file);
   const args = [
     '-nostdin', '-hide_banner', '-loglevel', 'error',
     ...(opts.threads ? ['-threads', String(opts.threads)] : []),
-    ...inputArgs,
-    '-i', input,
+    ...inputArgs(file, inputOptions),
     // The first real video stream (not cover art), the one probe describes. Autorotation stays
     // on (ffmpeg's default), so rotated phone videos come out upright.
     '-map', '0:V:0',
@@ -537,6 +591,7 @@ async function* decode(file: string, filter: string, outputArgs: string[], opts:
       if (produced === 0 && stderr.lines().some((l) => l.includes("'0:V:0' matches no streams"))) {
         throw new MediaError('no video stream', { cause: { file } });
       }
+      if (produced === 0 && stderr.lines().some((l) => REFUSED.test(l))) throw refusedFormat(file, 'ffmpeg');
       const why = stderr.last() || (exit.signal ? `killed by ${exit.signal}` : `exit code ${exit.code}`);
       const cause = { file, exitCode: exit.code, signal: exit.signal, frames: produced, stderr: stderr.lines().slice(-ERROR_LINES) };
       throw new MediaError(produced === 0 ? `ffmpeg could not decode the video: ${why}` : `decoding failed after ${produced} frames: ${why}`, { cause });
@@ -567,8 +622,7 @@ export async function thumbnail(file: string, time: number, outFile: string, opt
       [
         '-nostdin', '-hide_banner', '-loglevel', 'error',
         // Before -i: seek by the index to the keyframe, then decode only up to `time`.
-        '-ss', Math.max(0, time).toFixed(3),
-        '-i', input,
+        ...inputArgs(file, ['-ss', Math.max(0, time).toFixed(3)]),
         '-map', '0:V:0',
         '-frames:v', '1',
         // Height from the display aspect ratio, so anamorphic video is not squeezed; even for the encoder.
@@ -579,6 +633,7 @@ export async function thumbnail(file: string, time: number, outFile: string, opt
       input,
       { timeoutMs: DEFAULT_THUMBNAIL_TIMEOUT_MS, tool: 'ffmpeg' },
     );
+    if (result.code !== 0 && result.stderr.lines().some((l) => REFUSED.test(l))) throw refusedFormat(file, 'ffmpeg');
     if (result.code !== 0) {
       throw new MediaError(`cannot make a thumbnail: ${result.stderr.last() || `ffmpeg exit code ${result.code}`}`, {
         cause: { file, time, exitCode: result.code, stderr: result.stderr.lines().slice(-ERROR_LINES) },
