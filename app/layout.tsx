@@ -1,6 +1,7 @@
 import type { Metadata } from 'next';
 import Link from 'next/link';
 import { NavLink } from '@/app/ui/nav-link';
+import { SignOut } from '@/app/ui/sign-out';
 import './globals.css';
 
 export const metadata: Metadata = {
@@ -23,6 +24,7 @@ export default function RootLayout({ children }: { children: React.ReactNode }) 
             <NavLink href="/">Search</NavLink>
             <NavLink href="/library">Library</NavLink>
             <NavLink href="/actions">Actions</NavLink>
+            <SignOut />
           </nav>
         </header>
         <main id="main">{children}</main>

@@ -1,4 +1,5 @@
 // One typed configuration, resolved in one place: flags, then environment, then defaults.
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { UsageError } from './errors';
@@ -125,4 +126,75 @@ export function resolveConfig(flags: ConfigInput = {}, env: Env = process.env): 
 /** Path of the SQLite file behind a "file:" URL. */
 export function sqlitePath(databaseUrl: string): string {
   return path.resolve(databaseUrl.slice('file:'.length));
+}
+
+/**
+ * Settings of the web server (scripts/server.ts), kept apart from `Config` on purpose: `Config` is
+ * passed to workers, the CLI and child processes, and the password has no business there.
+ */
+export interface ServerConfig {
+  /** address to listen on: HOST, default 127.0.0.1 (never HOSTNAME, which shells and Docker set to the machine's name) */
+  host: string;
+  /** whether `host` only accepts connections from this machine */
+  loopback: boolean;
+  port: number;
+  /** VIDSEARCH_PASSWORD: browser sign-in; when set, every page and route asks for it (on loopback too) */
+  password?: string;
+  /** VIDSEARCH_API_TOKEN: `Authorization: Bearer <token>` for API clients */
+  apiToken?: string;
+}
+
+export const DEFAULT_HOST = '127.0.0.1';
+export const DEFAULT_PORT = 3000;
+// Short secrets can be guessed over the network: the password is rate-limited per client, but a
+// proxy in front makes every client one address; a token is meant to be generated, not chosen.
+export const MIN_PASSWORD_CHARS = 8;
+export const MIN_TOKEN_CHARS = 16;
+
+/** True for addresses only this machine can reach: 127.0.0.0/8, ::1 (also IPv4-mapped), "localhost". */
+export function isLoopbackHost(host: string): boolean {
+  const h = host.replace(/^\[(.*)\]$/, '$1').toLowerCase();
+  if (h === 'localhost' || h.endsWith('.localhost')) return true;
+  if (net.isIPv4(h)) return h.startsWith('127.');
+  if (net.isIPv6(h)) return h === '::1' || /^(0*:)*:?0*1$/.test(h) || /^::ffff:127\./.test(h);
+  return false;
+}
+
+/** Thrown when the server would listen beyond loopback with nothing to ask for. */
+export class InsecureBindError extends UsageError {
+  override name = 'InsecureBindError';
+}
+
+export function resolveServerConfig(env: Env = process.env): ServerConfig {
+  const value = (name: string) => (env[name] !== undefined && env[name] !== '' ? env[name] : undefined);
+  const host = (value('HOST') ?? DEFAULT_HOST).trim().replace(/^\[(.*)\]$/, '$1');
+  if (!net.isIP(host) && !/^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/i.test(host)) {
+    throw new UsageError(`HOST must be an IP address or a host name, got "${env.HOST}"`, { cause: { setting: 'HOST', value: env.HOST } });
+  }
+  const port = value('PORT') === undefined ? DEFAULT_PORT : Number(String(env.PORT).trim());
+  if (!Number.isInteger(port) || port < 1 || port > 65535) {
+    throw new UsageError(`PORT must be a port number from 1 to 65535, got "${env.PORT}"`, { cause: { setting: 'PORT', value: env.PORT } });
+  }
+  // Not trimmed: a password may contain spaces; an accidental trailing newline is the user's to fix.
+  const password = value('VIDSEARCH_PASSWORD');
+  if (password !== undefined && [...password].length < MIN_PASSWORD_CHARS) {
+    throw new UsageError(`VIDSEARCH_PASSWORD must be at least ${MIN_PASSWORD_CHARS} characters`, { cause: { setting: 'VIDSEARCH_PASSWORD' } });
+  }
+  // Trimmed, as /api/actions has always done.
+  const apiToken = value('VIDSEARCH_API_TOKEN')?.trim() || undefined;
+  if (apiToken !== undefined && (apiToken.length < MIN_TOKEN_CHARS || /\s/.test(apiToken))) {
+    throw new UsageError(`VIDSEARCH_API_TOKEN must be at least ${MIN_TOKEN_CHARS} characters without spaces (e.g. VIDSEARCH_API_TOKEN=$(openssl rand -hex 32))`, {
+      cause: { setting: 'VIDSEARCH_API_TOKEN' },
+    });
+  }
+  const loopback = isLoopbackHost(host);
+  if (!loopback && password === undefined && apiToken === undefined) {
+    throw new InsecureBindError(
+      `refusing to serve on ${host} without a credential: anyone who can reach it could list and play every video. ` +
+        `Set VIDSEARCH_PASSWORD=<at least ${MIN_PASSWORD_CHARS} characters> (browser sign-in) and/or ` +
+        `VIDSEARCH_API_TOKEN=$(openssl rand -hex 32) (API clients, Authorization: Bearer), or HOST=127.0.0.1 to serve this machine only`,
+      { cause: { setting: 'HOST', value: host } },
+    );
+  }
+  return { host, loopback, port, password, apiToken };
 }

@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { resolveConfig, type Config } from '../indexer/config';
+import { resolveConfig, resolveServerConfig, type Config, type ServerConfig } from '../indexer/config';
 import { errorMessage } from '../indexer/errors';
 import { locateModel } from '../indexer/model';
 import { PROJECT_ROOT } from '../indexer/paths';
@@ -83,17 +83,23 @@ export function next(args: string[], env: NodeJS.ProcessEnv): Promise<number> {
   });
 }
 
-async function announceWhenReady(port: number, signal: AbortSignal): Promise<void> {
+async function announceWhenReady(server: ServerConfig, signal: AbortSignal): Promise<void> {
   // The first request opens the engine (loads the model); asking now means the first search is fast.
-  const url = `http://127.0.0.1:${port}/api/health`;
+  const any = server.host === '0.0.0.0' || server.host === '::';
+  const host = any ? '127.0.0.1' : server.host.includes(':') ? `[${server.host}]` : server.host;
+  const url = `http://${host}:${server.port}/api/health`;
+  const shown = `http://${any ? 'localhost' : host}:${server.port}${any ? ' (and on every address of this machine)' : ''}`;
+  // With a token the full answer; without one (password only) the server says just whether it works.
+  const headers: Record<string, string> = server.apiToken ? { Authorization: `Bearer ${server.apiToken}` } : {};
   while (!signal.aborted) {
     await sleep(500, undefined, { signal }).catch(() => {});
-    const health = await fetch(url, { signal })
+    const health = await fetch(url, { signal, headers })
       .then((r) => r.json() as Promise<{ ok: boolean; videos?: number; error?: string }>)
       .catch(() => undefined);
     if (!health) continue;
-    if (health.ok) log(`ready at http://localhost:${port} (${health.videos} videos indexed)`);
-    else log(`running at http://localhost:${port}, but search is unavailable: ${health.error}`);
+    const indexed = health.videos === undefined ? '' : ` (${health.videos} videos indexed)`;
+    if (health.ok) log(`ready at ${shown}${indexed}`);
+    else log(`running at ${shown}, but search is unavailable${health.error ? `: ${health.error}` : ' (see /api/health once signed in)'}`);
     return;
   }
 }
@@ -104,17 +110,16 @@ async function announceWhenReady(port: number, signal: AbortSignal): Promise<voi
  */
 export async function serve(env: NodeJS.ProcessEnv = process.env): Promise<number> {
   let cfg: Config;
+  let listen: ServerConfig;
   try {
     cfg = resolveConfig({}, env);
+    // Checked before anything else (a build takes minutes): HOST beyond loopback without a credential is refused.
+    listen = resolveServerConfig(env);
   } catch (err) {
     log(errorMessage(err));
     return 2;
   }
-  const port = Number(env.PORT || 3000);
-  if (!Number.isInteger(port) || port < 1 || port > 65535) {
-    log(`PORT must be a port number, got "${env.PORT}"`);
-    return 2;
-  }
+  const port = listen.port;
   // A data directory that cannot be opened is not something the web page could help with.
   try {
     await (await Store.open(cfg)).close();
@@ -152,7 +157,7 @@ export async function serve(env: NodeJS.ProcessEnv = process.env): Promise<numbe
   process.on('SIGINT', forward);
   process.on('SIGTERM', forward);
   const stopped = new AbortController();
-  void announceWhenReady(port, stopped.signal);
+  void announceWhenReady(listen, stopped.signal);
   try {
     const [code] = await Promise.all([
       new Promise<number>((resolve) => server.once('exit', (c, sig) => resolve(c ?? (sig === 'SIGINT' ? 130 : 143)))),

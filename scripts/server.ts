@@ -6,7 +6,11 @@
 import http from 'node:http';
 import { Readable } from 'node:stream';
 import next from 'next';
+import { GET as health } from '../app/api/health/route';
 import { GET, HEAD } from '../app/api/videos/[id]/stream/route';
+import { AuthGate } from '../app/lib/auth';
+import { resolveConfig, resolveServerConfig, type ServerConfig } from '../indexer/config';
+import { errorMessage } from '../indexer/errors';
 import { PROJECT_ROOT } from '../indexer/paths';
 
 const STREAM = /^\/api\/videos\/([^/]+)\/stream\/?$/;
@@ -41,18 +45,33 @@ async function streamRoute(req: http.IncomingMessage, res: http.ServerResponse, 
 
 export interface RunningServer {
   url: string;
+  /** what the socket is bound to */
+  address: import('node:net').AddressInfo;
+  /** what it asks for: "password", "API token", both, or "none" */
+  authentication: string;
   close(): Promise<void>;
 }
 
-export async function startServer({ port, hostname = '0.0.0.0' }: { port: number; hostname?: string }): Promise<RunningServer> {
+/**
+ * Serves on `cfg.host`:`cfg.port` (resolveServerConfig: loopback unless HOST says otherwise, and
+ * then only with a credential). `home` is the data directory, where the session secret is kept.
+ */
+export async function startServer(cfg: ServerConfig, home: string): Promise<RunningServer> {
+  const { host: hostname, port } = cfg;
+  // Before Next.js starts: a bad secret file should stop the server, not fail every request.
+  const gate = new AuthGate(cfg, home, { health });
   const app = next({ dev: false, dir: PROJECT_ROOT, hostname, port });
   const handle = app.getRequestHandler();
   await app.prepare();
   const server = http.createServer((req, res) => {
-    const url = new URL(req.url ?? '/', `http://${req.headers.host ?? 'localhost'}`);
-    const m = STREAM.exec(url.pathname);
-    const work = m && (req.method === 'GET' || req.method === 'HEAD') ? streamRoute(req, res, url, m[1]) : handle(req, res);
-    Promise.resolve(work).catch((err) => {
+    // Every request, pages, API, the stream and Next's own files, passes the gate first.
+    const work = gate.handle(req, res).then((answered) => {
+      if (answered) return;
+      const url = new URL(req.url ?? '/', `http://${req.headers.host ?? 'localhost'}`);
+      const m = STREAM.exec(url.pathname);
+      return m && (req.method === 'GET' || req.method === 'HEAD') ? streamRoute(req, res, url, m[1]) : handle(req, res);
+    });
+    work.catch((err) => {
       console.error(err);
       if (!res.headersSent) res.writeHead(500, { 'Content-Type': 'application/json' }).end(JSON.stringify({ error: 'internal server error' }));
       else res.destroy();
@@ -63,8 +82,11 @@ export async function startServer({ port, hostname = '0.0.0.0' }: { port: number
     server.listen(port, hostname, () => resolve());
   });
   const address = server.address() as import('node:net').AddressInfo;
+  const shown = hostname === '0.0.0.0' || hostname === '::' ? 'localhost' : hostname.includes(':') ? `[${hostname}]` : hostname;
   return {
-    url: `http://${hostname === '0.0.0.0' ? 'localhost' : hostname}:${address.port}`,
+    url: `http://${shown}:${address.port}`,
+    address,
+    authentication: [cfg.password !== undefined && 'password', cfg.apiToken !== undefined && 'API token'].filter(Boolean).join(' and ') || 'none',
     async close() {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
@@ -73,10 +95,20 @@ export async function startServer({ port, hostname = '0.0.0.0' }: { port: number
   };
 }
 
-// Run directly (tests, scripts/serve.ts): PORT and HOSTNAME from the environment.
+// Run directly (tests, scripts/serve.ts): HOST, PORT and the credentials from the environment.
 if (process.argv[1] && import.meta.url.endsWith(process.argv[1].replace(/^.*\/scripts\//, '/scripts/'))) {
-  const running = await startServer({ port: Number(process.env.PORT || 3000), hostname: process.env.HOSTNAME || '0.0.0.0' });
-  console.log(`listening on ${running.url}`);
+  let cfg: ServerConfig;
+  let home: string;
+  try {
+    cfg = resolveServerConfig(process.env);
+    home = resolveConfig({}, process.env).home;
+  } catch (err) {
+    // Before listening: nothing is exposed, and the message says what to set.
+    console.error(`vidsearch: ${errorMessage(err)}`);
+    process.exit(2);
+  }
+  const running = await startServer(cfg, home);
+  console.log(`listening on ${running.url} (bound to ${running.address.address}:${running.address.port}; sign-in: ${running.authentication})`);
   const stop = async () => {
     await running.close();
     process.exit(0);
