@@ -38,6 +38,8 @@ export interface Config {
   rerankK: number;
   /** disk budget of the web app's thumbnail cache (<home>/thumbnails); least recently used go first */
   thumbnailCacheMb: number;
+  /** disk budget of the label-vector cache (<cacheDir>/labels); least recently used go first, the library's own set never */
+  labelCacheMb: number;
   /** the largest clip the web app accepts for tagging (POST /api/actions) */
   uploadMaxMb: number;
   /** the longest clip it encodes on request */
@@ -57,6 +59,9 @@ export const DEFAULT_SEGMENT_SECONDS = 10;
 export const DEFAULT_RERANK_TEMPERATURE = 0.1;
 export const DEFAULT_UPLOAD_MAX_MB = 512;
 export const DEFAULT_UPLOAD_MAX_SECONDS = 600;
+// 1,000 custom labels × 28 templates of 512-d vectors take 57 MB; 256 MB keeps the shipped sets
+// (23 MB for Kinetics-400) and a handful of large custom lists.
+export const DEFAULT_LABEL_CACHE_MB = 256;
 
 const VARIANTS: readonly ModelVariant[] = ['fp32', 'quantized', 'fp16'];
 const POOLINGS: readonly PoolingName[] = ['mean', 'transformer'];
@@ -124,6 +129,7 @@ export function resolveConfig(flags: ConfigInput = {}, env: Env = process.env): 
     rerankTemperature: positiveNumber('rerank temperature (VIDSEARCH_RERANK_TAU)', pick('rerankTemperature', 'VIDSEARCH_RERANK_TAU') ?? DEFAULT_RERANK_TEMPERATURE, { max: 100 }),
     rerankK: positiveNumber('rerank candidates (VIDSEARCH_RERANK_K)', pick('rerankK', 'VIDSEARCH_RERANK_K') ?? 100, { integer: true, max: 10000 }),
     thumbnailCacheMb: positiveNumber('thumbnail cache size in MB (VIDSEARCH_THUMBNAIL_CACHE_MB)', pick('thumbnailCacheMb', 'VIDSEARCH_THUMBNAIL_CACHE_MB') ?? 512),
+    labelCacheMb: positiveNumber('label cache size in MB (VIDSEARCH_LABEL_CACHE_MB)', pick('labelCacheMb', 'VIDSEARCH_LABEL_CACHE_MB') ?? DEFAULT_LABEL_CACHE_MB),
     uploadMaxMb,
     uploadMaxSeconds: positiveNumber('upload length limit in seconds (VIDSEARCH_UPLOAD_MAX_SECONDS)', pick('uploadMaxSeconds', 'VIDSEARCH_UPLOAD_MAX_SECONDS') ?? DEFAULT_UPLOAD_MAX_SECONDS),
     // Two uploads of the largest size at once by default: the one being encoded and the next.

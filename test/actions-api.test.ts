@@ -159,6 +159,8 @@ before(async () => {
     VIDSEARCH_CACHE_DIR: cfg.cacheDir,
     VIDSEARCH_SEGMENT_SECONDS: '4',
     VIDSEARCH_UPLOAD_DIR: uploads,
+    // Small enough that the label-cache test below goes over it.
+    VIDSEARCH_LABEL_CACHE_MB: '1',
   });
 });
 
@@ -621,6 +623,54 @@ describe('uploads are admitted before their bodies are read', () => {
   });
 });
 
+describe('templates and the label-vector cache', () => {
+  test('templates apply to a video id with no other choice: the library\'s labels in those templates, scored', async () => {
+    const engine = await getEngine();
+    const plain = await postJson({ videoId: ids.brg });
+    const res = await postJson({ videoId: ids.brg, templates: 'actionclip' });
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+    assert.equal(res.body.labelSet, 'kinetics400+actionclip');
+    assert.deepEqual(res.body, JSON.parse(JSON.stringify(await tagVideo(engine, ids.brg, labelSet('kinetics400', 'actionclip'), 5))));
+    // The library's own templates: the same answer as no choice at all.
+    assert.deepEqual((await postJson({ videoId: ids.brg, templates: 'clip-kinetics' })).body, plain.body);
+    // In a multipart request too.
+    const form = await upload(await multipart([['videoId', String(ids.brg)], ['templates', 'actionclip']]));
+    assert.equal((await form.json()).labelSet, 'kinetics400+actionclip');
+    for (const templates of ['nope', 'ActionCLIP', '', 3]) {
+      const bad = await postJson({ videoId: ids.brg, templates });
+      assert.equal(bad.status, 400, JSON.stringify(templates));
+      assert.match(bad.body.error, /templates must be one of clip-kinetics, clip-ucf101, actionclip/);
+    }
+  });
+
+  test('the label cache keeps to VIDSEARCH_LABEL_CACHE_MB, least recently used first; the library\'s set stays', async () => {
+    const dir = path.join(cfg.cacheDir, 'labels');
+    // A set's file is named by its key (":" made "_") and the model: one model in this cache.
+    const fileOf = (key: string) => fs.readdirSync(dir).find((n) => n.startsWith(`${key.replace(':', '_')}-`) && n.endsWith('.f32'));
+    assert.equal((await postJson({ videoId: ids.red, k: 12 })).status, 200); // scored: its vectors are cached
+    const active = fileOf('kinetics400');
+    assert.ok(active);
+    // The library's set is the least recently used file: the first to go, but for its pin.
+    const old = new Date(Date.now() - 30 * 86_400_000);
+    fs.utimesSync(path.join(dir, active), old, old);
+    const sets = Array.from({ length: 12 }, (_, i) => ['red', 'green', ...Array.from({ length: 100 }, (_, j) => `colour ${i}-${j}`)]);
+    for (const labels of sets) {
+      const res = await postJson({ videoId: ids.red, labels });
+      assert.equal(res.status, 200);
+      assert.equal(res.body.labels[0].label, 'red');
+    }
+    const cached = fs.readdirSync(dir).filter((n) => n.endsWith('.f32'));
+    const bytes = cached.reduce((sum, n) => sum + fs.statSync(path.join(dir, n)).size, 0);
+    assert.ok(bytes <= 2 ** 20, `${bytes} bytes in the label cache (${cached.length} files)`);
+    assert.equal(fileOf('kinetics400'), active, "the library's label set was kept");
+    assert.ok(fileOf(customLabelSet(sets.at(-1)!).key), 'the newest set was kept');
+    assert.equal(fileOf(customLabelSet(sets[0]).key), undefined, 'the oldest custom set went');
+    // A removed set is encoded again when asked for: the same answer.
+    const again = await postJson({ videoId: ids.red, labels: sets[0] });
+    assert.equal(again.body.labels[0].label, 'red');
+  });
+});
+
 describe('label sets and the action filter', () => {
   test('GET /api/actions/labels: the shipped sets and the library\'s', async () => {
     const res = await labelSets(new Request('http://localhost/api/actions/labels'), { params: Promise.resolve({}) });
@@ -672,5 +722,8 @@ describe('label sets and the action filter', () => {
     assert.deepEqual(active.labels, COLOURS);
     // The library's set is now the colours: a plain request gets them, from the stored tags.
     assert.equal((await postJson({ videoId: ids.green })).body.labels[0].label, 'green');
+    // With templates: the library's own labels written into them (issue 12).
+    const templated = await postJson({ videoId: ids.green, templates: 'actionclip' });
+    assert.deepEqual([templated.body.labelSet, templated.body.labels[0].label], [customLabelSet(COLOURS, 'actionclip').key, 'green']);
   });
 });

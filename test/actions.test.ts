@@ -70,12 +70,13 @@ test('label sets: shipped vocabularies, custom lists, clear errors', () => {
   assert.equal(customLabelSet(['red', 'blue']).key, customLabelSet(['red', 'blue']).key);
 });
 
-test('upload settings: defaults, the budget follows the upload limit, bad values refused', () => {
+test('the label cache and upload settings: defaults, the budget follows the upload limit, bad values refused', () => {
   const cfg = resolveConfig({}, {});
-  assert.deepEqual([cfg.uploadMaxMb, cfg.uploadMaxSeconds, cfg.uploadBudgetMb], [512, 600, 1024]);
+  assert.deepEqual([cfg.labelCacheMb, cfg.uploadMaxMb, cfg.uploadMaxSeconds, cfg.uploadBudgetMb], [256, 512, 600, 1024]);
   assert.equal(resolveConfig({}, { VIDSEARCH_UPLOAD_MAX_MB: '100' }).uploadBudgetMb, 200, 'two of the largest uploads by default');
   assert.equal(resolveConfig({}, { VIDSEARCH_UPLOAD_MAX_MB: '100', VIDSEARCH_UPLOAD_BUDGET_MB: '150' }).uploadBudgetMb, 150);
-  for (const [name, value] of [['VIDSEARCH_UPLOAD_BUDGET_MB', '-1'], ['VIDSEARCH_UPLOAD_MAX_MB', 'lots'], ['VIDSEARCH_UPLOAD_MAX_SECONDS', 'NaN']]) {
+  assert.equal(resolveConfig({ labelCacheMb: '0.5' }, { VIDSEARCH_LABEL_CACHE_MB: '64' }).labelCacheMb, 0.5, 'a flag wins');
+  for (const [name, value] of [['VIDSEARCH_LABEL_CACHE_MB', '0'], ['VIDSEARCH_UPLOAD_BUDGET_MB', '-1'], ['VIDSEARCH_UPLOAD_MAX_MB', 'lots'], ['VIDSEARCH_UPLOAD_MAX_SECONDS', 'NaN']]) {
     assert.throws(() => resolveConfig({}, { [name]: value }), (e: Error) => e instanceof UsageError && e.message.includes(name), `${name}=${value}`);
   }
 });

@@ -10,7 +10,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
-import { LABEL_SETS, MAX_CUSTOM_LABELS, MAX_LABEL_CHARS, type TemplateSetName } from '@/indexer/actions';
+import { LABEL_SETS, MAX_CUSTOM_LABELS, MAX_LABEL_CHARS, TEMPLATE_SETS } from '@/indexer/actions';
 import type { OpenEngine } from '@/indexer/engine';
 import { probe } from '@/indexer/media';
 import { chooseLabelSet, storedVideoTags, tagFile, tagVideo, type TagResult } from '@/indexer/tagging';
@@ -29,7 +29,6 @@ const MAX_JSON_BYTES = 2 * 1024 * 1024;
 /** One multipart field (the labels); the whole body may exceed the file limit by this much. */
 const MAX_FIELD_BYTES = 1024 * 1024;
 const MULTIPART_OVERHEAD = 2 * MAX_FIELD_BYTES;
-const TEMPLATE_SETS = ['clip-kinetics', 'clip-ucf101', 'actionclip'] as const satisfies readonly TemplateSetName[];
 
 const Labels = z
   .array(
