@@ -5,6 +5,7 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { markUsed, pruneLeastRecentlyUsed } from './disk-cache';
 import { UsageError } from './errors';
 import { loadGraph, type ClipModel, type GraphSession } from './model';
 import { GraphBuilder } from './onnx-writer';
@@ -14,7 +15,9 @@ import { PROJECT_ROOT } from './paths';
 export const LABEL_SETS = ['kinetics400', 'kinetics700', 'ucf101'] as const;
 export type LabelSetName = (typeof LABEL_SETS)[number];
 export const DEFAULT_LABEL_SET: LabelSetName = 'kinetics400';
-export type TemplateSetName = 'clip-kinetics' | 'clip-ucf101' | 'actionclip';
+/** The prompt template sets of labels/templates.json: CLIP's for Kinetics and UCF101, ActionCLIP's 16. */
+export const TEMPLATE_SETS = ['clip-kinetics', 'clip-ucf101', 'actionclip'] as const;
+export type TemplateSetName = (typeof TEMPLATE_SETS)[number];
 
 export interface LabelSet {
   /** "kinetics400", or "custom:<hash>" for a user's own list */
@@ -99,17 +102,28 @@ export function prompts(set: LabelSet): string[] {
   return set.templates.flatMap((t) => set.labels.map((l) => t.replace('{}', l)));
 }
 
-/**
- * Encodes the prompts, or reads them from the disk cache: a file per (model identity, label set),
- * so a vocabulary of 700 labels × 28 templates is encoded once, not per video.
- */
-export async function labelVectors(model: ClipModel, set: LabelSet, cacheDir: string, batch = 64): Promise<LabelVectors> {
+const LABEL_CACHE_EXT = '.f32';
+
+/** The cache file of a label set's vectors: one per (model identity, label set). */
+export function labelCacheFile(model: Pick<ClipModel, 'identity'>, setKey: string, cacheDir: string): string {
   const modelKey = crypto.createHash('sha256').update(JSON.stringify(model.identity)).digest('hex').slice(0, 16);
-  const file = path.join(cacheDir, `${set.key.replace(/[^a-z0-9+_-]/gi, '_')}-${modelKey}.f32`);
+  return path.join(cacheDir, `${setKey.replace(/[^a-z0-9+_-]/gi, '_')}-${modelKey}${LABEL_CACHE_EXT}`);
+}
+
+/**
+ * Encodes the prompts, or reads them from the disk cache (labelCacheFile), so a vocabulary of 700
+ * labels × 28 templates is encoded once, not per video. `written` says the file is new.
+ */
+export async function labelVectors(model: ClipModel, set: LabelSet, cacheDir: string, batch = 64): Promise<LabelVectors & { written: boolean }> {
+  const file = labelCacheFile(model, set.key, cacheDir);
   const count = set.templates.length * set.labels.length * model.dim;
   try {
     const buf = fs.readFileSync(file);
-    if (buf.byteLength === count * 4) return { set, dim: model.dim, data: new Float32Array(buf.buffer, buf.byteOffset, count).slice() };
+    if (buf.byteLength === count * 4) {
+      // A hit is a use: the cache's budget removes the least recently used first.
+      await markUsed(file);
+      return { set, dim: model.dim, data: new Float32Array(buf.buffer, buf.byteOffset, count).slice(), written: false };
+    }
   } catch {
     // not cached yet
   }
@@ -123,7 +137,7 @@ export async function labelVectors(model: ClipModel, set: LabelSet, cacheDir: st
   const tmp = `${file}.${process.pid}.tmp`;
   fs.writeFileSync(tmp, Buffer.from(data.buffer));
   fs.renameSync(tmp, file);
-  return { set, dim: model.dim, data };
+  return { set, dim: model.dim, data, written: true };
 }
 
 /**
@@ -188,22 +202,40 @@ export function lowConfidence(tags: Tag[]): boolean {
 
 const MAX_CUSTOM_SETS_IN_MEMORY = 8;
 
+/** The disk budget of the label-vector cache (<cacheDir>/labels). */
+export interface LabelCacheBudget {
+  maxBytes: number;
+  /** the key of the library's own label set, whose file is never removed (it tags every new video) */
+  pinned: () => Promise<string | undefined>;
+}
+
 /** Label vectors per label set, loaded once per process, and the tagging of pooled vectors. */
 export class ActionTagger {
   private readonly loaded = new Map<string, Promise<LabelVectors>>();
   private scorer: Promise<GraphSession> | undefined;
+  private pruning: Promise<unknown> = Promise.resolve();
 
   constructor(
     private readonly model: ClipModel,
     private readonly cacheDir: string,
     /** ONNX Runtime threads for the scoring */
     private readonly threads = 1,
+    /** none: the cache grows without limit */
+    private readonly budget?: LabelCacheBudget,
   ) {}
 
   vectors(set: LabelSet): Promise<LabelVectors> {
     let lv = this.loaded.get(set.key);
+    // A use of the file too, so the sets in use here are not the ones the disk budget removes.
+    if (lv && this.budget) void markUsed(labelCacheFile(this.model, set.key, this.labelsDir));
     if (!lv) {
-      lv = labelVectors(this.model, set, path.join(this.cacheDir, 'labels'));
+      lv = labelVectors(this.model, set, this.labelsDir).then(async (res) => {
+        // After each new file, not on a timer: a new file follows an encode of every prompt,
+        // which costs far more than listing the folder. Awaited, so a caller sees the cache
+        // within its budget; failing to prune never fails the tagging.
+        if (res.written) await this.prune(res.set.key).catch(() => {});
+        return res;
+      });
       // A failed encode is not remembered, so the next call tries again.
       lv.catch(() => this.loaded.delete(set.key));
     }
@@ -214,6 +246,26 @@ export class ActionTagger {
     const custom = [...this.loaded.keys()].filter((key) => key.startsWith('custom:'));
     for (const key of custom.slice(0, Math.max(0, custom.length - MAX_CUSTOM_SETS_IN_MEMORY))) this.loaded.delete(key);
     return lv;
+  }
+
+  private get labelsDir(): string {
+    return path.join(this.cacheDir, 'labels');
+  }
+
+  /**
+   * Keeps the label cache within its budget, least recently used first. Never removed: the
+   * library's label set and `fresh` (just encoded; removing it would waste that encode).
+   */
+  private prune(fresh: string): Promise<unknown> {
+    const budget = this.budget;
+    if (!budget) return Promise.resolve();
+    // One at a time: two prunes at once would both count files the other is removing.
+    this.pruning = this.pruning.catch(() => {}).then(async () => {
+      const pinned = await budget.pinned().catch(() => undefined);
+      const keep = new Set([fresh, pinned].filter((k) => k !== undefined).map((k) => path.basename(labelCacheFile(this.model, k, this.labelsDir))));
+      await pruneLeastRecentlyUsed(this.labelsDir, budget.maxBytes, { match: (name) => name.endsWith(LABEL_CACHE_EXT), keep: (name) => keep.has(name) });
+    });
+    return this.pruning;
   }
 
   /** Top-k labels of the whole video (segmentIdx -1) and of each segment. */

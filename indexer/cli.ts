@@ -6,7 +6,7 @@ import { COMMON, INDEXING, RERANKING, configFrom, parse } from './cli-args';
 import { openEngine } from './engine';
 import { repoolLibrary } from './repool';
 import { UsageError, VidsearchError, errorMessage } from './errors';
-import { LOW_CONFIDENCE, type TemplateSetName } from './actions';
+import { LOW_CONFIDENCE, TEMPLATE_SETS, type TemplateSetName } from './actions';
 import { WatchDaemon, lineLogger, readDaemonStatus } from './daemon';
 import { indexTargets, type IndexEvent } from './pipeline';
 import { Store } from './store';
@@ -308,7 +308,7 @@ async function cmdTag(args: string[]): Promise<number> {
   const k = values.k === undefined ? 5 : Number(values.k);
   if (!Number.isInteger(k) || k < 1 || k > 50) throw new UsageError(`--k must be an integer from 1 to 50, got "${values.k}"`);
   const templates = values.templates as TemplateSetName | undefined;
-  if (templates && !['clip-kinetics', 'clip-ucf101', 'actionclip'].includes(templates)) throw new UsageError(`--templates takes clip-kinetics, clip-ucf101 or actionclip; got "${templates}"`);
+  if (templates && !(TEMPLATE_SETS as readonly string[]).includes(templates)) throw new UsageError(`--templates takes ${TEMPLATE_SETS.join(', ')}; got "${templates}"`);
   const choice = {
     labels: values.labels === undefined ? undefined : (values.labels as string).split(','),
     labelSet: values['label-set'] as string | undefined,

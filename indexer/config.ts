@@ -39,6 +39,14 @@ export interface Config {
   rerankK: number;
   /** disk budget of the web app's thumbnail cache (<home>/thumbnails); least recently used go first */
   thumbnailCacheMb: number;
+  /** disk budget of the label-vector cache (<cacheDir>/labels); least recently used go first, the library's own set never */
+  labelCacheMb: number;
+  /** the largest clip the web app accepts for tagging (POST /api/actions) */
+  uploadMaxMb: number;
+  /** the longest clip it encodes on request */
+  uploadMaxSeconds: number;
+  /** temporary disk all uploads in flight may take together; beyond it an upload is refused unread (503; 413 if it alone is larger) */
+  uploadBudgetMb: number;
 }
 
 export type ConfigInput = Partial<{ [K in keyof Config]: Config[K] | string | undefined }>;
@@ -54,6 +62,11 @@ export const DEFAULT_SEGMENT_SECONDS = 10;
 // Bain et al. 2022 (query scoring): softmax over frame-query similarities at temperature 0.1, i.e.
 // 0.1 × CLIP's logits (logit scale 100 × cosine) = cosine / 0.1. See indexer/rerank.ts.
 export const DEFAULT_RERANK_TEMPERATURE = 0.1;
+export const DEFAULT_UPLOAD_MAX_MB = 512;
+export const DEFAULT_UPLOAD_MAX_SECONDS = 600;
+// 1,000 custom labels × 28 templates of 512-d vectors take 57 MB; 256 MB keeps the shipped sets
+// (23 MB for Kinetics-400) and a handful of large custom lists.
+export const DEFAULT_LABEL_CACHE_MB = 256;
 
 const VARIANTS: readonly ModelVariant[] = ['fp32', 'quantized', 'fp16'];
 const POOLINGS: readonly PoolingName[] = ['mean', 'transformer'];
@@ -102,6 +115,7 @@ export function resolveConfig(flags: ConfigInput = {}, env: Env = process.env): 
   if (!databaseUrl.startsWith('file:')) {
     throw new UsageError(`DATABASE_URL must be a SQLite "file:" URL, got "${databaseUrl}"`, { cause: { setting: 'DATABASE_URL' } });
   }
+  const uploadMaxMb = positiveNumber('upload size limit in MB (VIDSEARCH_UPLOAD_MAX_MB)', pick('uploadMaxMb', 'VIDSEARCH_UPLOAD_MAX_MB') ?? DEFAULT_UPLOAD_MAX_MB);
   return {
     home,
     databaseUrl,
@@ -120,6 +134,11 @@ export function resolveConfig(flags: ConfigInput = {}, env: Env = process.env): 
     rerankTemperature: positiveNumber('rerank temperature (VIDSEARCH_RERANK_TAU)', pick('rerankTemperature', 'VIDSEARCH_RERANK_TAU') ?? DEFAULT_RERANK_TEMPERATURE, { max: 100 }),
     rerankK: positiveNumber('rerank candidates (VIDSEARCH_RERANK_K)', pick('rerankK', 'VIDSEARCH_RERANK_K') ?? 100, { integer: true, max: 10000 }),
     thumbnailCacheMb: positiveNumber('thumbnail cache size in MB (VIDSEARCH_THUMBNAIL_CACHE_MB)', pick('thumbnailCacheMb', 'VIDSEARCH_THUMBNAIL_CACHE_MB') ?? 512),
+    labelCacheMb: positiveNumber('label cache size in MB (VIDSEARCH_LABEL_CACHE_MB)', pick('labelCacheMb', 'VIDSEARCH_LABEL_CACHE_MB') ?? DEFAULT_LABEL_CACHE_MB),
+    uploadMaxMb,
+    uploadMaxSeconds: positiveNumber('upload length limit in seconds (VIDSEARCH_UPLOAD_MAX_SECONDS)', pick('uploadMaxSeconds', 'VIDSEARCH_UPLOAD_MAX_SECONDS') ?? DEFAULT_UPLOAD_MAX_SECONDS),
+    // Two uploads of the largest size at once by default: the one being encoded and the next.
+    uploadBudgetMb: positiveNumber('upload disk budget in MB (VIDSEARCH_UPLOAD_BUDGET_MB)', pick('uploadBudgetMb', 'VIDSEARCH_UPLOAD_BUDGET_MB') ?? 2 * uploadMaxMb),
   };
 }
 

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { ActionTagger } from './actions';
 import type { Config } from './config';
 import { loadModel, type ClipModel } from './model';
-import type { Engine } from './pipeline';
+import { activeLabelSet, type Engine } from './pipeline';
 import type { PoolingStrategy } from './pooling';
 import { loadPooling } from './pooler';
 import { repoolLibrary, type RepoolProgress, type RepoolReport } from './repool';
@@ -63,7 +63,11 @@ export async function openEngine(cfg: Config, opts: { writer?: boolean; reindex?
     get identity() {
       return !opts.writer && store.identity ? store.identity : identity;
     },
-    tagger: new ActionTagger(model, cfg.cacheDir, cfg.threads),
+    tagger: new ActionTagger(model, cfg.cacheDir, cfg.threads, {
+      maxBytes: cfg.labelCacheMb * 2 ** 20,
+      // Read when pruning, not now: `tag --all` in another process may change it meanwhile.
+      pinned: async () => (await activeLabelSet(engine))?.key,
+    }),
     searcher: Object.assign(new Searcher(store, model, cfg.labelSet), { rerank: rerankSettings(cfg) }),
     async close() {
       try {

@@ -3,7 +3,7 @@
 // and re-tag the whole library for another vocabulary without decoding anything.
 import fs from 'node:fs';
 import path from 'node:path';
-import { customLabelSet, labelSet, labelSetSpec, lowConfidence, readLabelsFile, type LabelSet, type Tag, type TemplateSetName } from './actions';
+import { customLabelSet, labelSet, labelSetFromSpec, labelSetSpec, lowConfidence, readLabelsFile, type LabelSet, type Tag, type TemplateSetName } from './actions';
 import { UsageError } from './errors';
 import { fileStamp } from './files';
 import { activeLabelSet, encodeVideo, type Engine } from './pipeline';
@@ -26,14 +26,19 @@ export interface LabelChoice {
   templates?: TemplateSetName;
 }
 
-/** At most one source of labels; none means the library's active label set. */
+/**
+ * At most one source of labels; none means the library's active label set. `templates` applies
+ * to whichever it is: with no other choice, the library's labels written into those templates
+ * (scored from the stored vectors, not read from the stored tags, which used the library's own).
+ */
 export async function chooseLabelSet(engine: Engine, choice: LabelChoice): Promise<LabelSet> {
   const given = [choice.labels, choice.labelSet, choice.labelsFile].filter((x) => x !== undefined).length;
   if (given > 1) throw new UsageError('give only one of labels, labelSet, labelsFile', { cause: { field: 'labels' } });
   if (choice.labels) return customLabelSet(choice.labels, choice.templates);
   if (choice.labelsFile) return customLabelSet(readLabelsFile(choice.labelsFile), choice.templates);
   if (choice.labelSet) return labelSet(choice.labelSet, choice.templates);
-  return (await activeLabelSet(engine)) ?? labelSet('kinetics400');
+  const active = (await activeLabelSet(engine)) ?? labelSet('kinetics400');
+  return choice.templates ? labelSetFromSpec({ ...labelSetSpec(active), templateSet: choice.templates }) : active;
 }
 
 function result(set: LabelSet, tags: Awaited<ReturnType<Engine['tagger']['tag']>>, segments: Array<{ idx: number; start: number; end: number }>, file: string, videoId?: number): TagResult {

@@ -18,6 +18,7 @@ import { GET as labelSets } from '../app/api/actions/labels/route';
 import { GET as labelSetByName } from '../app/api/actions/labels/[name]/route';
 import { GET as search } from '../app/api/search/route';
 import { uploadSlots } from '../app/lib/actions';
+import { runFfmpeg } from '../indexer/samples';
 import { getEngine } from '../app/lib/engine';
 import { makeColorVideo, makeTextFile, type RGB } from './fixtures/videos';
 import { REPO_ROOT, tempDir, testConfig } from './helpers';
@@ -68,6 +69,42 @@ function upload(body: { bytes: Uint8Array; type: string }, opts: { headers?: Rec
 }
 
 const uploadsLeft = () => fs.readdirSync(uploads);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * A body that trickles: `bytes` in 16 KiB chunks, one per pull, and after the first chunk none
+ * until `gate` opens (when given). `pulled` counts the pulls: the stream makes the first by itself.
+ */
+function trickle(bytes: Uint8Array, gate?: Promise<void>): { stream: ReadableStream<Uint8Array>; pulled: () => number } {
+  let pulled = 0;
+  let at = 0;
+  const stream = new ReadableStream<Uint8Array>({
+    async pull(c) {
+      pulled++;
+      if (at > 0 && gate) await gate;
+      if (at >= bytes.length) return c.close();
+      c.enqueue(bytes.subarray(at, at + 16 * 1024));
+      at += 16 * 1024;
+    },
+  });
+  return { stream, pulled: () => pulled };
+}
+
+/** `p`, or a failure after `ms`: on code that waits where it should refuse, the test fails instead of hanging. */
+function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms} ms`)), ms)));
+  return Promise.race([p, late]).finally(() => clearTimeout(timer));
+}
+
+/** Polls until `check` holds (or `ms` pass); returns whether it did. */
+async function until(check: () => boolean, ms = 5000): Promise<boolean> {
+  for (const end = Date.now() + ms; Date.now() < end; await sleep(5)) if (check()) return true;
+  return check();
+}
+
+/** The files inside the temporary upload directories, as [directory, file] names. */
+const uploadFiles = () => uploadsLeft().flatMap((d) => fs.readdirSync(path.join(uploads, d)).map((f) => [d, f] as const));
 
 /** A request body that never ends, counting how many 64 KiB chunks the server pulled from it. */
 function endlessBody(): { stream: ReadableStream<Uint8Array>; pulled: () => number } {
@@ -122,6 +159,8 @@ before(async () => {
     VIDSEARCH_CACHE_DIR: cfg.cacheDir,
     VIDSEARCH_SEGMENT_SECONDS: '4',
     VIDSEARCH_UPLOAD_DIR: uploads,
+    // Small enough that the label-cache test below goes over it.
+    VIDSEARCH_LABEL_CACHE_MB: '1',
   });
 });
 
@@ -447,6 +486,191 @@ describe('POST /api/actions with an uploaded clip', () => {
   });
 });
 
+describe('uploads are admitted before their bodies are read', () => {
+  let short: string;
+
+  before(async () => {
+    short = path.join(tempDir('vidsearch-clips-'), 'short.mp4');
+    await makeColorVideo(short, [{ color: rgb('red'), seconds: 2 }]);
+  });
+
+  test('20 slow uploads at once: 5 taken in (1 encoding, 4 in line), 15 get 503 unread; never more than 5 temporary directories', async () => {
+    const body = await multipart([['labels', 'red,green,blue']], { path: short, name: 'clip.mp4' });
+    let open!: () => void;
+    const gate = new Promise<void>((r) => (open = r));
+    const bodies = Array.from({ length: 20 }, () => trickle(body.bytes, gate));
+    let peak = 0;
+    let watching = true;
+    const watcher = (async () => {
+      while (watching) {
+        peak = Math.max(peak, uploadsLeft().length);
+        await sleep(2);
+      }
+    })();
+    const answers: Array<Response | undefined> = [];
+    const pending = bodies.map((b, i) => upload(body, { stream: b.stream }).then((r) => (answers[i] = r)));
+    try {
+      // While the admitted bodies are held, the rest are answered.
+      await until(() => answers.filter(Boolean).length >= 15);
+      const early = answers.map((r, i) => [r, i] as const).filter(([r]) => r);
+      assert.equal(early.length, 15, `${early.length} answered while 5 bodies were held`);
+      for (const [r, i] of early) {
+        assert.equal(r!.status, 503);
+        assert.equal(r!.headers.get('retry-after'), '10');
+        assert.match((await r!.json()).error, /busy encoding other clips/);
+        assert.ok(bodies[i].pulled() <= 1, `upload ${i}: pulled ${bodies[i].pulled()} chunks`);
+      }
+    } finally {
+      open();
+      await Promise.all(pending);
+      watching = false;
+      await watcher;
+    }
+    assert.ok(peak <= 5, `${peak} temporary directories at once`);
+    const statuses = answers.map((r) => r!.status);
+    assert.deepEqual([statuses.filter((s) => s === 200).length, statuses.filter((s) => s === 503).length], [5, 15]);
+    assert.deepEqual(uploadsLeft(), []);
+  });
+
+  test('the temporary-space budget: a declared length is claimed before reading, an undeclared body as it is written', async () => {
+    const body = await multipart([['labels', 'red,green']], { path: short, name: 'a.mp4' });
+    const size = body.bytes.length;
+    const fileSize = fs.statSync(short).size;
+    await withEnv({ VIDSEARCH_UPLOAD_BUDGET_MB: String((size * 1.5) / 2 ** 20) }, async () => {
+      // One upload larger than the whole budget: 413, unread.
+      const alone = trickle(new Uint8Array(size * 2));
+      const big = await within(upload(body, { stream: alone.stream, declared: size * 2 }), 5000, 'an upload over the budget');
+      assert.equal(big.status, 413);
+      assert.match((await big.json()).error, /VIDSEARCH_UPLOAD_BUDGET_MB/);
+      assert.ok(alone.pulled() <= 1, `pulled ${alone.pulled()} chunks`);
+
+      // An upload waiting in line holds its share: with the encoder busy, the next one does not fit.
+      let release!: () => void;
+      const held = new Promise<void>((r) => (release = r));
+      const holder = uploadSlots.run(() => held);
+      const first = upload(body, { declared: size });
+      const others: Promise<Response>[] = [];
+      try {
+        assert.ok(await until(() => uploadFiles().some(([d, f]) => fs.statSync(path.join(uploads, d, f)).size === fileSize)), 'the first upload was written');
+        const second = trickle(body.bytes);
+        others.push(upload(body, { stream: second.stream, declared: size }));
+        const refused = await within(others[0], 5000, 'an upload beyond the budget');
+        assert.equal(refused.status, 503);
+        assert.equal(refused.headers.get('retry-after'), '10');
+        assert.match((await refused.json()).error, /temporary space for uploads .*VIDSEARCH_UPLOAD_BUDGET_MB/);
+        assert.ok(second.pulled() <= 1, `pulled ${second.pulled()} chunks`);
+        // Without Content-Length the bytes are counted as they come: stopped where they no longer fit.
+        others.push(upload(body));
+        const counted = await within(others[1], 5000, 'an undeclared upload beyond the budget');
+        assert.equal(counted.status, 503);
+        assert.equal(uploadsLeft().length, 1, "the refused upload's directory is gone");
+      } finally {
+        release();
+        await holder;
+        await Promise.allSettled(others);
+      }
+      assert.equal((await first).status, 200);
+    });
+    assert.deepEqual(uploadsLeft(), []);
+    assert.equal((await withEnv({ VIDSEARCH_UPLOAD_BUDGET_MB: '-1' }, async () => upload(body))).status, 500);
+  });
+
+  test('the file is written under a name of vidsearch\'s own; the answer names the client\'s', async () => {
+    const body = await multipart([['labels', 'red,green']], { path: short, name: 'playlist.m3u8' });
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    const holder = uploadSlots.run(() => held);
+    const pending = upload(body);
+    let seen: string[] = [];
+    try {
+      // Held in line: fully written, not yet probed.
+      await until(() => uploadFiles().some(([d, f]) => fs.statSync(path.join(uploads, d, f)).size === fs.statSync(short).size));
+      seen = uploadFiles().map(([, f]) => f);
+    } finally {
+      release();
+      await holder;
+    }
+    assert.deepEqual(seen, ['upload']);
+    const res = await pending;
+    const json = await res.json();
+    assert.equal(res.status, 200, JSON.stringify(json));
+    assert.equal(json.path, 'playlist.m3u8');
+    assert.equal(json.labels[0].label, 'red');
+  });
+
+  test('containers are recognised by their content, whatever the name says', async () => {
+    const dir = tempDir('vidsearch-clips-');
+    for (const [format, codec] of [['matroska', 'copy'], ['mov', 'copy'], ['avi', 'mpeg4'], ['webm', 'libvpx']] as const) {
+      const file = path.join(dir, format);
+      await runFfmpeg(['-i', short, '-c:v', codec, '-f', format, file]);
+      const res = await upload(await multipart([['labels', 'red,green']], { path: file, name: `clip.${format === 'mov' ? 'mp4' : 'txt'}` }));
+      const json = await res.json();
+      assert.equal(res.status, 200, `${format}: ${JSON.stringify(json)}`);
+      assert.equal(json.labels[0].label, 'red', format);
+    }
+    assert.deepEqual(uploadsLeft(), []);
+  });
+
+  test('a file name in any script comes back as sent', async () => {
+    const name = 'été 東京 🎬.mp4';
+    const res = await upload(await multipart([['labels', 'red,green']], { path: short, name }));
+    const json = await res.json();
+    assert.equal(res.status, 200, JSON.stringify(json));
+    assert.equal(json.path, name);
+    const bad = await upload(await multipart([['labels', 'red,green']], { bytes: new TextEncoder().encode('not a video'), name: 'заметки.mp4' }));
+    assert.equal(bad.status, 415);
+    assert.match((await bad.json()).error, /^заметки\.mp4: /);
+  });
+});
+
+describe('templates and the label-vector cache', () => {
+  test('templates apply to a video id with no other choice: the library\'s labels in those templates, scored', async () => {
+    const engine = await getEngine();
+    const plain = await postJson({ videoId: ids.brg });
+    const res = await postJson({ videoId: ids.brg, templates: 'actionclip' });
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+    assert.equal(res.body.labelSet, 'kinetics400+actionclip');
+    assert.deepEqual(res.body, JSON.parse(JSON.stringify(await tagVideo(engine, ids.brg, labelSet('kinetics400', 'actionclip'), 5))));
+    // The library's own templates: the same answer as no choice at all.
+    assert.deepEqual((await postJson({ videoId: ids.brg, templates: 'clip-kinetics' })).body, plain.body);
+    // In a multipart request too.
+    const form = await upload(await multipart([['videoId', String(ids.brg)], ['templates', 'actionclip']]));
+    assert.equal((await form.json()).labelSet, 'kinetics400+actionclip');
+    for (const templates of ['nope', 'ActionCLIP', '', 3]) {
+      const bad = await postJson({ videoId: ids.brg, templates });
+      assert.equal(bad.status, 400, JSON.stringify(templates));
+      assert.match(bad.body.error, /templates must be one of clip-kinetics, clip-ucf101, actionclip/);
+    }
+  });
+
+  test('the label cache keeps to VIDSEARCH_LABEL_CACHE_MB, least recently used first; the library\'s set stays', async () => {
+    const dir = path.join(cfg.cacheDir, 'labels');
+    // A set's file is named by its key (":" made "_") and the model: one model in this cache.
+    const fileOf = (key: string) => fs.readdirSync(dir).find((n) => n.startsWith(`${key.replace(':', '_')}-`) && n.endsWith('.f32'));
+    assert.equal((await postJson({ videoId: ids.red, k: 12 })).status, 200); // scored: its vectors are cached
+    const active = fileOf('kinetics400');
+    assert.ok(active);
+    // The library's set is the least recently used file: the first to go, but for its pin.
+    const old = new Date(Date.now() - 30 * 86_400_000);
+    fs.utimesSync(path.join(dir, active), old, old);
+    const sets = Array.from({ length: 12 }, (_, i) => ['red', 'green', ...Array.from({ length: 100 }, (_, j) => `colour ${i}-${j}`)]);
+    for (const labels of sets) {
+      const res = await postJson({ videoId: ids.red, labels });
+      assert.equal(res.status, 200);
+      assert.equal(res.body.labels[0].label, 'red');
+    }
+    const cached = fs.readdirSync(dir).filter((n) => n.endsWith('.f32'));
+    const bytes = cached.reduce((sum, n) => sum + fs.statSync(path.join(dir, n)).size, 0);
+    assert.ok(bytes <= 2 ** 20, `${bytes} bytes in the label cache (${cached.length} files)`);
+    assert.equal(fileOf('kinetics400'), active, "the library's label set was kept");
+    assert.ok(fileOf(customLabelSet(sets.at(-1)!).key), 'the newest set was kept');
+    assert.equal(fileOf(customLabelSet(sets[0]).key), undefined, 'the oldest custom set went');
+    // A removed set is encoded again when asked for: the same answer.
+    const again = await postJson({ videoId: ids.red, labels: sets[0] });
+    assert.equal(again.body.labels[0].label, 'red');
+  });
+});
+
 describe('label sets and the action filter', () => {
   test('GET /api/actions/labels: the shipped sets and the library\'s', async () => {
     const res = await labelSets(new Request('http://localhost/api/actions/labels'), { params: Promise.resolve({}) });
@@ -498,5 +722,8 @@ describe('label sets and the action filter', () => {
     assert.deepEqual(active.labels, COLOURS);
     // The library's set is now the colours: a plain request gets them, from the stored tags.
     assert.equal((await postJson({ videoId: ids.green })).body.labels[0].label, 'green');
+    // With templates: the library's own labels written into them (issue 12).
+    const templated = await postJson({ videoId: ids.green, templates: 'actionclip' });
+    assert.deepEqual([templated.body.labelSet, templated.body.labels[0].label], [customLabelSet(COLOURS, 'actionclip').key, 'green']);
   });
 });

@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { before, describe, test } from 'node:test';
 import { customLabelSet, labelProbabilities, labelSet, loadLabelScorer, topLabels, type LabelVectors } from '../indexer/actions';
-import type { Config } from '../indexer/config';
+import { resolveConfig, type Config } from '../indexer/config';
 import { UsageError } from '../indexer/errors';
 import { openEngine, type OpenEngine } from '../indexer/engine';
 import { indexTargets } from '../indexer/pipeline';
@@ -68,6 +68,17 @@ test('label sets: shipped vocabularies, custom lists, clear errors', () => {
   assert.deepEqual(customLabelSet([' red', 'red', 'blue ', '']).labels, ['red', 'blue']);
   // The same list gives the same key (and so the same cached vectors).
   assert.equal(customLabelSet(['red', 'blue']).key, customLabelSet(['red', 'blue']).key);
+});
+
+test('the label cache and upload settings: defaults, the budget follows the upload limit, bad values refused', () => {
+  const cfg = resolveConfig({}, {});
+  assert.deepEqual([cfg.labelCacheMb, cfg.uploadMaxMb, cfg.uploadMaxSeconds, cfg.uploadBudgetMb], [256, 512, 600, 1024]);
+  assert.equal(resolveConfig({}, { VIDSEARCH_UPLOAD_MAX_MB: '100' }).uploadBudgetMb, 200, 'two of the largest uploads by default');
+  assert.equal(resolveConfig({}, { VIDSEARCH_UPLOAD_MAX_MB: '100', VIDSEARCH_UPLOAD_BUDGET_MB: '150' }).uploadBudgetMb, 150);
+  assert.equal(resolveConfig({ labelCacheMb: '0.5' }, { VIDSEARCH_LABEL_CACHE_MB: '64' }).labelCacheMb, 0.5, 'a flag wins');
+  for (const [name, value] of [['VIDSEARCH_LABEL_CACHE_MB', '0'], ['VIDSEARCH_UPLOAD_BUDGET_MB', '-1'], ['VIDSEARCH_UPLOAD_MAX_MB', 'lots'], ['VIDSEARCH_UPLOAD_MAX_SECONDS', 'NaN']]) {
+    assert.throws(() => resolveConfig({}, { [name]: value }), (e: Error) => e instanceof UsageError && e.message.includes(name), `${name}=${value}`);
+  }
 });
 
 describe('tagging a library', () => {

@@ -47,3 +47,34 @@ test('at most `max` run at once, the rest in arrival order; a full line turns ne
   assert.equal(peak, 2);
   assert.equal(await slots.run(async () => 'free again'), 'free again');
 });
+
+test('a reserved place counts against the line until it runs or is released', async () => {
+  const slots = new Slots(1, 2);
+  const places = [slots.reserve(), slots.reserve(), slots.reserve()];
+  assert.ok(slots.full, 'three places taken, none running yet');
+  assert.throws(() => slots.reserve(), Busy);
+  await assert.rejects(slots.run(async () => 'x'), Busy);
+  places[2].release();
+  places[2].release(); // a second release gives nothing back twice
+  assert.ok(!slots.full);
+  const order: string[] = [];
+  let open!: () => void;
+  const gate = new Promise<void>((r) => (open = r));
+  const first = places[1].run(async () => {
+    order.push('1');
+    await gate;
+  });
+  const second = places[0].run(async () => void order.push('0'));
+  await new Promise((r) => setImmediate(r));
+  assert.deepEqual(order, ['1'], 'one at a time, in the order they asked to run');
+  await assert.rejects(places[1].run(async () => {}), /already used/);
+  open();
+  await Promise.all([first, second]);
+  assert.deepEqual(order, ['1', '0']);
+  places[0].release(); // after run: nothing to give back
+  assert.ok(!slots.full);
+  assert.equal(await slots.run(async () => 'free'), 'free');
+  const all = [slots.reserve(), slots.reserve(), slots.reserve()];
+  assert.ok(slots.full, 'every place was given back');
+  all.forEach((p) => p.release());
+});

@@ -1,39 +1,97 @@
-// The app's side of action tags: the optional API token, the upload limits, and how a label set
-// is named and explained on the pages.
+// The app's side of action tags: the optional API token, the upload limits (size, length, the
+// encoder's line, temporary disk), and how a label set is named and explained on the pages.
 import crypto from 'node:crypto';
 import os from 'node:os';
 import { LOW_CONFIDENCE, labelSet, type LabelSet } from '@/indexer/actions';
+import { resolveConfig, type Config } from '@/indexer/config';
 import type { OpenEngine } from '@/indexer/engine';
 import { activeLabelSet } from '@/indexer/pipeline';
 import { HttpError } from '@/app/lib/http';
 import { Slots } from '@/app/lib/slots';
 
-export const DEFAULT_UPLOAD_MAX_MB = 512;
-export const DEFAULT_UPLOAD_MAX_SECONDS = 600;
-
-function positiveSetting(env: NodeJS.ProcessEnv, name: string, fallback: number, unit: string): number {
-  const raw = env[name]?.trim();
-  if (!raw) return fallback;
-  const value = /^\d{1,9}(\.\d{1,9})?$/.test(raw) ? Number(raw) : NaN;
-  if (!(value > 0)) throw new HttpError(500, `${name} must be a positive number of ${unit}, got "${raw.slice(0, 40)}"`);
-  return value;
+export interface UploadLimits {
+  /** the largest clip (VIDSEARCH_UPLOAD_MAX_MB) */
+  maxBytes: number;
+  /** the longest clip encoded (VIDSEARCH_UPLOAD_MAX_SECONDS) */
+  maxSeconds: number;
+  /** temporary disk for all uploads in flight together (VIDSEARCH_UPLOAD_BUDGET_MB) */
+  budgetBytes: number;
 }
 
-/** VIDSEARCH_UPLOAD_MAX_MB (default 512) in bytes; decimals allowed ("0.5"). */
-export function uploadLimitBytes(env: NodeJS.ProcessEnv = process.env): number {
-  return Math.floor(positiveSetting(env, 'VIDSEARCH_UPLOAD_MAX_MB', DEFAULT_UPLOAD_MAX_MB, 'megabytes') * 1024 * 1024);
-}
-
-/** VIDSEARCH_UPLOAD_MAX_SECONDS (default 600): the longest clip encoded for a request. */
-export function uploadLimitSeconds(env: NodeJS.ProcessEnv = process.env): number {
-  return positiveSetting(env, 'VIDSEARCH_UPLOAD_MAX_SECONDS', DEFAULT_UPLOAD_MAX_SECONDS, 'seconds');
+/**
+ * The upload settings of indexer/config.ts, read per request so that they apply without a
+ * restart. A bad value is the server's fault, not the client's: 500, with the config's message.
+ */
+export function uploadLimits(env: NodeJS.ProcessEnv = process.env): UploadLimits {
+  let cfg: Config;
+  try {
+    cfg = resolveConfig({}, env);
+  } catch (err) {
+    throw new HttpError(500, (err as Error).message);
+  }
+  const bytes = (mb: number) => Math.floor(mb * 1024 * 1024);
+  return { maxBytes: bytes(cfg.uploadMaxMb), maxSeconds: cfg.uploadMaxSeconds, budgetBytes: bytes(cfg.uploadBudgetMb) };
 }
 
 /**
  * Encoding an uploaded clip takes every core for as long as the clip needs: one at a time, and a
- * short line behind it; beyond that a request is turned away (503) before its body is read.
+ * short line behind it. An upload takes its place in line before its body is read (see
+ * Slots.reserve), so beyond the line it is turned away (503) unread.
  */
 export const uploadSlots = new Slots(1, 4);
+
+/** One request's share of the upload space, held until its temporary directory is gone. */
+export interface SpaceClaim {
+  /** Makes the claim at least `bytes` (the file as written so far); HttpError when there is no room. */
+  grow(bytes: number): void;
+  release(): void;
+}
+
+const inMb = (bytes: number) => `${Math.round((bytes / 1024 / 1024) * 100) / 100} MB`;
+
+/**
+ * The temporary disk that uploads in flight take together. A declared Content-Length is claimed
+ * in full before the body is read; a body without one claims its bytes as they are written. Over
+ * the budget: 413 when the one upload could never fit, 503 when it fits once others are done.
+ */
+export class UploadSpace {
+  private held = 0;
+
+  get inUse(): number {
+    return this.held;
+  }
+
+  claim(bytes: number, budget: number): SpaceClaim {
+    let mine = 0;
+    let released = false;
+    const grow = (want: number) => {
+      if (released || want <= mine) return;
+      if (want > budget) {
+        throw new HttpError(413, `the upload is too large for the temporary space uploads may take (${inMb(budget)}, VIDSEARCH_UPLOAD_BUDGET_MB)`, { Connection: 'close' });
+      }
+      if (this.held - mine + want > budget) {
+        throw new HttpError(503, `the temporary space for uploads (${inMb(budget)}, VIDSEARCH_UPLOAD_BUDGET_MB) is taken by other uploads: try again shortly`, {
+          'Retry-After': '10',
+          Connection: 'close',
+        });
+      }
+      this.held += want - mine;
+      mine = want;
+    };
+    grow(bytes);
+    return {
+      grow,
+      release: () => {
+        if (released) return;
+        released = true;
+        this.held -= mine;
+        mine = 0;
+      },
+    };
+  }
+}
+
+export const uploadSpace = new UploadSpace();
 
 /** Where uploads are written (each in its own private directory): VIDSEARCH_UPLOAD_DIR, else the OS temp dir. */
 export function uploadRoot(env: NodeJS.ProcessEnv = process.env): string {

@@ -10,7 +10,7 @@ import busboy from 'busboy';
 import { HttpError } from '@/app/lib/http';
 
 export interface UploadedFile {
-  /** where it was written, inside the caller's directory */
+  /** where it was written: UPLOAD_NAME inside the caller's directory */
   path: string;
   /** the client's file name, without any directories (for messages and the answer) */
   name: string;
@@ -30,7 +30,17 @@ export interface MultipartLimits {
   maxFileBytes: number;
   maxFieldBytes: number;
   maxFields: number;
+  /** Told the file's size as it grows; throwing an HttpError stops the upload with it. */
+  onFileBytes?: (bytes: number) => void;
 }
+
+/**
+ * The name every upload is written under, never the client's: ffmpeg picks a demuxer partly by
+ * the file's extension, so a client-chosen ".m3u8" or ".ffconcat" would choose how the file is
+ * read. Without one, ffmpeg goes by the content alone (checked: mp4, mov, 3gp, m4v, mkv, webm,
+ * avi, flv, ogg, mpeg-ps, mpeg-ts, asf, mxf, nut and raw h264 are all recognised).
+ */
+export const UPLOAD_NAME = 'upload';
 
 /**
  * After an error the rest of the body is left unread and the connection closed: reading on
@@ -61,6 +71,8 @@ export async function readMultipart(req: Request, limits: MultipartLimits): Prom
   try {
     parser = busboy({
       headers: { 'content-type': req.headers.get('content-type') ?? '' },
+      // RFC 7578 file names are UTF-8 (browsers and curl send them so); busboy's default is latin1.
+      defParamCharset: 'utf8',
       limits: { files: 1, fileSize: limits.maxFileBytes, fields: limits.maxFields, fieldSize: limits.maxFieldBytes, parts: limits.maxFields + 1, fieldNameSize: 100 },
     });
   } catch (err) {
@@ -93,12 +105,20 @@ export async function readMultipart(req: Request, limits: MultipartLimits): Prom
       stream.resume();
       return stop(new HttpError(400, `unexpected file field "${name}": send the clip as "${limits.fileField}"`, CLOSE));
     }
-    const upload: UploadedFile = { path: path.join(limits.dir, `upload${path.extname(safeFileName(info.filename)).replace(/[^.a-z0-9]/gi, '').slice(0, 10)}`), name: safeFileName(info.filename), bytes: 0 };
+    const upload: UploadedFile = { path: path.join(limits.dir, UPLOAD_NAME), name: safeFileName(info.filename), bytes: 0 };
     file = upload;
     stream.on('limit', () => stop(tooLarge(limits.maxFileBytes)));
     const count = new Transform({
       transform(chunk: Buffer, _enc, done) {
         upload.bytes += chunk.length;
+        try {
+          limits.onFileBytes?.(upload.bytes);
+        } catch (err) {
+          if ((err as Error).name !== 'HttpError') return done(err as Error);
+          // Not written: the chunk would take space the check just refused.
+          stop(err as HttpError);
+          return done();
+        }
         done(null, chunk);
       },
     });

@@ -3,6 +3,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { markUsed, pruneLeastRecentlyUsed, type PruneReport } from '@/indexer/disk-cache';
 import { thumbnail } from '@/indexer/media';
 import type { VideoRecord } from '@/indexer/store';
 import { Slots } from '@/app/lib/slots';
@@ -23,12 +24,8 @@ export async function cachedThumbnail(home: string, video: VideoRecord, seconds:
   const cacheFile = thumbnailFile(home, video.id, seconds, file);
   const cached = await fs.promises.readFile(cacheFile).catch(() => null);
   if (cached) {
-    // Awaited (two syscalls), so a response means the hit is recorded. The content time is passed in
-    // seconds, not as a Date, which would drop its sub-millisecond part.
-    await fs.promises
-      .stat(cacheFile)
-      .then((st) => fs.promises.utimes(cacheFile, Date.now() / 1000, st.mtimeMs / 1000))
-      .catch(() => {});
+    // Awaited (two syscalls), so a response means the hit is recorded.
+    await markUsed(cacheFile);
     return cached;
   }
   // The last frame starts one frame interval before the end; seeking past it yields no picture.
@@ -58,26 +55,6 @@ function maybePrune(dir: string, maxBytes: number): void {
  * Deletes the least recently used thumbnails until the folder holds at most 80 % of `maxBytes`
  * (when it holds more than `maxBytes`), so a large library's cache stays within its budget.
  */
-export async function pruneThumbnails(dir: string, maxBytes: number): Promise<{ files: number; bytes: number; removed: number; freed: number }> {
-  const names = (await fs.promises.readdir(dir).catch(() => [] as string[])).filter((n) => n.endsWith('.jpg'));
-  const entries = (
-    await Promise.all(
-      names.map(async (name) => {
-        const st = await fs.promises.stat(path.join(dir, name)).catch(() => null);
-        return st?.isFile() ? { name, size: st.size, used: Math.max(st.atimeMs, st.mtimeMs) } : null;
-      }),
-    )
-  ).filter((e) => e !== null);
-  let bytes = entries.reduce((sum, e) => sum + e.size, 0);
-  const total = { files: entries.length, bytes, removed: 0, freed: 0 };
-  if (bytes <= maxBytes) return total;
-  entries.sort((a, b) => a.used - b.used);
-  for (const e of entries) {
-    if (bytes <= maxBytes * 0.8) break;
-    await fs.promises.rm(path.join(dir, e.name), { force: true });
-    bytes -= e.size;
-    total.removed++;
-    total.freed += e.size;
-  }
-  return total;
+export function pruneThumbnails(dir: string, maxBytes: number): Promise<PruneReport> {
+  return pruneLeastRecentlyUsed(dir, maxBytes, { match: (name) => name.endsWith('.jpg') });
 }

@@ -1,19 +1,21 @@
 // POST /api/actions → what happens in a video: zero-shot action labels, the same document as
 // `vidsearch tag --json`. Either JSON {"videoId", "labels"?, "labelSet"?, "templates"?, "k"?} for an
 // indexed video (scored from its stored vectors, nothing decoded), or multipart/form-data with a
-// clip in "file" and the same optional fields: the clip is streamed to a private temporary
-// directory (size-limited), checked with ffprobe (length-limited), encoded (one clip at a time,
-// a short line behind it), tagged, and deleted; it is never indexed.
+// clip in "file" and the same optional fields: the upload takes a place in the encoder's line (one
+// clip at a time, a short line behind it) and its share of the temporary disk before its body is
+// read, is streamed to a private temporary directory under a name of vidsearch's own
+// (size-limited), checked with ffprobe (length-limited), encoded, tagged, and deleted; it is
+// never indexed.
 // With VIDSEARCH_API_TOKEN set, requests need `Authorization: Bearer <token>`.
 import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
-import { LABEL_SETS, MAX_CUSTOM_LABELS, MAX_LABEL_CHARS, type TemplateSetName } from '@/indexer/actions';
+import { LABEL_SETS, MAX_CUSTOM_LABELS, MAX_LABEL_CHARS, TEMPLATE_SETS } from '@/indexer/actions';
 import type { OpenEngine } from '@/indexer/engine';
 import { probe } from '@/indexer/media';
 import { chooseLabelSet, storedVideoTags, tagFile, tagVideo, type TagResult } from '@/indexer/tagging';
-import { requireToken, uploadLimitBytes, uploadLimitSeconds, uploadRoot, uploadSlots } from '@/app/lib/actions';
-import { Busy } from '@/app/lib/slots';
+import { requireToken, uploadLimits, uploadRoot, uploadSlots, uploadSpace, type SpaceClaim, type UploadLimits } from '@/app/lib/actions';
+import { Busy, type Place } from '@/app/lib/slots';
 import { getEngine } from '@/app/lib/engine';
 import { HttpError, handle, intParam, json } from '@/app/lib/http';
 import { CLOSE, readMultipart, tooLarge, type UploadedFile } from '@/app/lib/multipart';
@@ -27,7 +29,6 @@ const MAX_JSON_BYTES = 2 * 1024 * 1024;
 /** One multipart field (the labels); the whole body may exceed the file limit by this much. */
 const MAX_FIELD_BYTES = 1024 * 1024;
 const MULTIPART_OVERHEAD = 2 * MAX_FIELD_BYTES;
-const TEMPLATE_SETS = ['clip-kinetics', 'clip-ucf101', 'actionclip'] as const satisfies readonly TemplateSetName[];
 
 const Labels = z
   .array(
@@ -151,39 +152,60 @@ function notAVideo(err: unknown, file: UploadedFile): never {
 const busy = () =>
   new HttpError(503, `busy encoding other clips (${uploadSlots.max} at a time, ${uploadSlots.maxWaiting} waiting): try again shortly`, { 'Retry-After': '10', ...CLOSE });
 
-async function tagUpload(engine: OpenEngine, req: Request): Promise<TagResult> {
-  const max = uploadLimitBytes();
-  if ((contentLength(req) ?? 0) > max + MULTIPART_OVERHEAD) throw tooLarge(max);
-  if (uploadSlots.full) throw busy();
-  const root = uploadRoot();
-  await fs.promises.mkdir(root, { recursive: true });
-  // Private (0700) and unique per request; removed whatever happens below.
-  const dir = await fs.promises.mkdtemp(path.join(root, 'vidsearch-upload-'));
+/**
+ * A place in the encoder's line and a share of the upload space, both taken before a byte of the
+ * body is read: a burst of uploads is turned away at the door, not after each has been written
+ * to disk. Held until the clip is tagged and its temporary directory gone.
+ */
+function admitUpload(req: Request, limits: UploadLimits): { place: Place; space: SpaceClaim; release(): void } {
+  const declared = contentLength(req);
+  if ((declared ?? 0) > limits.maxBytes + MULTIPART_OVERHEAD) throw tooLarge(limits.maxBytes);
+  let place: Place;
   try {
-    const { fields, file } = await readMultipart(req, { dir, fileField: 'file', maxFileBytes: max, maxFieldBytes: MAX_FIELD_BYTES, maxFields: 8 });
+    place = uploadSlots.reserve();
+  } catch (err) {
+    throw err instanceof Busy ? busy() : err;
+  }
+  try {
+    const space = uploadSpace.claim(declared ?? 0, limits.budgetBytes);
+    return { place, space, release: () => (place.release(), space.release()) };
+  } catch (err) {
+    place.release();
+    throw err;
+  }
+}
+
+async function tagUpload(engine: OpenEngine, req: Request): Promise<TagResult> {
+  const limits = uploadLimits();
+  const { place, space, release } = admitUpload(req, limits);
+  let dir: string | undefined;
+  try {
+    const root = uploadRoot();
+    await fs.promises.mkdir(root, { recursive: true });
+    // Private (0700) and unique per request; removed whatever happens below.
+    dir = await fs.promises.mkdtemp(path.join(root, 'vidsearch-upload-'));
+    const { fields, file } = await readMultipart(req, { dir, fileField: 'file', maxFileBytes: limits.maxBytes, maxFieldBytes: MAX_FIELD_BYTES, maxFields: 8, onFileBytes: (bytes) => space.grow(bytes) });
     const { videoId, ...choice } = formChoice(fields);
     if (file && videoId !== undefined) throw new HttpError(400, 'give videoId or a file, not both');
     if (!file) {
       if (videoId === undefined) throw new HttpError(400, 'no clip: send it in the "file" field (or give videoId)');
+      release(); // nothing to encode, nothing on disk
       return await tagIndexed(engine, videoId, choice);
     }
     const set = await chooseLabelSet(engine, choice);
-    const maxSeconds = uploadLimitSeconds();
-    const res = await uploadSlots
-      .run(async () => {
-        const info = await probe(file.path, { signal: req.signal }).catch((err) => notAVideo(err, file));
-        if (info.duration > maxSeconds) {
-          throw new HttpError(413, `${file.name} is ${Math.round(info.duration)} s long; clips of at most ${maxSeconds} s are encoded on request (VIDSEARCH_UPLOAD_MAX_SECONDS): index long videos with \`vidsearch index\` instead`);
-        }
-        return await tagFile(engine, file.path, set, choice.k, req.signal).catch((err) => notAVideo(err, file));
-      })
-      .catch((err) => {
-        throw err instanceof Busy ? busy() : err;
-      });
+    const res = await place.run(async () => {
+      const info = await probe(file.path, { signal: req.signal }).catch((err) => notAVideo(err, file));
+      if (info.duration > limits.maxSeconds) {
+        throw new HttpError(413, `${file.name} is ${Math.round(info.duration)} s long; clips of at most ${limits.maxSeconds} s are encoded on request (VIDSEARCH_UPLOAD_MAX_SECONDS): index long videos with \`vidsearch index\` instead`);
+      }
+      return await tagFile(engine, file.path, set, choice.k, req.signal).catch((err) => notAVideo(err, file));
+    });
     // The temporary path means nothing to the client: the answer names the file it sent.
     return { ...res, path: file.name };
   } finally {
-    await fs.promises.rm(dir, { recursive: true, force: true });
+    if (dir) await fs.promises.rm(dir, { recursive: true, force: true });
+    // After the removal: the space is free only once the file is gone.
+    release();
   }
 }
 

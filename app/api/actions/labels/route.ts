@@ -4,7 +4,7 @@ import type { LabelSetsJson } from '@/app/lib/dto';
 import { libraryLabels, shippedLabelSets } from '@/app/lib/actions';
 import { getEngine } from '@/app/lib/engine';
 import { handle, json } from '@/app/lib/http';
-import { LABEL_SETS } from '@/indexer/actions';
+import { LABEL_SETS, TEMPLATE_SETS } from '@/indexer/actions';
 
 export const dynamic = 'force-dynamic';
 export const runtime = 'nodejs';
@@ -14,7 +14,7 @@ export const GET = handle(async () => {
   const body: LabelSetsJson = {
     active: active?.key ?? null,
     sets: shippedLabelSets(LABEL_SETS),
-    templateSets: ['clip-kinetics', 'clip-ucf101', 'actionclip'],
+    templateSets: [...TEMPLATE_SETS],
   };
   return json(body);
 });
