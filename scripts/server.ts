@@ -8,6 +8,7 @@ import { Readable } from 'node:stream';
 import next from 'next';
 import { GET, HEAD } from '../app/api/videos/[id]/stream/route';
 import { PROJECT_ROOT } from '../indexer/paths';
+import { refuseBadRequest } from './request-check';
 
 const STREAM = /^\/api\/videos\/([^/]+)\/stream\/?$/;
 
@@ -49,6 +50,8 @@ export async function startServer({ port, hostname = '0.0.0.0' }: { port: number
   const handle = app.getRequestHandler();
   await app.prepare();
   const server = http.createServer((req, res) => {
+    // Malformed paths and TRACE get their 4xx here: Next.js would answer them 500 (request-check.ts).
+    if (refuseBadRequest(req, res)) return;
     const url = new URL(req.url ?? '/', `http://${req.headers.host ?? 'localhost'}`);
     const m = STREAM.exec(url.pathname);
     const work = m && (req.method === 'GET' || req.method === 'HEAD') ? streamRoute(req, res, url, m[1]) : handle(req, res);
