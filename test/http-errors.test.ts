@@ -122,4 +122,14 @@ describe('the production server serves library files only', () => {
     }
     assert.equal((await request('GET', `/api/videos/${ids.red}/stream`)).status, 200);
   });
+
+  test('the pages say so: the video page explains instead of a broken player, the library marks the file', async () => {
+    const page = (await request('GET', `/videos/${ids.edited}`)).body.toString();
+    assert.match(page, /data-testid="file-state" data-state="changed"/);
+    assert.match(page, /changed since it was indexed/);
+    assert.doesNotMatch(page, /data-testid="player"/);
+    const library = (await request('GET', '/library')).body.toString();
+    assert.match(library, /data-state="changed"[^>]*>file changed</);
+    assert.match(library, /data-state="outside"[^>]*>outside the library</);
+  });
 });
