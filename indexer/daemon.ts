@@ -5,6 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { errorMessage } from './errors';
+import { recordLibraryRoots } from './library';
 import { readLock } from './lock';
 import { CHANGED_WHILE_INDEXING, indexFile, planTargets, type Engine, type JobResult } from './pipeline';
 import { watchLibrary, type LibraryWatcher, type WatchEvent } from './watcher';
@@ -123,6 +124,8 @@ export class WatchDaemon {
       if (!fs.statSync(dir, { throwIfNoEntry: false })?.isDirectory()) throw new Error(`not a folder: ${dir}`);
     }
     this.log({ event: 'start', dirs, pid: process.pid });
+    // The watched folders are library roots: the server serves files inside them only.
+    await recordLibraryRoots(this.engine.store, dirs);
     // Watch first, so that nothing that happens during the reconcile is missed.
     this.watcher = watchLibrary(dirs, (e) => this.onEvent(e), { poll: this.settings.poll });
     await this.watcher.ready;

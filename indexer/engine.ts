@@ -4,19 +4,26 @@ import path from 'node:path';
 import { ActionTagger } from './actions';
 import type { Config } from './config';
 import { loadModel, type ClipModel } from './model';
+import { openVideoFile, videoFileStates, type FileState, type VideoFile } from './library';
 import { activeLabelSet, type Engine } from './pipeline';
 import type { PoolingStrategy } from './pooling';
 import { loadPooling } from './pooler';
 import { repoolLibrary, type RepoolProgress, type RepoolReport } from './repool';
 import { rerankSettings } from './rerank';
 import { Searcher } from './search';
-import { Store, identityKey, type StoreIdentity } from './store';
+import { Store, identityKey, type StoreIdentity, type VideoRecord } from './store';
+
+export type { FileState, VideoFile } from './library';
 
 export interface OpenEngine extends Engine {
   searcher: Searcher;
   identity: StoreIdentity;
   /** set when opening re-pooled the library (the pooling changed; see repool.ts) */
   repooled?: RepoolReport;
+  /** the file of an indexed video, checked and open for serving (library.ts); the caller closes it */
+  openVideoFile(video: VideoRecord): Promise<VideoFile>;
+  /** each video's file as it is on disk now, by the rule openVideoFile applies */
+  fileStates(videos: readonly VideoRecord[]): Promise<Map<number, FileState>>;
   close(): Promise<void>;
 }
 
@@ -69,6 +76,8 @@ export async function openEngine(cfg: Config, opts: { writer?: boolean; reindex?
       pinned: async () => (await activeLabelSet(engine))?.key,
     }),
     searcher: Object.assign(new Searcher(store, model, cfg.labelSet), { rerank: rerankSettings(cfg) }),
+    openVideoFile: (video) => openVideoFile(store, video),
+    fileStates: (videos) => videoFileStates(store, videos),
     async close() {
       try {
         await store.close();

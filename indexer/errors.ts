@@ -35,6 +35,19 @@ export class LockedError extends StoreError {
   override name = 'LockedError';
 }
 
+/**
+ * A library file that is not served: the video is not indexed, or its file is missing, outside
+ * every library root (symlinks resolved), or not a regular file. HTTP 404.
+ */
+export class FileNotServedError extends VidsearchError {
+  override name = 'FileNotServedError';
+}
+
+/** A library file that changed since it was indexed (size or mtime differ): HTTP 409. */
+export class FileChangedError extends VidsearchError {
+  override name = 'FileChangedError';
+}
+
 /** A model download failed (network, HTTP status, checksum). */
 export class DownloadError extends VidsearchError {
   override name = 'DownloadError';

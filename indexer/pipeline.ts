@@ -7,6 +7,7 @@ import { ActionTagger, labelSet, labelSetFromSpec, type LabelSet } from './actio
 import type { Config } from './config';
 import { errorMessage } from './errors';
 import { fileStamp, fingerprint, walkVideos, type FileStamp } from './files';
+import { recordLibraryRoots } from './library';
 import { frames as decodeFrames, probe as probeVideo } from './media';
 import type { ClipModel } from './model';
 import { planSegments, poolSegments, type PoolingStrategy, type TimedVector } from './pooling';
@@ -223,6 +224,8 @@ export async function planTargets(store: Store, targets: string[], opts: Pick<In
  */
 export async function indexTargets(engine: Engine, targets: string[], opts: IndexOptions = {}): Promise<IndexReport> {
   const report: IndexReport = { indexed: [], skipped: [], removed: [], failed: [] };
+  // What the user gives to index is the library: the server serves files inside these roots only.
+  await recordLibraryRoots(engine.store, targets);
   const plan = await planTargets(engine.store, targets, opts);
   report.skipped.push(...plan.unchanged);
   report.failed.push(...plan.missing.map((p) => ({ path: p, error: 'no such file or directory' })));

@@ -16,6 +16,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { resolveConfig } from '../indexer/config';
 import { openEngine } from '../indexer/engine';
+import { recordLibraryRoots } from '../indexer/library';
 import { PROJECT_ROOT } from '../indexer/paths';
 import { TEST_DIM, buildTestModel } from '../indexer/testmodel/build';
 import type { VideoProbe } from '../indexer/types';
@@ -69,6 +70,8 @@ async function synthesize(home: string, modelDir: string, bigFile: string): Prom
       segments: [{ idx: 0, start: 0, end: 10, frameCount: 1, vector: randomUnit() }],
       video: randomUnit(),
     });
+    // Made through the store, not `vidsearch index`: the file must be a library root to be served.
+    await recordLibraryRoots(engine.store, [bigFile]);
     return saved.videoId;
   } finally {
     await engine.close();

@@ -12,6 +12,7 @@ import { AuthGate } from '../app/lib/auth';
 import { resolveConfig, resolveServerConfig, type ServerConfig } from '../indexer/config';
 import { errorMessage } from '../indexer/errors';
 import { PROJECT_ROOT } from '../indexer/paths';
+import { refuseBadRequest } from './request-check';
 
 const STREAM = /^\/api\/videos\/([^/]+)\/stream\/?$/;
 
@@ -64,7 +65,10 @@ export async function startServer(cfg: ServerConfig, home: string): Promise<Runn
   const handle = app.getRequestHandler();
   await app.prepare();
   const server = http.createServer((req, res) => {
-    // Every request, pages, API, the stream and Next's own files, passes the gate first.
+    // Malformed paths and TRACE get their 4xx here, before anything else: Next.js would answer them
+    // 500 (request-check.ts). Then every request, pages, API, the stream and Next's own files,
+    // passes the gate.
+    if (refuseBadRequest(req, res)) return;
     const work = gate.handle(req, res).then((answered) => {
       if (answered) return;
       const url = new URL(req.url ?? '/', `http://${req.headers.host ?? 'localhost'}`);

@@ -271,13 +271,13 @@ describe('GET /api/videos/:id/stream', () => {
     assert.equal((await get({ range: 'bytes=0-9', 'if-range': '"other"' })).status, 200);
   });
 
-  test('a file gone from disk → 404; a corrupt but indexed-as-failed file still streams', async () => {
+  test('a file gone from disk → 404; a file recorded as failed is not served (only indexed videos are)', async () => {
     const gone = await get({}, String(ids.gone));
     assert.equal(gone.status, 404);
     assert.match((await gone.json()).error, /gone from disk/);
     const broken = await get({}, String(ids.broken));
-    assert.equal(broken.status, 200);
-    assert.ok((await bytes(broken)).equals(fs.readFileSync(files.broken)));
+    assert.equal(broken.status, 404);
+    assert.match((await broken.json()).error, /failed.*only indexed videos are served/);
   });
 
   test('path traversal and odd ids: 4xx, and never a byte of a file outside the index', async () => {

@@ -1,5 +1,6 @@
 // The JSON bodies of the API, one type per payload, so that clients can type what they fetch.
 // Search answers with the engine's own SearchResponse, the same document as `vidsearch search --json`.
+import type { FileState } from '@/indexer/engine';
 import type { ModelIdentity } from '@/indexer/model';
 import type { SegmentRecord, VideoRecord } from '@/indexer/store';
 
@@ -11,6 +12,13 @@ export type { TagResult } from '@/indexer/tagging';
 export interface VideoJson extends Omit<VideoRecord, 'indexedAt' | 'createdAt'> {
   indexedAt: string | null;
   createdAt: string;
+  /**
+   * The file on disk now, against the row: ok, missing, changed (since indexing: re-run
+   * `vidsearch index`), outside (its real path is in no library folder), unreadable, or unverified
+   * (no library folders recorded yet). The stream and thumbnails serve only an indexed video whose
+   * file is ok.
+   */
+  fileState: FileState;
 }
 
 export interface VideoPageJson {
@@ -37,8 +45,8 @@ export type HealthJson =
     }
   | { ok: false; error: string };
 
-export function videoJson(v: VideoRecord): VideoJson {
-  return { ...v, indexedAt: v.indexedAt?.toISOString() ?? null, createdAt: v.createdAt.toISOString() };
+export function videoJson(v: VideoRecord, fileState: FileState): VideoJson {
+  return { ...v, indexedAt: v.indexedAt?.toISOString() ?? null, createdAt: v.createdAt.toISOString(), fileState };
 }
 
 export interface LabelSetsJson {

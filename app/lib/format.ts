@@ -1,4 +1,5 @@
 // Display formatting shared by server pages and client leaves; pure, so both can import it.
+import type { FileState } from '@/indexer/engine';
 
 /** 75.4 → "1:15"; 3725 → "1:02:05". Seconds are floored: a moment at 4.9 s shows where it starts. */
 export function clock(seconds: number): string {
@@ -42,4 +43,33 @@ export function score(s: number): string {
 /** A probability as a whole percentage: 0.624 → "62%"; under half a percent → "<1%". */
 export function percent(p: number): string {
   return p < 0.005 ? '<1%' : `${Math.round(p * 100)}%`;
+}
+
+/** A file's state (engine.fileStates) in a few words, for a badge; null when all is well. */
+export function fileStateLabel(state: FileState): string | null {
+  const labels: Record<FileState, string | null> = {
+    ok: null,
+    missing: 'file missing',
+    changed: 'file changed',
+    outside: 'outside the library',
+    unreadable: 'file unreadable',
+    unverified: 'file not checked',
+  };
+  return labels[state];
+}
+
+/** Why the file of a video is not played, and what to do about it. */
+export function fileStateNote(state: Exclude<FileState, 'ok'>): string {
+  switch (state) {
+    case 'missing':
+      return 'The file is gone from disk. Run vidsearch index on its folder to remove it from the index.';
+    case 'changed':
+      return 'The file changed since it was indexed. Run vidsearch index on its folder to index it again.';
+    case 'outside':
+      return 'The file (symlinks resolved) lies outside every library folder, so it is not served.';
+    case 'unreadable':
+      return 'The file cannot be read: it is not a regular file, or the server has no permission.';
+    case 'unverified':
+      return 'No library folders are recorded for this data directory (it was indexed by an older vidsearch). Run vidsearch index <folder> once for each library folder: unchanged files are skipped.';
+  }
 }

@@ -25,6 +25,9 @@ const STATUS_BY_NAME: Record<string, number> = {
   ModelError: 503,
   StoreError: 503,
   LockedError: 503,
+  // A library file that is not (or no longer) one the server may read for this video (library.ts).
+  FileNotServedError: 404,
+  FileChangedError: 409,
   // ffmpeg could not read the file: the server failed, and the message says why.
   MediaError: 500,
 };

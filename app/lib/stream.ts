@@ -1,6 +1,6 @@
 // Serving a file over HTTP: its media type, byte ranges (RFC 9110 §14), and a body that streams
 // from disk with backpressure, so memory stays flat whatever the file's size.
-import fs from 'node:fs';
+import type { FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 
 const TYPES: Record<string, string> = {
@@ -55,13 +55,15 @@ export function parseRange(header: string | null, size: number): ByteRange | 'fu
 }
 
 /**
- * A web stream over `file` from `start` to `end` inclusive. Each pull reads one chunk, so a slow
- * client holds back the disk instead of filling memory; a cancel (the client went away) closes the
- * file. Not Readable.toWeb: its default queue has been counted in chunks rather than bytes on some
- * Node versions (nodejs/node#46347, #47128), which lets it read far ahead of the client.
+ * A web stream over the open file `handle` from `start` to `end` inclusive; the stream owns the
+ * handle and closes it at the end, on an error, or when the client goes away (cancel). Reading from
+ * the handle, not a path, means the bytes sent are those of the file that was checked (library.ts).
+ * Each pull reads one chunk, so a slow client holds back the disk instead of filling memory. Not
+ * Readable.toWeb: its default queue has been counted in chunks rather than bytes on some Node
+ * versions (nodejs/node#46347, #47128), which lets it read far ahead of the client.
  */
-export function fileBody(file: string, { start, end }: ByteRange): ReadableStream<Uint8Array> {
-  const stream = fs.createReadStream(file, { start, end, highWaterMark: 256 * 1024 });
+export function fileBody(handle: FileHandle, { start, end }: ByteRange): ReadableStream<Uint8Array> {
+  const stream = handle.createReadStream({ start, end, highWaterMark: 256 * 1024, autoClose: true });
   const chunks = stream[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
   return new ReadableStream<Uint8Array>(
     {

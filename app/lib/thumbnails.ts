@@ -1,9 +1,11 @@
 // Thumbnails cached on disk under <home>/thumbnails. The name holds the file's size and mtime, so
-// a video changed on disk gets new pictures instead of stale ones.
+// a video changed on disk gets new pictures instead of stale ones. Only a file the engine checked
+// and opened (engine.openVideoFile, the rule the stream follows too) is ever handed to ffmpeg.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { markUsed, pruneLeastRecentlyUsed, type PruneReport } from '@/indexer/disk-cache';
+import type { VideoFile } from '@/indexer/engine';
 import { thumbnail } from '@/indexer/media';
 import type { VideoRecord } from '@/indexer/store';
 import { Slots } from '@/app/lib/slots';
@@ -20,8 +22,8 @@ function thumbnailFile(home: string, videoId: number, seconds: number, file: fs.
  * file used (its access time, set explicitly: many disks are mounted noatime), and a new file may
  * set off pruning of the least recently used ones beyond `maxBytes`.
  */
-export async function cachedThumbnail(home: string, video: VideoRecord, seconds: number, file: fs.Stats, maxBytes = Infinity): Promise<Buffer> {
-  const cacheFile = thumbnailFile(home, video.id, seconds, file);
+export async function cachedThumbnail(home: string, video: VideoRecord, seconds: number, file: Pick<VideoFile, 'realPath' | 'stats'>, maxBytes = Infinity): Promise<Buffer> {
+  const cacheFile = thumbnailFile(home, video.id, seconds, file.stats);
   const cached = await fs.promises.readFile(cacheFile).catch(() => null);
   if (cached) {
     // Awaited (two syscalls), so a response means the hit is recorded.
@@ -31,7 +33,8 @@ export async function cachedThumbnail(home: string, video: VideoRecord, seconds:
   // The last frame starts one frame interval before the end; seeking past it yields no picture.
   const frameInterval = 1 / (video.fps || 25);
   const seek = video.duration ? Math.min(seconds, Math.max(0, video.duration - frameInterval)) : seconds;
-  await ffmpegSlots.run(() => thumbnail(video.path, seek, cacheFile));
+  // The checked real path, not the row's: a symlink on the way cannot be swapped to point elsewhere.
+  await ffmpegSlots.run(() => thumbnail(file.realPath, seek, cacheFile));
   const jpeg = await fs.promises.readFile(cacheFile);
   maybePrune(path.dirname(cacheFile), maxBytes);
   return jpeg;

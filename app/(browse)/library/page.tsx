@@ -3,7 +3,7 @@ import type { Metadata } from 'next';
 import Link from 'next/link';
 import { sqlitePath } from '@/indexer/config';
 import type { VideoStatus } from '@/indexer/types';
-import { bytes, duration, fileName, plural } from '@/app/lib/format';
+import { bytes, duration, fileName, fileStateLabel, plural } from '@/app/lib/format';
 import { EngineUnavailable, engineOrError } from '@/app/ui/engine-unavailable';
 
 export const metadata: Metadata = { title: 'Library' };
@@ -29,6 +29,8 @@ export default async function LibraryPage({ searchParams }: Props) {
   const { engine, error } = await engineOrError();
   if (!engine) return <EngineUnavailable message={error} />;
   const [stats, videos] = await Promise.all([engine.store.summary(), engine.store.videos({ status, offset: (page - 1) * PAGE_SIZE, limit: PAGE_SIZE })]);
+  // The web app cannot write: this is how it tells that a file changed or went since indexing.
+  const fileStates = await engine.fileStates(videos);
   const total = status ? stats.videos[status] : stats.videos.total;
   const pages = Math.max(1, Math.ceil(total / PAGE_SIZE));
   const dbBytes = fs.statSync(sqlitePath(engine.cfg.databaseUrl), { throwIfNoEntry: false })?.size ?? 0;
@@ -66,6 +68,11 @@ export default async function LibraryPage({ searchParams }: Props) {
                 {fileName(v.path)}
               </Link>
               <span className={`status status-${v.status}`}>{v.status}</span>
+              {fileStateLabel(fileStates.get(v.id)!) && (
+                <span className="status status-failed" data-testid="file-state" data-state={fileStates.get(v.id)} title="the stream and thumbnails are not served">
+                  {fileStateLabel(fileStates.get(v.id)!)}
+                </span>
+              )}
               {v.status === 'indexed' && (
                 <span className="library-meta">
                   {duration(v.duration)} · {plural(v.segmentCount, 'segment')}

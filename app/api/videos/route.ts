@@ -17,8 +17,9 @@ const Query = z.object({
 
 export const GET = handle(async (req) => {
   const { status, offset, limit } = parseQuery(req, Query);
-  const { store } = await getEngine();
-  const [total, videos] = await Promise.all([store.countVideos(status), store.videos({ status, offset, limit })]);
-  const page: VideoPageJson = { total, offset, limit, videos: videos.map(videoJson) };
+  const engine = await getEngine();
+  const [total, videos] = await Promise.all([engine.store.countVideos(status), engine.store.videos({ status, offset, limit })]);
+  const states = await engine.fileStates(videos);
+  const page: VideoPageJson = { total, offset, limit, videos: videos.map((v) => videoJson(v, states.get(v.id)!)) };
   return json(page);
 });

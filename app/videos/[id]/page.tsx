@@ -6,7 +6,7 @@ import type { OpenEngine } from '@/indexer/engine';
 import { validateQuery } from '@/indexer/search';
 import { dot } from '@/indexer/vectors';
 import { isLowConfidence, libraryLabels, relativeScoresNote } from '@/app/lib/actions';
-import { bytes, duration, fileName, plural } from '@/app/lib/format';
+import { bytes, duration, fileName, fileStateNote, plural } from '@/app/lib/format';
 import { EngineUnavailable, engineOrError } from '@/app/ui/engine-unavailable';
 import { TagList, actionHref, searchHref } from '@/app/ui/tags';
 import { VideoPlayer, type TimelineSegment } from '@/app/ui/video-player';
@@ -91,6 +91,8 @@ export default async function VideoPage({ params, searchParams }: Props) {
   if (Number.isNaN(t) && vector && sims) start = await bestFrameTime(engine, video.id, segments[sims.indexOf(Math.max(...sims))].idx, vector);
 
   const name = fileName(video.path);
+  // The stream would refuse a file that is not ok (library.ts): say why instead of a broken player.
+  const fileState = video.status === 'indexed' ? (await engine.fileStates([video])).get(video.id)! : 'ok';
   return (
     <article className="video-page">
       <h1 className="video-title">{name}</h1>
@@ -98,6 +100,11 @@ export default async function VideoPage({ params, searchParams }: Props) {
         <section className="notice notice-error" role="alert" data-testid="video-error">
           <h2>This file could not be indexed</h2>
           <p>{video.error}</p>
+        </section>
+      ) : fileState !== 'ok' ? (
+        <section className="notice notice-error" role="alert" data-testid="file-state" data-state={fileState}>
+          <h2>This video cannot be played</h2>
+          <p>{fileStateNote(fileState)}</p>
         </section>
       ) : (
         <VideoPlayer src={`/api/videos/${video.id}/stream`} name={name} start={start} segments={timeline} query={sims ? q : undefined} />
