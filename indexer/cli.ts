@@ -8,7 +8,7 @@ import { repoolLibrary } from './repool';
 import { UsageError, VidsearchError, errorMessage } from './errors';
 import { LOW_CONFIDENCE, type TemplateSetName } from './actions';
 import { WatchDaemon, lineLogger, readDaemonStatus } from './daemon';
-import { indexTargets, type IndexEvent } from './pipeline';
+import { RunStoppedError, indexTargets, type IndexEvent, type IndexReport } from './pipeline';
 import { Store } from './store';
 import { chooseLabelSet, retagAll, tagFile, tagVideo } from './tagging';
 import { cmdEval, cmdExportFeatures } from './cli-quality';
@@ -197,6 +197,14 @@ async function cmdIndex(args: string[]): Promise<number> {
   };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
+  const print = (report: IndexReport) => {
+    if (values.json) out(JSON.stringify(report, null, 2));
+    else {
+      out(`indexed ${report.indexed.length}, skipped ${report.skipped.length}, removed ${report.removed.length}, failed ${report.failed.length}`);
+      for (const f of report.failed) out(`  failed: ${f.path}: ${f.error}`);
+    }
+  };
+  let stopped = false;
   try {
     const report = await indexTargets(engine, positionals, {
       force: !!values.force,
@@ -204,11 +212,7 @@ async function cmdIndex(args: string[]): Promise<number> {
       signal: controller.signal,
       onEvent: progressReporter(),
     });
-    if (values.json) out(JSON.stringify(report, null, 2));
-    else {
-      out(`indexed ${report.indexed.length}, skipped ${report.skipped.length}, removed ${report.removed.length}, failed ${report.failed.length}`);
-      for (const f of report.failed) out(`  failed: ${f.path}: ${f.error}`);
-    }
+    print(report);
     if (controller.signal.aborted) return 130;
     return report.failed.length ? 1 : 0;
   } catch (e) {
@@ -216,11 +220,23 @@ async function cmdIndex(args: string[]): Promise<number> {
       err('interrupted: the file in progress was abandoned; everything before it is saved');
       return 130;
     }
+    if (e instanceof RunStoppedError) {
+      // What was saved before the stop is the useful part: the same report as a finished run.
+      stopped = true;
+      if (process.stderr.isTTY) process.stderr.write('\n');
+      print(e.report);
+      err(`vidsearch: ${e.message}`);
+      return 1;
+    }
     throw e;
   } finally {
     process.off('SIGINT', stop);
     process.off('SIGTERM', stop);
-    await engine.close();
+    // After a stop the index file may not be publishable (the disk is still full); the database
+    // holds everything saved and the index is rebuilt from it on the next run.
+    await engine.close().catch((e) => {
+      if (!stopped) throw e;
+    });
   }
 }
 

@@ -70,6 +70,8 @@ export function printableName(raw: Buffer): string {
   return out;
 }
 
+const BAD_NAME = 'its name is not valid UTF-8, so vidsearch cannot open it: rename it (e.g. `convmv -f latin1 -t utf8`) to index it';
+
 /** True when Node's string for this name is not the name: opening it by that string would miss. */
 function badName(raw: Buffer): boolean {
   return !Buffer.from(raw.toString('utf8'), 'utf8').equals(raw);
@@ -119,7 +121,7 @@ export function scanVideos(dir: string, seen = new Set<string>()): Scan {
       const shown = path.join(dir, printableName(e.name));
       // Non-video files with odd names are none of our business; folders might hold videos.
       if (isDir || isCandidate(full)) {
-        scan.problems.push({ path: shown, kind: 'bad-name', error: 'its name is not valid UTF-8, so vidsearch cannot open it: rename it (e.g. `convmv -f latin1 -t utf8`) to index it' });
+        scan.problems.push({ path: shown, kind: 'bad-name', error: BAD_NAME });
       }
       continue;
     }
@@ -142,6 +144,18 @@ export function scanVideos(dir: string, seen = new Set<string>()): Scan {
   }
   scan.files.sort();
   return scan;
+}
+
+/** The entries of `dir` itself (not below) whose names are not UTF-8 and could be videos or folders. */
+export function badNamesIn(dir: string): ScanProblem[] {
+  try {
+    return fs
+      .readdirSync(dir, { withFileTypes: true, encoding: 'buffer' })
+      .filter((e) => e.name[0] !== 0x2e && badName(e.name) && (e.isDirectory() || isCandidate(e.name.toString('utf8'))))
+      .map((e) => ({ path: path.join(dir, printableName(e.name)), kind: 'bad-name', error: BAD_NAME }));
+  } catch {
+    return []; // gone or unreadable: the reconcile of the next start says so
+  }
 }
 
 /** Video files under `dir` (see scanVideos), without the problems. */
