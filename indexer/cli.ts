@@ -39,6 +39,9 @@ Run \`vidsearch <command> --help\` for a command's options.`,
 
 Indexes new and changed video files. A folder is reconciled: files gone from it are removed from
 the index, unchanged files are skipped without decoding, bad files are recorded with their error.
+A folder that cannot be read, and a name that is not valid UTF-8, are reported as failed and what
+the index holds for them is kept. A full disk or a broken ffmpeg/ffprobe stops the run (exit 1)
+after printing the report of what was saved; nothing is recorded against the file in progress.
 
 Options:
   --json              print {"indexed","skipped","removed","failed"} on stdout
@@ -68,8 +71,9 @@ ${CONFIG_HELP}`,
 
 Reconciles each folder with the index (new and changed files queued, files gone removed, unchanged
 files skipped without decoding), then watches it. A file is indexed once it has stopped changing;
-a renamed or moved file keeps its vectors; a deleted one is removed. Ctrl-C or SIGTERM stops
-cleanly. Logs one line per event (JSON when stderr is not a terminal).
+a renamed or moved file keeps its vectors; a deleted one is removed, one that cannot be seen (an
+unreadable folder) is kept. A full disk is retried with backoff. Ctrl-C or SIGTERM stops cleanly.
+Logs one line per event (JSON when stderr is not a terminal).
 
 Options:
   --poll              poll instead of file-system events (network file systems)

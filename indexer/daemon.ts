@@ -4,7 +4,7 @@
 // the daemon is doing.
 import fs from 'node:fs';
 import path from 'node:path';
-import { errorMessage, isTransientError } from './errors';
+import { asDiskFull, errorMessage, isTransientError } from './errors';
 import { badNamesIn, presence } from './files';
 import { readLock } from './lock';
 import { CHANGED_WHILE_INDEXING, indexFile, planTargets, type Engine, type JobResult } from './pipeline';
@@ -265,8 +265,10 @@ export class WatchDaemon {
         continue;
       }
       if (!job && this.running.size === 0 && this.state !== 'idle') {
-        // Publish right away when the work is done: searchable = stable + indexing time.
-        await this.engine.store.flushIndex();
+        // Publish right away when the work is done: searchable = stable + indexing time. A file
+        // that cannot be written (a full disk) must not end the daemon: the database has it all,
+        // and the next flush tries again.
+        await this.engine.store.flushIndex().catch((err: unknown) => this.log({ event: 'warning', message: `cannot publish the index: ${errorMessage(asDiskFull(err, this.engine.cfg.home) ?? err)}` }));
         this.setState('idle');
         this.log({ event: 'idle', indexed: this.indexedCount });
       }
