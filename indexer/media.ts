@@ -126,13 +126,18 @@ function crashSignal(exit: Exit): NodeJS.Signals | undefined {
   return CRASH_SIGNALS.find((sig) => exit.code === 128 + os.constants.signals[sig]);
 }
 
-const versions = new Map<string, string | undefined>();
+const versions = new Map<string, string>();
 
-/** "4.1.4-static" from `<tool> -version`; undefined when the tool cannot even say that. */
+/**
+ * "4.1.4-static" from `<tool> -version`; undefined when the tool cannot even say that. Asked only
+ * after a crash; a working answer is remembered, a broken one is not (the tool may be reinstalled
+ * under a running daemon).
+ */
 function toolVersion(bin: string): string | undefined {
   if (!versions.has(bin)) {
     const r = spawnSync(bin, ['-version'], { encoding: 'utf8', timeout: 10_000 });
-    versions.set(bin, r.status === 0 ? (/version (\S+)/.exec(r.stdout)?.[1] ?? 'unknown version') : undefined);
+    if (r.status !== 0) return undefined;
+    versions.set(bin, /version (\S+)/.exec(r.stdout)?.[1] ?? 'unknown version');
   }
   return versions.get(bin);
 }
