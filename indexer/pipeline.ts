@@ -196,7 +196,7 @@ export class RunStoppedError extends VidsearchError {
     readonly report: IndexReport,
   ) {
     const n = report.indexed.length;
-    super(`${reason.message}; ${n} ${n === 1 ? 'file' : 'files'} saved before it`, { cause: reason });
+    super(`${reason.message.replace(/\.$/, '')}; ${n} ${n === 1 ? 'file' : 'files'} saved before it`, { cause: reason });
   }
 }
 
