@@ -133,11 +133,18 @@ export async function labelVectors(model: ClipModel, set: LabelSet, cacheDir: st
     const vecs = await model.encodeTexts(all.slice(i, i + batch));
     vecs.forEach((v, j) => data.set(v, (i + j) * model.dim));
   }
-  fs.mkdirSync(cacheDir, { recursive: true });
   const tmp = `${file}.${process.pid}.tmp`;
-  fs.writeFileSync(tmp, Buffer.from(data.buffer));
-  fs.renameSync(tmp, file);
-  return { set, dim: model.dim, data, written: true };
+  let written = true;
+  try {
+    fs.mkdirSync(cacheDir, { recursive: true });
+    fs.writeFileSync(tmp, Buffer.from(data.buffer));
+    fs.renameSync(tmp, file);
+  } catch {
+    // Only a cache (a full disk, a read-only cache folder): the vectors are recomputed next time.
+    fs.rmSync(tmp, { force: true });
+    written = false;
+  }
+  return { set, dim: model.dim, data, written };
 }
 
 /**

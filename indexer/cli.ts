@@ -8,7 +8,7 @@ import { repoolLibrary } from './repool';
 import { UsageError, VidsearchError, errorMessage } from './errors';
 import { LOW_CONFIDENCE, TEMPLATE_SETS, type TemplateSetName } from './actions';
 import { WatchDaemon, lineLogger, readDaemonStatus } from './daemon';
-import { indexTargets, type IndexEvent } from './pipeline';
+import { RunStoppedError, indexTargets, type IndexEvent, type IndexReport } from './pipeline';
 import { Store } from './store';
 import { chooseLabelSet, retagAll, tagFile, tagVideo } from './tagging';
 import { cmdEval, cmdExportFeatures } from './cli-quality';
@@ -39,6 +39,9 @@ Run \`vidsearch <command> --help\` for a command's options.`,
 
 Indexes new and changed video files. A folder is reconciled: files gone from it are removed from
 the index, unchanged files are skipped without decoding, bad files are recorded with their error.
+A folder that cannot be read, and a name that is not valid UTF-8, are reported as failed and what
+the index holds for them is kept. A full disk or a broken ffmpeg/ffprobe stops the run (exit 1)
+after printing the report of what was saved; nothing is recorded against the file in progress.
 
 Options:
   --json              print {"indexed","skipped","removed","failed"} on stdout
@@ -68,8 +71,9 @@ ${CONFIG_HELP}`,
 
 Reconciles each folder with the index (new and changed files queued, files gone removed, unchanged
 files skipped without decoding), then watches it. A file is indexed once it has stopped changing;
-a renamed or moved file keeps its vectors; a deleted one is removed. Ctrl-C or SIGTERM stops
-cleanly. Logs one line per event (JSON when stderr is not a terminal).
+a renamed or moved file keeps its vectors; a deleted one is removed, one that cannot be seen (an
+unreadable folder) is kept. A full disk is retried with backoff. Ctrl-C or SIGTERM stops cleanly.
+Logs one line per event (JSON when stderr is not a terminal).
 
 Options:
   --poll              poll instead of file-system events (network file systems)
@@ -197,6 +201,14 @@ async function cmdIndex(args: string[]): Promise<number> {
   };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
+  const print = (report: IndexReport) => {
+    if (values.json) out(JSON.stringify(report, null, 2));
+    else {
+      out(`indexed ${report.indexed.length}, skipped ${report.skipped.length}, removed ${report.removed.length}, failed ${report.failed.length}`);
+      for (const f of report.failed) out(`  failed: ${f.path}: ${f.error}`);
+    }
+  };
+  let stopped = false;
   try {
     const report = await indexTargets(engine, positionals, {
       force: !!values.force,
@@ -204,11 +216,7 @@ async function cmdIndex(args: string[]): Promise<number> {
       signal: controller.signal,
       onEvent: progressReporter(),
     });
-    if (values.json) out(JSON.stringify(report, null, 2));
-    else {
-      out(`indexed ${report.indexed.length}, skipped ${report.skipped.length}, removed ${report.removed.length}, failed ${report.failed.length}`);
-      for (const f of report.failed) out(`  failed: ${f.path}: ${f.error}`);
-    }
+    print(report);
     if (controller.signal.aborted) return 130;
     return report.failed.length ? 1 : 0;
   } catch (e) {
@@ -216,11 +224,23 @@ async function cmdIndex(args: string[]): Promise<number> {
       err('interrupted: the file in progress was abandoned; everything before it is saved');
       return 130;
     }
+    if (e instanceof RunStoppedError) {
+      // What was saved before the stop is the useful part: the same report as a finished run.
+      stopped = true;
+      if (process.stderr.isTTY) process.stderr.write('\n');
+      print(e.report);
+      err(`vidsearch: ${e.message}`);
+      return 1;
+    }
     throw e;
   } finally {
     process.off('SIGINT', stop);
     process.off('SIGTERM', stop);
-    await engine.close();
+    // After a stop the index file may not be publishable (the disk is still full); the database
+    // holds everything saved and the index is rebuilt from it on the next run.
+    await engine.close().catch((e) => {
+      if (!stopped) throw e;
+    });
   }
 }
 

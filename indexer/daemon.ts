@@ -4,7 +4,8 @@
 // the daemon is doing.
 import fs from 'node:fs';
 import path from 'node:path';
-import { errorMessage } from './errors';
+import { asDiskFull, errorMessage, isTransientError } from './errors';
+import { badNamesIn, presence } from './files';
 import { recordLibraryRoots } from './library';
 import { readLock } from './lock';
 import { CHANGED_WHILE_INDEXING, indexFile, planTargets, type Engine, type JobResult } from './pipeline';
@@ -63,13 +64,6 @@ interface Job {
   kind: 'index' | 'remove';
   attempts: number;
   notBefore: number;
-}
-
-// Causes that may go away by themselves: busy files and databases, resource limits, timeouts.
-const TRANSIENT = /EBUSY|EAGAIN|EMFILE|ENFILE|ENOSPC|ETIMEDOUT|timed out|SQLITE_BUSY|database is locked/i;
-
-export function isTransient(error: string): boolean {
-  return TRANSIENT.test(error);
 }
 
 export function statusFile(home: string): string {
@@ -135,7 +129,9 @@ export class WatchDaemon {
     await this.engine.store.markPendingMany(plan.work);
     for (const { path: file } of plan.work) this.enqueue(file, 'index');
     for (const v of plan.gone) this.enqueue(v.path, 'remove');
-    this.log({ event: 'reconciled', unchanged: plan.unchanged.length, queued: plan.work.length, gone: plan.gone.length, ms: Date.now() - started });
+    // Unreadable folders and names that are not UTF-8: said once each, and left as they are.
+    for (const p of plan.problems) this.log({ event: p.kind, path: p.path, error: p.error });
+    this.log({ event: 'reconciled', unchanged: plan.unchanged.length, queued: plan.work.length, gone: plan.gone.length, problems: plan.problems.length, ms: Date.now() - started });
     this.loopDone = this.loop();
   }
 
@@ -198,12 +194,35 @@ export class WatchDaemon {
 
   private onEvent(e: WatchEvent): void {
     if (e.type === 'error') return this.log({ event: 'watch-error', error: e.error.message });
+    if (e.type === 'odd-name') return this.oddNameIn(e.dir);
     if (e.type === 'add' || e.type === 'change') this.noticed(e.path, 'index');
     else if (e.type === 'unlink') this.noticed(e.path, 'remove', this.settings.removeGraceMs);
     else if (e.type === 'unlinkDir') {
       void this.engine.store.videosUnder(e.path).then((videos) => {
         for (const v of videos) this.noticed(v.path, 'remove', this.settings.removeGraceMs);
       });
+    }
+  }
+
+  private readonly badNamesSeen = new Set<string>();
+  private readonly oddDirs = new Set<string>();
+
+  // A copy under such a name raises an event per write: read the folder once they pause.
+  private oddNameIn(dir: string): void {
+    if (this.oddDirs.has(dir)) return;
+    this.oddDirs.add(dir);
+    setTimeout(() => {
+      this.oddDirs.delete(dir);
+      if (!this.stopping) this.badNames(dir);
+    }, 500).unref();
+  }
+
+  /** Says once per file which names in `dir` cannot be opened (not UTF-8), as the reconcile does. */
+  private badNames(dir: string): void {
+    for (const p of badNamesIn(dir)) {
+      if (this.badNamesSeen.has(p.path)) continue;
+      this.badNamesSeen.add(p.path);
+      this.log({ event: 'bad-name', path: p.path, error: p.error });
     }
   }
 
@@ -249,8 +268,10 @@ export class WatchDaemon {
         continue;
       }
       if (!job && this.running.size === 0 && this.state !== 'idle') {
-        // Publish right away when the work is done: searchable = stable + indexing time.
-        await this.engine.store.flushIndex();
+        // Publish right away when the work is done: searchable = stable + indexing time. A file
+        // that cannot be written (a full disk) must not end the daemon: the database has it all,
+        // and the next flush tries again.
+        await this.engine.store.flushIndex().catch((err: unknown) => this.log({ event: 'warning', message: `cannot publish the index: ${errorMessage(asDiskFull(err, this.engine.cfg.home) ?? err)}` }));
         this.setState('idle');
         this.log({ event: 'idle', indexed: this.indexedCount });
       }
@@ -276,7 +297,12 @@ export class WatchDaemon {
       await this.engine.store.flushIndex(this.queue.size === 0 ? 0 : 5000);
     } catch (err) {
       if (this.stopping) return this.log({ event: 'abandoned', path: job.path });
+      // A full disk (or a busy database) is nobody's fault and passes: nothing was recorded
+      // against the file, so it is simply tried again later. A broken tool is logged, and the
+      // file stays pending for the next start.
+      if (job.kind === 'index' && isTransientError(err) && job.attempts + 1 < this.settings.maxAttempts) return this.retry(job, errorMessage(err));
       this.log({ event: 'error', path: job.path, error: errorMessage(err) });
+      this.failures.push({ path: job.path, error: errorMessage(err), at: new Date().toISOString() });
     } finally {
       this.writeStatus();
     }
@@ -293,7 +319,7 @@ export class WatchDaemon {
       this.log({ event: result.reason.startsWith('moved from') ? 'moved' : 'skipped', path: result.path, reason: result.reason });
       return;
     }
-    if (isTransient(result.error) && job.attempts + 1 < this.settings.maxAttempts) return this.retry(job, result.error);
+    if (result.transient && job.attempts + 1 < this.settings.maxAttempts) return this.retry(job, result.error);
     this.failures.push({ path: result.path, error: result.error, at: new Date().toISOString() });
     if (this.failures.length > 100) this.failures.splice(0, this.failures.length - 100);
     this.log({ event: 'failed', path: result.path, error: result.error });
@@ -307,7 +333,12 @@ export class WatchDaemon {
   }
 
   private async remove(job: Job): Promise<void> {
-    if (fs.existsSync(job.path)) return; // it came back (or was replaced): a change event re-indexes it
+    const now = presence(job.path);
+    if (now.state === 'present') return; // it came back (or was replaced): a change event re-indexes it
+    if (now.state === 'unknown') {
+      // Not visible (its folder became unreadable) is not deleted: the rows stay.
+      return this.log({ event: 'unreadable', path: job.path, error: `cannot tell whether it still exists (${now.code}: ${now.error}); kept in the index as it is` });
+    }
     const video = await this.engine.store.videoByPath(job.path);
     if (!video) return;
     await this.engine.store.removeVideo(video.id);

@@ -7,7 +7,7 @@ import Database from 'better-sqlite3';
 import { PrismaBetterSQLite3 } from '@prisma/adapter-better-sqlite3';
 import { PrismaClient } from '@prisma/client';
 import { sqlitePath } from './config';
-import { StoreError, errorMessage } from './errors';
+import { StoreError, asDiskFull, errorMessage } from './errors';
 import { MIGRATIONS_DIR } from './paths';
 
 export type Db = PrismaClient;
@@ -65,17 +65,68 @@ export function migrate(file: string, migrationsDir = MIGRATIONS_DIR): string[] 
       }).immediate();
     }
   } catch (err) {
-    throw new StoreError(`cannot migrate the database ${file}: ${errorMessage(err)}`, { cause: { file } });
+    throw asDiskFull(err, file) ?? new StoreError(`cannot migrate the database ${file}: ${errorMessage(err)}`, { cause: { file } });
   } finally {
     db.close();
   }
   return applied;
 }
 
+type Adapter = Awaited<ReturnType<PrismaBetterSQLite3['connect']>>;
+type Queryable = Pick<Adapter, 'queryRaw' | 'executeRaw'>;
+
+/**
+ * The better-sqlite3 adapter with two repairs at the boundary:
+ * - a full disk (SQLITE_FULL) comes out as a DiskFullError naming the database file, so callers
+ *   tell it from a bad video by type;
+ * - a COMMIT that fails is rolled back and the adapter's transaction mutex released. Prisma calls
+ *   the adapter's commit() (which releases the mutex) only after COMMIT succeeded, so one failed
+ *   COMMIT (a full disk) left every later transaction waiting forever: the process ran out of
+ *   work with a promise unsettled and Node exited 13 without a word.
+ */
+class GuardedSqliteAdapter extends PrismaBetterSQLite3 {
+  constructor(private readonly file: string) {
+    super({ url: `file:${file}`, timeout: BUSY_TIMEOUT_MS });
+  }
+
+  override async connect(): Promise<Adapter> {
+    const adapter = await super.connect();
+    this.translate(adapter);
+    const start = adapter.startTransaction.bind(adapter);
+    adapter.startTransaction = async (level) => {
+      const tx = await start(level);
+      this.translate(tx);
+      const execute = tx.executeRaw.bind(tx);
+      tx.executeRaw = async (query) => {
+        try {
+          return await execute(query);
+        } catch (err) {
+          if (/^\s*COMMIT\b/i.test(query.sql)) {
+            // Prisma now counts the transaction as closed and will not touch it again.
+            await execute({ sql: 'ROLLBACK', args: [], argTypes: [] }).catch(() => {}); // none left open: fine
+            await tx.rollback();
+          }
+          throw err;
+        }
+      };
+      return tx;
+    };
+    return adapter;
+  }
+
+  private translate(q: Queryable): void {
+    const file = this.file;
+    const queryRaw = q.queryRaw.bind(q);
+    const executeRaw = q.executeRaw.bind(q);
+    q.queryRaw = (query) => queryRaw(query).catch((err: unknown) => Promise.reject(asDiskFull(err, file) ?? err));
+    q.executeRaw = (query) => executeRaw(query).catch((err: unknown) => Promise.reject(asDiskFull(err, file) ?? err));
+  }
+}
+
 export async function openDb(databaseUrl: string): Promise<Db> {
   const file = sqlitePath(databaseUrl);
   migrate(file);
-  const adapter = new PrismaBetterSQLite3({ url: `file:${file}`, timeout: BUSY_TIMEOUT_MS });
+  const adapter = new GuardedSqliteAdapter(file);
   const prisma = new PrismaClient({ adapter });
   await prisma.$connect();
   return prisma;

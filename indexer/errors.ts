@@ -48,6 +48,81 @@ export class FileChangedError extends VidsearchError {
   override name = 'FileChangedError';
 }
 
+/**
+ * The file system holding `path` is full (ENOSPC, EDQUOT, SQLITE_FULL). Never a file's fault: an
+ * indexing run stops on it (nothing is recorded against the video), and the daemon retries later.
+ */
+export class DiskFullError extends StoreError {
+  override name = 'DiskFullError';
+  readonly kind = 'disk-full';
+  constructor(
+    /** the file or folder being written when the disk filled up */
+    readonly path: string,
+    options?: { cause?: ErrorCause },
+  ) {
+    super(`the disk holding ${path} is full: free some space there and run again`, options);
+  }
+}
+
+/**
+ * ffmpeg/ffprobe themselves failed: missing, not executable, or killed by a signal (a crash).
+ * Never recorded against the file being read: with a working tool it may index fine.
+ */
+export class ToolError extends MediaError {
+  override name = 'ToolError';
+  constructor(
+    message: string,
+    readonly detail: {
+      kind: 'missing' | 'cannot-run' | 'crashed';
+      tool: string;
+      /** the binary */
+      path?: string;
+      /** the file it was reading when it crashed */
+      file?: string;
+      signal?: string;
+      version?: string;
+    },
+    options?: { cause?: ErrorCause },
+  ) {
+    super(message, { cause: options?.cause ?? detail });
+  }
+}
+
+const DISK_FULL_CODES = new Set(['ENOSPC', 'EDQUOT', 'SQLITE_FULL']);
+
+/**
+ * The DiskFullError for `err` when it (or an error in its cause chain) is a full disk, by its
+ * error code, never its message; `where` names the place written when the error does not.
+ */
+export function asDiskFull(err: unknown, where: string): DiskFullError | undefined {
+  for (let e = err, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
+    if (e instanceof DiskFullError) return e;
+    const code = (e as NodeJS.ErrnoException).code;
+    if (typeof code === 'string' && DISK_FULL_CODES.has(code)) return new DiskFullError((e as NodeJS.ErrnoException).path ?? where, { cause: e });
+  }
+  return undefined;
+}
+
+// Causes that may go away by themselves: busy files and databases, resource limits, a full disk.
+const TRANSIENT_CODES = new Set(['EBUSY', 'EAGAIN', 'EMFILE', 'ENFILE', 'ETIMEDOUT', 'SQLITE_BUSY', ...DISK_FULL_CODES]);
+
+/**
+ * Whether retrying later may succeed, decided from the error's type and codes (never its text):
+ * a full disk, busy resources, a tool that timed out. The daemon retries these with backoff.
+ */
+export function isTransientError(err: unknown): boolean {
+  for (let e = err, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
+    if (e instanceof DiskFullError) return true;
+    const code = (e as NodeJS.ErrnoException).code;
+    if (typeof code === 'string' && TRANSIENT_CODES.has(code)) return true;
+    // Prisma's driver adapters carry the database's own code in the cause (SQLITE_BUSY).
+    const original = (e as { cause?: { originalCode?: unknown } }).cause?.originalCode;
+    if (typeof original === 'string' && TRANSIENT_CODES.has(original)) return true;
+    if (e instanceof MediaError && typeof (e.cause as { timeoutMs?: unknown } | undefined)?.timeoutMs === 'number') return true;
+  }
+  return false;
+}
+
 /** A model download failed (network, HTTP status, checksum). */
 export class DownloadError extends VidsearchError {
   override name = 'DownloadError';

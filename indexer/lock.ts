@@ -3,7 +3,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { LockedError } from './errors';
+import { LockedError, asDiskFull } from './errors';
 
 export interface WriterLock {
   readonly file: string;
@@ -57,7 +57,11 @@ export function acquireWriterLock(home: string, command = process.argv.slice(2).
       process.on('exit', release);
       return { file, release };
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') {
+        // Created but not written (a full disk): an empty lock must not be left behind.
+        if (fs.existsSync(file) && fs.statSync(file).size === 0) fs.rmSync(file, { force: true });
+        throw asDiskFull(err, home) ?? err;
+      }
       const holder = readLock(home);
       const ours = holder?.pid === process.pid && held.has(file);
       if (holder && holder.host === os.hostname() && (ours || (holder.pid !== process.pid && alive(holder.pid)))) {

@@ -1,12 +1,12 @@
 // The ffmpeg boundary: every call to ffmpeg/ffprobe goes through here and comes back as domain
 // types (VideoProbe, RawFrame) or a MediaError that says what is wrong with the file.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
-import { MediaError, UsageError } from './errors';
+import { MediaError, ToolError, UsageError } from './errors';
 import { PROJECT_ROOT } from './paths';
 import type { RawFrame, VideoProbe } from './types';
 
@@ -47,7 +47,7 @@ function findTool(name: string, envVar: string, candidates: Array<() => string |
   if (fromEnv) {
     // An explicit choice that does not work is an error, not a reason to silently use another binary.
     if (isExecutable(fromEnv)) return fromEnv;
-    throw new MediaError(`${name} not found: ${envVar}=${fromEnv} is not an executable file. ${hint}`, { cause: { tool: name, path: fromEnv } });
+    throw new ToolError(`${name} not found: ${envVar}=${fromEnv} is not an executable file. ${hint}`, { kind: 'missing', tool: name, path: fromEnv });
   }
   const tried: string[] = [];
   for (const candidate of candidates) {
@@ -60,7 +60,7 @@ function findTool(name: string, envVar: string, candidates: Array<() => string |
     if (file && isExecutable(file)) return file;
     if (file) tried.push(file);
   }
-  throw new MediaError(`${name} not found${tried.length ? ` (not executable: ${tried.join(', ')})` : ''}. ${hint}`, { cause: { tool: name, tried } });
+  throw new ToolError(`${name} not found${tried.length ? ` (not executable: ${tried.join(', ')})` : ''}. ${hint}`, { kind: 'missing', tool: name, path: tried[0] });
 }
 
 function isExecutable(file: string): boolean {
@@ -161,16 +161,57 @@ interface Exit {
   signal: NodeJS.Signals | null;
 }
 
-/** Resolves when the child has exited and its pipes are closed; a spawn failure becomes a MediaError. */
+/** Resolves when the child has exited and its pipes are closed; a spawn failure becomes a ToolError. */
 function exited(child: ChildProcess, tool: string): Promise<Exit> {
   return new Promise((resolve, reject) => {
     child.once('error', (err) => {
-      const error = new MediaError(`cannot run ${tool}: ${err.message}. Set FFMPEG_PATH/FFPROBE_PATH or reinstall (npm install).`, { cause: err });
+      const error = new ToolError(`cannot run ${tool}: ${err.message}. Set FFMPEG_PATH/FFPROBE_PATH or reinstall (npm install).`, { kind: 'cannot-run', tool, path: child.spawnfile }, { cause: err });
       child.stdout?.destroy(error);
       reject(error);
     });
     child.once('close', (code, signal) => resolve({ code, signal }));
   });
+}
+
+// A wrapper script (a shell, a snap) reports its tool's crash as exit 128 + the signal number.
+const CRASH_SIGNALS: NodeJS.Signals[] = ['SIGSEGV', 'SIGBUS', 'SIGILL', 'SIGFPE', 'SIGABRT'];
+
+function crashSignal(exit: Exit): NodeJS.Signals | undefined {
+  if (exit.signal) return exit.signal;
+  return CRASH_SIGNALS.find((sig) => exit.code === 128 + os.constants.signals[sig]);
+}
+
+const versions = new Map<string, string>();
+
+/**
+ * "4.1.4-static" from `<tool> -version`; undefined when the tool cannot even say that. Asked only
+ * after a crash; a working answer is remembered, a broken one is not (the tool may be reinstalled
+ * under a running daemon).
+ */
+function toolVersion(bin: string): string | undefined {
+  if (!versions.has(bin)) {
+    const r = spawnSync(bin, ['-version'], { encoding: 'utf8', timeout: 10_000 });
+    if (r.status !== 0) return undefined;
+    versions.set(bin, /version (\S+)/.exec(r.stdout)?.[1] ?? 'unknown version');
+  }
+  return versions.get(bin);
+}
+
+/**
+ * A tool killed by a signal we did not send crashed (or was killed by the system): that is the
+ * tool's failure, never the file's, even when this file provoked it. When the tool still answers
+ * `-version` it crashed on this input: kind 'crashed', and the run goes on with other files.
+ * When it does not, the tool itself is broken: kind 'cannot-run', which stops the run.
+ */
+function crashed(bin: string, tool: string, file: string, signal: NodeJS.Signals): ToolError {
+  const version = toolVersion(bin);
+  if (version === undefined) {
+    return new ToolError(`${tool} is broken: it was killed by ${signal} and cannot run \`${bin} -version\` either. Set ${tool === 'ffprobe' ? 'FFPROBE_PATH' : 'FFMPEG_PATH'} to a working ${tool}`, { kind: 'cannot-run', tool, path: bin, file, signal });
+  }
+  return new ToolError(
+    `${tool} ${version} crashed (signal ${signal}) on ${file}: a bug in ${tool}, not a verdict on the file; nothing was recorded against it, so it is tried again next time (a newer ${tool}, ${tool === 'ffprobe' ? 'FFPROBE_PATH' : 'FFMPEG_PATH'}, may read it)`,
+    { kind: 'crashed', tool, path: bin, file, signal, version },
+  );
 }
 
 function kill(child: ChildProcess): void {
@@ -199,6 +240,8 @@ async function run(cmd: string, args: string[], input: string, opts: { signal?: 
     if (timedOut) {
       throw new MediaError(`${opts.tool} timed out after ${opts.timeoutMs / 1000} s`, { cause: { file: input, timeoutMs: opts.timeoutMs } });
     }
+    const crash = crashSignal(exit);
+    if (crash) throw crashed(cmd, opts.tool, input.replace(/^file:/, ''), crash);
     return { ...exit, stdout: Buffer.concat(stdout).toString('utf8'), stderr };
   } finally {
     clearTimeout(timer);
@@ -587,6 +630,9 @@ async function* decode(file: string, filter: string, outputArgs: string[], opts:
     }
     const exit = await done;
     signal?.throwIfAborted();
+    // Only an abort or an early stop kills ffmpeg from here, and neither gets this far.
+    const crash = crashSignal(exit);
+    if (crash) throw crashed(child.spawnfile, 'ffmpeg', file, crash);
     if (exit.code !== 0) {
       if (produced === 0 && stderr.lines().some((l) => l.includes("'0:V:0' matches no streams"))) {
         throw new MediaError('no video stream', { cause: { file } });

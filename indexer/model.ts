@@ -104,10 +104,15 @@ async function fileHash(file: string, cacheFile: string | undefined): Promise<st
   const digest = hash.digest('hex');
   if (cacheFile) {
     cache[key] = digest;
-    fs.mkdirSync(path.dirname(cacheFile), { recursive: true });
     const tmp = `${cacheFile}.${process.pid}.tmp`;
-    fs.writeFileSync(tmp, JSON.stringify(cache, null, 1));
-    fs.renameSync(tmp, cacheFile);
+    try {
+      fs.mkdirSync(path.dirname(cacheFile), { recursive: true });
+      fs.writeFileSync(tmp, JSON.stringify(cache, null, 1));
+      fs.renameSync(tmp, cacheFile);
+    } catch {
+      // Only a cache (a full disk, a read-only data directory): the hash is recomputed next time.
+      fs.rmSync(tmp, { force: true });
+    }
   }
   return digest;
 }

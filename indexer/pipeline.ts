@@ -5,8 +5,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { ActionTagger, labelSet, labelSetFromSpec, type LabelSet } from './actions';
 import type { Config } from './config';
-import { errorMessage } from './errors';
-import { fileStamp, fingerprint, walkVideos, type FileStamp } from './files';
+import { ModelError, ToolError, VidsearchError, asDiskFull, errorMessage, isTransientError } from './errors';
+import { fileStamp, fingerprint, presence, scanVideos, type FileStamp, type ScanProblem } from './files';
 import { recordLibraryRoots } from './library';
 import { frames as decodeFrames, probe as probeVideo } from './media';
 import type { ClipModel } from './model';
@@ -32,7 +32,15 @@ export async function activeLabelSet(engine: Engine): Promise<LabelSet | undefin
 export type JobResult =
   | { status: 'indexed'; path: string; videoId: number; segments: number; frames: number; seconds: number }
   | { status: 'skipped'; path: string; reason: string }
-  | { status: 'failed'; path: string; error: string };
+  | {
+      status: 'failed';
+      path: string;
+      error: string;
+      /** may succeed later by itself (busy, timed out): the daemon retries it */
+      transient?: boolean;
+      /** nothing was recorded against the file (the tool crashed on it): tried again next run */
+      unrecorded?: boolean;
+    };
 
 export interface IndexReport {
   indexed: Array<{ path: string; videoId: number; segments: number; frames: number }>;
@@ -101,11 +109,12 @@ export async function encodeVideo(engine: Engine, file: string, signal: AbortSig
 
 /**
  * A file that is new by path but has the size and fingerprint of an indexed video whose path is
- * gone was moved or renamed: its rows follow it, without decoding anything.
+ * gone was moved or renamed: its rows follow it, without decoding anything. A path that cannot be
+ * looked at (an unreadable folder) is not gone: the new file is a copy.
  */
 async function detectMove(store: Store, file: string, stamp: FileStamp, print: string): Promise<VideoRecord | undefined> {
   for (const v of await store.videosWithFingerprint(stamp.size, print)) {
-    if (v.path !== file && v.status === 'indexed' && !fs.existsSync(v.path)) return v;
+    if (v.path !== file && v.status === 'indexed' && presence(v.path).state === 'gone') return v;
   }
   return undefined;
 }
@@ -162,9 +171,35 @@ export async function indexFile(engine: Engine, file: string, opts: IndexOptions
     return { status: 'indexed', path: file, videoId: saved.videoId, segments: saved.segments, frames: saved.frames, seconds: (Date.now() - started) / 1000 };
   } catch (err) {
     if (opts.signal?.aborted) throw err;
+    // Not the file's fault, so nothing is recorded against it: a full disk or a broken tool stops
+    // the work (the caller decides: the CLI stops the run, the daemon retries later); a tool that
+    // crashed on this file fails this job only, and the file is tried again next time.
+    const full = asDiskFull(err, engine.cfg.home);
+    if (full) throw full;
+    // The model loads its image encoder on the first frame (model.ts): a broken one stops the run.
+    if (err instanceof ModelError) throw err;
+    if (err instanceof ToolError) {
+      if (err.detail.kind !== 'crashed') throw err;
+      return { status: 'failed', path: file, error: err.message, unrecorded: true };
+    }
     const error = errorMessage(err);
     await engine.store.markFailed(file, stamp.size, stamp.mtimeMs, error);
-    return { status: 'failed', path: file, error };
+    return { status: 'failed', path: file, error, ...(isTransientError(err) ? { transient: true } : {}) };
+  }
+}
+
+/**
+ * An indexing run stopped before its end by something that is not any file's fault (a full disk,
+ * a broken ffmpeg/ffprobe): `reason` says what; `report` holds what was done (and saved) before it.
+ */
+export class RunStoppedError extends VidsearchError {
+  override name = 'RunStoppedError';
+  constructor(
+    readonly reason: VidsearchError,
+    readonly report: IndexReport,
+  ) {
+    const n = report.indexed.length;
+    super(`${reason.message.replace(/\.$/, '')}; ${n} ${n === 1 ? 'file' : 'files'} saved before it`, { cause: reason });
   }
 }
 
@@ -179,6 +214,11 @@ export interface TargetPlan {
   gone: VideoRecord[];
   /** targets that do not exist and were never indexed */
   missing: string[];
+  /**
+   * folders and files that could not be looked at (unreadable, names that are not UTF-8): what
+   * the index holds under them stays as it is
+   */
+  problems: ScanProblem[];
 }
 
 /**
@@ -186,13 +226,25 @@ export interface TargetPlan {
  * unchanged files cost no database round trip, so reconciling a large library is quick.
  */
 export async function planTargets(store: Store, targets: string[], opts: Pick<IndexOptions, 'force' | 'retryFailed'> = {}): Promise<TargetPlan> {
-  const plan: TargetPlan = { work: [], unchanged: [], gone: [], missing: [] };
+  const plan: TargetPlan = { work: [], unchanged: [], gone: [], missing: [], problems: [] };
   const seen = new Set<string>();
+  const unreadable = (p: string, err: unknown) => {
+    const code = (err as NodeJS.ErrnoException).code ?? 'EUNKNOWN';
+    plan.problems.push({ path: p, kind: 'unreadable', code, error: `cannot read it (${errorMessage(err)}); the index keeps what it had` });
+  };
+  const statOf = (p: string): fs.Stats | undefined | 'unreadable' => {
+    try {
+      return fs.statSync(p, { throwIfNoEntry: false });
+    } catch (err) {
+      unreadable(p, err);
+      return 'unreadable';
+    }
+  };
   const consider = (file: string, known: VideoRecord | undefined) => {
     if (seen.has(file)) return;
     seen.add(file);
-    const st = fs.statSync(file, { throwIfNoEntry: false });
-    if (!st) return;
+    const st = statOf(file);
+    if (!st || st === 'unreadable') return;
     const stamp = fileStamp(st);
     const same = !!known && known.size === stamp.size && known.mtimeMs === stamp.mtimeMs;
     if (same && !opts.force && known.status === 'indexed') plan.unchanged.push({ path: file, reason: 'unchanged' });
@@ -200,13 +252,30 @@ export async function planTargets(store: Store, targets: string[], opts: Pick<In
     else plan.work.push({ path: file, ...stamp });
   };
   for (const target of targets.map((t) => path.resolve(t))) {
-    const st = fs.statSync(target, { throwIfNoEntry: false });
+    const st = statOf(target);
+    if (st === 'unreadable') continue;
     if (st?.isDirectory()) {
       const known = new Map((await store.videosUnder(target)).map((v) => [v.path, v]));
-      const found = walkVideos(target);
-      for (const file of found) consider(file, known.get(file));
-      const present = new Set(found);
-      for (const v of known.values()) if (!present.has(v.path) && !fs.existsSync(v.path)) plan.gone.push(v);
+      const scan = scanVideos(target);
+      for (const file of scan.files) consider(file, known.get(file));
+      const present = new Set(scan.files);
+      const folders = scan.problems.filter((p) => p.kind === 'unreadable').map((p) => p.path + path.sep);
+      const kept = new Map<string, number>();
+      for (const v of known.values()) {
+        if (present.has(v.path)) continue;
+        // Only a file known to be gone leaves the index; one we cannot see is kept as it is.
+        const now = presence(v.path);
+        if (now.state === 'gone') plan.gone.push(v);
+        else if (now.state === 'unknown') {
+          const folder = folders.find((f) => v.path.startsWith(f));
+          if (folder) kept.set(folder, (kept.get(folder) ?? 0) + 1);
+          else plan.problems.push({ path: v.path, kind: 'unreadable', code: now.code, error: `cannot tell whether it still exists (${now.code}: ${now.error}); kept in the index as it is` });
+        }
+      }
+      for (const p of scan.problems) {
+        const n = p.kind === 'unreadable' ? (kept.get(p.path + path.sep) ?? 0) : 0;
+        plan.problems.push(n ? { ...p, error: `${p.error}; its ${n} indexed ${n === 1 ? 'video stays in the index as it is' : 'videos stay in the index as they are'}` } : p);
+      }
     } else if (st) {
       consider(target, (await store.videoByPath(target)) ?? undefined);
     } else {
@@ -224,11 +293,25 @@ export async function planTargets(store: Store, targets: string[], opts: Pick<In
  */
 export async function indexTargets(engine: Engine, targets: string[], opts: IndexOptions = {}): Promise<IndexReport> {
   const report: IndexReport = { indexed: [], skipped: [], removed: [], failed: [] };
-  // What the user gives to index is the library: the server serves files inside these roots only.
-  await recordLibraryRoots(engine.store, targets);
+  try {
+    // What the user gives to index is the library: the server serves files inside these roots only.
+    await recordLibraryRoots(engine.store, targets);
+    await runPlan(engine, targets, opts, report);
+  } catch (err) {
+    if (opts.signal?.aborted) throw err;
+    const reason = asDiskFull(err, engine.cfg.home) ?? (err instanceof ToolError || err instanceof ModelError ? err : undefined);
+    if (reason) throw new RunStoppedError(reason, report);
+    throw err;
+  }
+  return report;
+}
+
+async function runPlan(engine: Engine, targets: string[], opts: IndexOptions, report: IndexReport): Promise<void> {
   const plan = await planTargets(engine.store, targets, opts);
   report.skipped.push(...plan.unchanged);
   report.failed.push(...plan.missing.map((p) => ({ path: p, error: 'no such file or directory' })));
+  // Reported as failed (exit 1): not indexed, and only the user can fix it.
+  report.failed.push(...plan.problems.map((p) => ({ path: p.path, error: p.error })));
   opts.onEvent?.({ type: 'plan', files: plan.work.length, removed: plan.gone.length });
   await engine.store.markPendingMany(plan.work);
   for (const [i, { path: file }] of plan.work.entries()) {
@@ -252,5 +335,4 @@ export async function indexTargets(engine: Engine, targets: string[], opts: Inde
     }
   }
   await engine.store.flushIndex();
-  return report;
 }

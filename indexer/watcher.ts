@@ -4,7 +4,12 @@ import { watch, type FSWatcher } from 'chokidar';
 import path from 'node:path';
 import { inHiddenDir, isCandidate } from './files';
 
-export type WatchEvent = { type: 'add' | 'change' | 'unlink'; path: string } | { type: 'unlinkDir'; path: string } | { type: 'error'; error: Error };
+export type WatchEvent =
+  | { type: 'add' | 'change' | 'unlink'; path: string }
+  | { type: 'unlinkDir'; path: string }
+  /** something happened to a name that is not UTF-8 in `dir`: chokidar cannot stat it, so says nothing else */
+  | { type: 'odd-name'; dir: string }
+  | { type: 'error'; error: Error };
 
 export interface LibraryWatcher {
   ready: Promise<void>;
@@ -35,6 +40,11 @@ export function watchLibrary(dirs: string[], onEvent: (e: WatchEvent) => void, o
   watcher.on('change', (p) => isCandidate(p) && onEvent({ type: 'change', path: path.resolve(p) }));
   watcher.on('unlink', (p) => isCandidate(p) && onEvent({ type: 'unlink', path: path.resolve(p) }));
   watcher.on('unlinkDir', (p) => onEvent({ type: 'unlinkDir', path: path.resolve(p) }));
+  // inotify's raw event carries Node's lossy name (U+FFFD for the bytes that are not UTF-8).
+  watcher.on('raw', (_event, name, details) => {
+    const dir = (details as { watchedPath?: string } | undefined)?.watchedPath;
+    if (typeof name === 'string' && name.includes('\uFFFD') && dir) onEvent({ type: 'odd-name', dir: path.resolve(dir) });
+  });
   watcher.on('error', (error) => onEvent({ type: 'error', error: error instanceof Error ? error : new Error(String(error)) }));
   return { ready, close: () => watcher.close() };
 }

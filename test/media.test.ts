@@ -99,7 +99,7 @@ test('resolveTools says what to do when FFMPEG_PATH is wrong', async () => {
     cwd: path.resolve(import.meta.dirname, '..'),
     env: { ...process.env, FFMPEG_PATH: path.join(dir, 'no-such-ffmpeg') },
   });
-  assert.match(stdout, /^MediaError: ffmpeg not found: FFMPEG_PATH=.*no-such-ffmpeg is not an executable file\. Set FFMPEG_PATH .* \(npm install\)/);
+  assert.match(stdout, /^ToolError: ffmpeg not found: FFMPEG_PATH=.*no-such-ffmpeg is not an executable file\. Set FFMPEG_PATH .* \(npm install\)/);
 });
 
 test('probe describes a generated video', async () => {

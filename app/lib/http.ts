@@ -28,8 +28,12 @@ const STATUS_BY_NAME: Record<string, number> = {
   // A library file that is not (or no longer) one the server may read for this video (library.ts).
   FileNotServedError: 404,
   FileChangedError: 409,
+  // the data directory's disk is full: the server's storage, not the request
+  DiskFullError: 507,
   // ffmpeg could not read the file: the server failed, and the message says why.
   MediaError: 500,
+  // ffmpeg/ffprobe missing, broken or crashed: the server's tools
+  ToolError: 500,
 };
 
 /** Status and a message safe to show: the engine's messages say what to do; anything else is hidden. */

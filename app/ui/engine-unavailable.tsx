@@ -6,7 +6,7 @@ import type { OpenEngine } from '@/indexer/engine';
 
 // By name rather than instanceof: the engine is a process-wide singleton that another route's
 // bundle may have opened, with its own copies of the error classes.
-const EXPECTED = new Set(['ModelError', 'StoreError', 'LockedError', 'UsageError', 'MediaError']);
+const EXPECTED = new Set(['ModelError', 'StoreError', 'LockedError', 'DiskFullError', 'UsageError', 'MediaError', 'ToolError']);
 
 export async function engineOrError(): Promise<{ engine: OpenEngine; error?: undefined } | { engine?: undefined; error: string }> {
   try {
