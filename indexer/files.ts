@@ -41,7 +41,8 @@ export function inHiddenDir(root: string, file: string): boolean {
 export interface ScanProblem {
   /** printable: bytes of a name that are not UTF-8 are written \xNN */
   path: string;
-  kind: 'unreadable' | 'bad-name';
+  /** outside: a symbolic link that leads out of the folder being scanned (not indexed, not an error) */
+  kind: 'unreadable' | 'bad-name' | 'outside';
   /** the errno code of an unreadable folder or file (EACCES, EIO, ...) */
   code?: string;
   error: string;
@@ -89,7 +90,7 @@ function errnoOf(err: unknown): { code: string; error: string } {
  * opens nothing), come back as problems. A folder that cannot be read is not a folder that is
  * empty: its videos must stay in the index.
  */
-export function scanVideos(dir: string, seen = new Set<string>()): Scan {
+export function scanVideos(dir: string, seen = new Set<string>(), root?: string): Scan {
   const scan: Scan = { files: [], problems: [] };
   const unreadable = (p: string, err: unknown) => {
     const { code, error } = errnoOf(err);
@@ -104,6 +105,10 @@ export function scanVideos(dir: string, seen = new Set<string>()): Scan {
   }
   if (seen.has(real)) return scan;
   seen.add(real);
+  // The library is the folder the user gave, symlinks resolved (DESIGN.md: vidsearch reads only
+  // library files whose real path lies inside a library root). A link that leads out of it is not
+  // followed: it would index, and let the server stream, whatever it points at.
+  const top = root ?? real;
   let entries: fs.Dirent<Buffer>[];
   try {
     entries = fs.readdirSync(dir, { withFileTypes: true, encoding: 'buffer' });
@@ -126,8 +131,10 @@ export function scanVideos(dir: string, seen = new Set<string>()): Scan {
       continue;
     }
     if (e.isSymbolicLink()) {
+      let target: string;
       try {
-        const st = fs.statSync(full);
+        target = fs.realpathSync(full);
+        const st = fs.statSync(target);
         isDir = st.isDirectory();
         isFile = st.isFile();
       } catch (err) {
@@ -135,9 +142,13 @@ export function scanVideos(dir: string, seen = new Set<string>()): Scan {
         if ((err as NodeJS.ErrnoException).code !== 'ENOENT') unreadable(full, err);
         continue;
       }
+      if ((isDir || (isFile && isCandidate(full))) && !insideRoots(target, [top])) {
+        scan.problems.push({ path: full, kind: 'outside', error: `a symbolic link to ${target}, outside the library folder ${top}: not followed (index that folder itself to add it)` });
+        continue;
+      }
     }
     if (isDir) {
-      const sub = scanVideos(full, seen);
+      const sub = scanVideos(full, seen, top);
       scan.files.push(...sub.files);
       scan.problems.push(...sub.problems);
     } else if (isFile && isCandidate(full)) scan.files.push(full);
@@ -179,6 +190,11 @@ export function presence(file: string): Presence {
     if (code === 'ENOENT' || code === 'ENOTDIR') return { state: 'gone' };
     return { state: 'unknown', code, error };
   }
+}
+
+/** True when `real` is a root or lies below one, by whole path segments (/lib2 is not in /lib). */
+export function insideRoots(real: string, roots: readonly string[]): boolean {
+  return roots.some((root) => real === root || real.startsWith(root.endsWith(path.sep) ? root : root + path.sep));
 }
 
 const SAMPLE = 64 * 1024;

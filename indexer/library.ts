@@ -5,6 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { FileChangedError, FileNotServedError } from './errors';
+import { insideRoots } from './files';
 import type { Store, VideoRecord } from './store';
 
 /** Setting holding the real paths of every root given to a writer, as a JSON array. */
@@ -46,11 +47,6 @@ export async function recordLibraryRoots(store: Store, targets: string[]): Promi
   const list = [...roots].sort();
   if (roots.size !== before || !(await store.setting(ROOTS_SETTING))) await store.setSetting(ROOTS_SETTING, JSON.stringify(list));
   return list;
-}
-
-/** True when `real` is a root or lies below one, by whole path segments (/lib2 is not in /lib). */
-export function insideRoots(real: string, roots: readonly string[]): boolean {
-  return roots.some((root) => real === root || real.startsWith(root.endsWith(path.sep) ? root : root + path.sep));
 }
 
 export interface VideoFile {

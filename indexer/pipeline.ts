@@ -261,8 +261,15 @@ export async function planTargets(store: Store, targets: string[], opts: Pick<In
       const present = new Set(scan.files);
       const folders = scan.problems.filter((p) => p.kind === 'unreadable').map((p) => p.path + path.sep);
       const kept = new Map<string, number>();
+      const outside = scan.problems.filter((p) => p.kind === 'outside').map((p) => p.path);
       for (const v of known.values()) {
         if (present.has(v.path)) continue;
+        // Reached through a link out of the library (indexed before links were checked): not a
+        // library file, so it leaves the index; the file itself is not touched.
+        if (outside.some((o) => v.path === o || v.path.startsWith(o + path.sep))) {
+          plan.gone.push(v);
+          continue;
+        }
         // Only a file known to be gone leaves the index; one we cannot see is kept as it is.
         const now = presence(v.path);
         if (now.state === 'gone') plan.gone.push(v);
@@ -310,8 +317,12 @@ async function runPlan(engine: Engine, targets: string[], opts: IndexOptions, re
   const plan = await planTargets(engine.store, targets, opts);
   report.skipped.push(...plan.unchanged);
   report.failed.push(...plan.missing.map((p) => ({ path: p, error: 'no such file or directory' })));
-  // Reported as failed (exit 1): not indexed, and only the user can fix it.
-  report.failed.push(...plan.problems.map((p) => ({ path: p.path, error: p.error })));
+  // Reported as failed (exit 1): not indexed, and only the user can fix it. A link out of the
+  // library is the user's choice, so it is skipped with the reason instead.
+  for (const p of plan.problems) {
+    if (p.kind === 'outside') report.skipped.push({ path: p.path, reason: p.error });
+    else report.failed.push({ path: p.path, error: p.error });
+  }
   opts.onEvent?.({ type: 'plan', files: plan.work.length, removed: plan.gone.length });
   await engine.store.markPendingMany(plan.work);
   for (const [i, { path: file }] of plan.work.entries()) {

@@ -28,6 +28,7 @@ let cfg: Config;
 let lib: string;
 let outside: string;
 const ids: Record<string, number> = {};
+let farSkip: string | undefined;
 const files: Record<string, string> = {};
 
 const singleton = globalThis as typeof globalThis & { __vidsearchEngine?: Promise<OpenEngine> };
@@ -74,15 +75,15 @@ before(async () => {
   outside = path.join(base, 'lib2'); // a sibling whose name extends the root's: not inside it
   fs.mkdirSync(lib);
   fs.mkdirSync(outside);
-  for (const name of ['red', 'green', 'blue', 'swapped', 'twin', 'edited', 'touched', 'moved']) {
+  for (const name of ['red', 'green', 'blue', 'swapped', 'twin', 'edited', 'touched', 'moved', 'via']) {
     files[name] = path.join(lib, `${name}.mp4`);
     await makeColorVideo(files[name], [{ color: rgb(name in TEST_COLORS ? name : 'white'), seconds: 2 }]);
   }
-  // A symlink in the library to a file outside it that is not a video: recorded as failed.
-  fs.symlinkSync('/etc/passwd', path.join(lib, 'passwd.mp4'));
+  // A file that is not a video: recorded as failed (then replaced by a link to /etc/passwd).
+  fs.writeFileSync(path.join(lib, 'passwd.mp4'), 'not a video\n');
   // A symlink to a video inside the library: served (its real path is inside the root).
   fs.symlinkSync(files.red, path.join(lib, 'alias.mp4'));
-  // A symlinked folder leading out of the library: its videos are found, but never served.
+  // A symlinked folder leading out of the library: not followed by indexing, never served.
   fs.mkdirSync(path.join(outside, 'far'));
   await makeColorVideo(path.join(outside, 'far', 'yellow.mp4'), [{ color: rgb('yellow'), seconds: 2 }]);
   fs.symlinkSync(path.join(outside, 'far'), path.join(lib, 'far'));
@@ -92,7 +93,11 @@ before(async () => {
     const report = await indexTargets(engine, [lib]);
     assert.deepEqual(report.failed.map((f) => path.basename(f.path)), ['passwd.mp4']);
     for (const v of await engine.store.videos()) ids[path.relative(lib, v.path).replace(/\.mp4$/, '')] = v.id;
+    farSkip = report.skipped.find((s) => s.path === path.join(lib, 'far'))?.reason;
   });
+  // A failed row whose file is then swapped for a link to a secret.
+  fs.rmSync(path.join(lib, 'passwd.mp4'));
+  fs.symlinkSync('/etc/passwd', path.join(lib, 'passwd.mp4'));
   process.env.VIDSEARCH_HOME = cfg.home;
   process.env.VIDSEARCH_MODEL = cfg.model;
   process.env.VIDSEARCH_THREADS = '1';
@@ -134,10 +139,19 @@ describe('the stream and thumbnails serve library files only', () => {
     assert.deepEqual([r.stream, r.thumbnail], [404, 404]);
   });
 
-  test('a symlinked folder leading out of the library: its video is indexed but not served', async () => {
-    assert.ok(ids['far/yellow'], 'walked into the symlinked folder');
-    const r = await served(ids['far/yellow'], [fs.readFileSync(path.join(outside, 'far', 'yellow.mp4'))]);
+  test('a symlinked folder leading out of the library: not followed when indexing; a row reached through it is not served, and the next index removes it', async () => {
+    assert.equal(ids['far/yellow'], undefined, 'indexing did not walk into the symlinked folder');
+    assert.match(farSkip ?? '', /symbolic link to .*far, outside the library folder .*lib: not followed/);
+    // A row that reaches the folder through the link, as an index made before links were checked has.
+    const yellow = path.join(lib, 'far', 'yellow.mp4');
+    const st = fs.statSync(yellow);
+    await withWriter((engine) => engine.store.db.video.update({ where: { id: ids.via }, data: { path: yellow, size: BigInt(st.size), mtimeMs: Math.floor(st.mtimeMs) } }));
+    const r = await served(ids.via, [fs.readFileSync(yellow)]);
     assert.deepEqual([r.stream, r.thumbnail], [404, 404]);
+    const report = await withWriter((engine) => indexTargets(engine, [lib]));
+    assert.deepEqual(report.removed.map((p) => p.path), [yellow]);
+    await withWriter(async (engine) => assert.equal(await engine.store.video(ids.via), null));
+    assert.ok(fs.existsSync(yellow), 'the file itself is left alone');
   });
 
   test('a row pointing outside every root (a path edited; /lib2 is not inside /lib): 404', async () => {
