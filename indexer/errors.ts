@@ -25,6 +25,14 @@ export class MediaError extends VidsearchError {
   override name = 'MediaError';
 }
 
+/**
+ * ffmpeg or ffprobe itself failed (crashed, killed): a fault of that build, not of the file it was
+ * reading. The message names the tool, its version and path, and what to do.
+ */
+export class ToolError extends MediaError {
+  override name = 'ToolError';
+}
+
 /** Database, index file, lock, or model-identity problems in the data directory. */
 export class StoreError extends VidsearchError {
   override name = 'StoreError';
