@@ -19,6 +19,8 @@ const DEFAULT_PROBE_TIMEOUT_MS = 30_000;
 const DEFAULT_THUMBNAIL_TIMEOUT_MS = 30_000;
 const DEFAULT_THUMBNAIL_WIDTH = 320;
 const PACKET_SCAN_TIMEOUT_MS = 60_000;
+// How much of a file with several video streams is read to tell stills from video.
+const STILL_SCAN_SECONDS = 30;
 const DECODE_NICENESS = 5;
 const STDERR_TAIL_BYTES = 8 * 1024;
 const ERROR_LINES = 3;
@@ -492,31 +494,40 @@ export async function probe(file: string, opts: { signal?: AbortSignal; timeoutM
 /**
  * The main video stream when there are several: what ffmpeg's own default selection aims at (it
  * takes the largest picture), made sure of by the packets themselves. Attached pictures are gone
- * already; a stream of one picture (a cover stored as an ordinary MJPEG or PNG track) is a still;
- * then the longest, then the largest, then the first. The packet counts and spans come from one
- * read of the file without decoding (`-c copy -f framecrc`); if that fails, picture size decides,
- * as it does for ffmpeg.
+ * already where ffmpeg marks them (ffmpeg 4.1 does not say so for Matroska attachments or mp4
+ * covers); a stream with one picture (a cover stored as an ordinary MJPEG or PNG track, or an
+ * unmarked attached picture) is a still. Among the rest the longest, then the largest, then the
+ * first. Counting needs only the start of the file (a still's one packet comes first), read
+ * without decoding (`-c copy -f framecrc`); the whole file is read only when two real videos
+ * remain, to measure their lengths. If reading fails, picture size decides, as it does for ffmpeg.
  */
 async function mainVideoStream(file: string, videos: StreamInfo[], signal?: AbortSignal): Promise<StreamInfo> {
-  const spans = await packetSpans(file, videos.map((v) => v.index), signal).catch((err) => {
-    signal?.throwIfAborted();
-    void err;
-    return undefined;
-  });
-  const ranked = videos.map((v, i) => {
-    const span = spans?.[i];
-    return { v, still: span ? span.packets <= 1 : false, seconds: span ? Math.round(span.seconds * 10) / 10 : 0, area: v.width * v.height };
-  });
-  ranked.sort((a, b) => Number(a.still) - Number(b.still) || b.seconds - a.seconds || b.area - a.area || a.v.index - b.v.index);
+  const spans = async (indices: number[], seconds?: number) =>
+    packetSpans(file, indices, signal, seconds).catch(() => {
+      signal?.throwIfAborted();
+      return undefined;
+    });
+  const start = await spans(videos.map((v) => v.index), STILL_SCAN_SECONDS);
+  let candidates = start ? videos.filter((_, i) => start[i].packets > 1) : videos;
+  if (candidates.length === 0) candidates = videos;
+  if (candidates.length === 1) return candidates[0];
+  const whole = await spans(candidates.map((v) => v.index));
+  const ranked = candidates.map((v, i) => ({ v, seconds: whole ? Math.round(whole[i].seconds * 10) / 10 : 0, area: v.width * v.height }));
+  ranked.sort((a, b) => b.seconds - a.seconds || b.area - a.area || a.v.index - b.v.index);
   return ranked[0].v;
 }
 
 /** Per stream (in the order given): how many packets, and the time from the first to the end of the last. */
-async function packetSpans(file: string, indices: number[], signal?: AbortSignal): Promise<Array<{ packets: number; seconds: number }>> {
+async function packetSpans(file: string, indices: number[], signal?: AbortSignal, limitSeconds?: number): Promise<Array<{ packets: number; seconds: number }>> {
   const spans = indices.map(() => ({ packets: 0, first: Infinity, end: -Infinity, tb: 0 }));
   const child = spawn(
     resolveTools().ffmpeg,
-    ['-nostdin', '-hide_banner', '-loglevel', 'error', ...inputArgs(file), ...indices.flatMap((i) => ['-map', `0:${i}`]), '-c', 'copy', '-f', 'framecrc', 'pipe:1'],
+    [
+      '-nostdin', '-hide_banner', '-loglevel', 'error',
+      ...inputArgs(file, limitSeconds ? ['-t', String(limitSeconds)] : []),
+      ...indices.flatMap((i) => ['-map', `0:${i}`]),
+      '-c', 'copy', '-f', 'framecrc', 'pipe:1',
+    ],
     { stdio: ['ignore', 'pipe', 'ignore'] },
   );
   const done = exited(child, 'ffmpeg');
