@@ -130,6 +130,18 @@ export function toolReport(): Promise<ToolReport> {
   return report;
 }
 
+/** The report as aligned lines, the same in `vidsearch stats` and `vidsearch doctor`. */
+export function toolReportLines(r: ToolReport): string[] {
+  const decodes = REPORTED_CODECS.map((c) => `${c} ${r.decoders[c].length ? `yes (${r.decoders[c].join(', ')})` : 'NO'}`).join(', ');
+  const missing = Object.entries(r.filters).filter(([, ok]) => !ok).map(([name]) => name);
+  return [
+    `ffmpeg          ${r.ffmpeg.version} (${r.ffmpeg.path})`,
+    `ffprobe         ${r.ffprobe.version} (${r.ffprobe.path})`,
+    `decodes         ${decodes}`,
+    ...(missing.length ? [`missing filters ${missing.join(', ')} (HDR tone-mapping needs zscale and tonemap; deinterlacing bwdif)`] : []),
+  ];
+}
+
 /** A tool that died of a signal while reading a file: that build's fault, so the tool's error. */
 async function crashed(tool: string, bin: string, signal: NodeJS.Signals, file: string): Promise<ToolError> {
   const version = await toolVersion(bin);
