@@ -142,6 +142,24 @@ export function toolReportLines(r: ToolReport): string[] {
   ];
 }
 
+const FILTER_NEEDS: Record<string, string> = {
+  zscale: 'tone-mapping HDR video (zscale comes with --enable-libzimg)',
+  tonemap: 'tone-mapping HDR video',
+  bwdif: 'deinterlacing',
+};
+
+/** An ffmpeg without a filter this video needs (a build given by FFMPEG_PATH): the tool's shortfall, said as such. */
+async function missingFilter(lines: string[], file: string): Promise<ToolError | undefined> {
+  const name = lines.map((l) => /No such filter: '([\w-]+)'/.exec(l)?.[1]).find(Boolean);
+  if (!name) return undefined;
+  const bin = resolveTools().ffmpeg;
+  const version = await toolVersion(bin);
+  return new ToolError(
+    `ffmpeg ${version} (${bin}) has no ${name} filter, needed for ${FILTER_NEEDS[name] ?? 'this video'}: set FFMPEG_PATH to a build that has it (the bundled one does)`,
+    { cause: { file, tool: 'ffmpeg', path: bin, version, filter: name } },
+  );
+}
+
 /** A tool that died of a signal while reading a file: that build's fault, so the tool's error. */
 async function crashed(tool: string, bin: string, signal: NodeJS.Signals, file: string): Promise<ToolError> {
   const version = await toolVersion(bin);
@@ -963,6 +981,8 @@ async function* decode(file: string, stream: number, filter: string, outputArgs:
         throw new MediaError('no video stream', { cause: { file } });
       }
       if (produced === 0 && stderr.lines().some((l) => REFUSED.test(l))) throw refusedFormat(file, 'ffmpeg');
+      const noFilter = produced === 0 ? await missingFilter(stderr.lines(), file) : undefined;
+      if (noFilter) throw noFilter;
       const why = stderr.last() || (exit.signal ? `killed by ${exit.signal}` : `exit code ${exit.code}`);
       const cause = { file, exitCode: exit.code, signal: exit.signal, frames: produced, stderr: stderr.lines().slice(-ERROR_LINES) };
       throw new MediaError(produced === 0 ? `ffmpeg could not decode the video: ${why}` : `decoding failed after ${produced} frames: ${why}`, { cause });
@@ -1007,6 +1027,9 @@ export async function thumbnail(file: string, time: number, outFile: string, opt
       { timeoutMs: DEFAULT_THUMBNAIL_TIMEOUT_MS, tool: 'ffmpeg' },
     );
     if (result.code !== 0 && result.stderr.lines().some((l) => REFUSED.test(l))) throw refusedFormat(file, 'ffmpeg');
+    if (result.signal) throw await crashed('ffmpeg', resolveTools().ffmpeg, result.signal, file);
+    const noFilter = result.code !== 0 ? await missingFilter(result.stderr.lines(), file) : undefined;
+    if (noFilter) throw noFilter;
     if (result.code !== 0) {
       throw new MediaError(`cannot make a thumbnail: ${result.stderr.last() || `ffmpeg exit code ${result.code}`}`, {
         cause: { file, time, exitCode: result.code, stderr: result.stderr.lines().slice(-ERROR_LINES) },

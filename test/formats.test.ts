@@ -111,6 +111,12 @@ const CASES: Case[] = [
   { name: 'wmv2.wmv', make: ff(src(color('red')), ['-c:v', 'wmv2', '-q:v', '2']), expect: 'red' },
   { name: 'theora.ogv', make: ff(src(color('green')), ['-c:v', 'libtheora', '-q:v', '8']), expect: 'green' },
   { name: 'flv1.flv', make: ff(src(color('blue')), ['-c:v', 'flv', '-q:v', '2']), expect: 'blue' },
+  { name: 'av1.mkv', make: ff(src(color('magenta')), ['-c:v', 'libaom-av1', '-strict', 'experimental', '-cpu-used', '8', '-b:v', '200k']), expect: 'magenta' },
+  { name: 'mpeg1.mpg', make: ff(src(color('orange'), { r: 25 }), ['-c:v', 'mpeg1video', '-q:v', '2']), expect: 'orange' },
+  { name: 'h263.3gp', make: ff(src(color('purple'), { s: '176x144', r: 15 }), ['-c:v', 'h263', '-q:v', '2']), expect: 'purple' },
+  // DV camcorder tape transfers: PAL DV is interlaced, bottom field first, anamorphic.
+  { name: 'camcorder.dv', make: ff(src(color('red'), { s: '720x576', r: 25, d: 1 }), ['-c:v', 'dvvideo', '-pix_fmt', 'yuv420p', '-aspect', '16:9']), expect: 'red' },
+  { name: 'mpeg2.mxf', make: ff(src(color('green'), { s: '720x576', r: 25, d: 1 }), ['-c:v', 'mpeg2video', '-b:v', '5M']), expect: 'green' },
   { name: 'prores.mov', make: ff(src(color('yellow')), ['-c:v', 'prores_ks', '-profile:v', '0']), expect: 'yellow' },
   // Phone video turned a quarter; anamorphic PAL DV-like; variable frame rate.
   {
@@ -354,4 +360,39 @@ test('toolReport names the binaries, their versions and what they decode', async
   assert.ok(r.decoders.hevc.length > 0 && r.decoders.vp9.length > 0);
   assert.ok(r.filters.zscale && r.filters.tonemap && r.filters.bwdif);
   assert.equal(await toolReport(), r, 'cached');
+});
+
+test('a crashing ffmpeg is the tool\'s error, with its version, not the file\'s', async () => {
+  // What the bundled ffprobe does on every MPEG-TS file: die of SIGSEGV. Here ffmpeg does it.
+  const wrapper = file('crashing-ffmpeg.sh');
+  fs.writeFileSync(wrapper, `#!/bin/sh\ncase "$*" in *-version*) exec "${resolveTools().ffmpeg}" "$@";; esac\nkill -SEGV $$\n`, { mode: 0o755 });
+  await runFfmpeg([...src(color('red')), ...x264, file('for-crash.mp4')]);
+  const script = `
+    const { probe } = await import('./indexer/media.ts');
+    try { await probe(${JSON.stringify(file('for-crash.mp4'))}); } catch (e) { console.log(e.name + ': ' + e.message); }`;
+  const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+    cwd: path.resolve(import.meta.dirname, '..'),
+    env: { ...process.env, FFMPEG_PATH: wrapper },
+    encoding: 'utf8',
+  });
+  const version = (await toolReport()).ffmpeg.version;
+  assert.equal(
+    r.stdout.trim(),
+    `ToolError: ffmpeg ${version} (${wrapper}) crashed (SIGSEGV) while reading the file: a fault of that ffmpeg, not of the file. Set FFMPEG_PATH to another ffmpeg build and index again.`,
+  );
+});
+
+test('an ffmpeg without a filter an HDR video needs says so, as its own shortfall', async () => {
+  // A build without zimg, simulated: the wrapper renames the filter, so ffmpeg does not know it.
+  const wrapper = file('no-zscale-ffmpeg.sh');
+  fs.writeFileSync(wrapper, `#!/bin/bash\nargs=(); for a in "$@"; do args+=("\${a//zscale=/zscalx=}"); done\nexec "${resolveTools().ffmpeg}" "\${args[@]}"\n`, { mode: 0o755 });
+  const script = `
+    const { frames } = await import('./indexer/media.ts');
+    try { for await (const f of frames(${JSON.stringify(file('hdr-pq.mkv'))}, { fps: 1, size: 16 })); console.log('no error'); } catch (e) { console.log(e.name + ': ' + e.message); }`;
+  const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+    cwd: path.resolve(import.meta.dirname, '..'),
+    env: { ...process.env, FFMPEG_PATH: wrapper },
+    encoding: 'utf8',
+  });
+  assert.match(r.stdout.trim(), /^ToolError: ffmpeg \S+ \(.*no-zscale-ffmpeg\.sh\) has no zscalx filter, needed for this video: set FFMPEG_PATH to a build that has it/);
 });
