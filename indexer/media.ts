@@ -364,7 +364,10 @@ function parseDescription(lines: string[]): MediaInfo | undefined {
   if (start < 0) return undefined;
   const header = /^Input #0, (.*), from '/.exec(lines[start]);
   const info: MediaInfo = { formatName: header?.[1] ?? '', duration: 0, streams: [] };
-  let current: (StreamInfo & { rotationFromTag?: boolean }) | undefined;
+  let current: StreamInfo | undefined;
+  // The `rotate` tag (clockwise, what the player turns) wins over the display matrix (its angle is
+  // counterclockwise), as ffprobe's reading did before.
+  const tagged = new Set<StreamInfo>();
   for (const line of lines.slice(start + 1)) {
     if (/^(Input #[1-9]|Output #|Stream mapping:|At least one output file)/.test(line)) break;
     const duration = /^Duration: (\d+):(\d+):(\d+(?:\.\d+)?)/.exec(line);
@@ -374,23 +377,24 @@ function parseDescription(lines: string[]): MediaInfo | undefined {
     }
     const stream = /^Stream #0:(\d+)(?:\[[^\]]*\])?(?:\([^)]*\))?: (\w+): (.*)$/.exec(line);
     if (stream) {
-      current = parseStream(Number(stream[1]), stream[2], stream[3]);
-      info.streams.push(current);
+      // MPEG-TS lists its streams under each program; a stream in two programs comes twice.
+      const seen = info.streams.find((s) => s.index === Number(stream[1]));
+      current = seen ?? parseStream(Number(stream[1]), stream[2], stream[3]);
+      if (!seen) info.streams.push(current);
       continue;
     }
+    // Lines after a stream's own line, until the next: its metadata and side data.
     if (!current) continue;
     const meta = /^([\w-]+)\s*: (.*)$/.exec(line);
-    if (meta && meta[1] === 'rotate' && Number.isFinite(Number(meta[2]))) current.rotation = normalizeRotation(Number(meta[2]));
-    if (meta && /^DURATION(-\w+)?$/i.test(meta[1])) {
-      const d = /^(\d+):(\d+):(\d+(?:\.\d+)?)/.exec(meta[2]);
-      if (d) current.duration = Number(d[1]) * 3600 + Number(d[2]) * 60 + Number(d[3]);
+    if (meta?.[1] === 'rotate' && Number.isFinite(Number(meta[2]))) {
+      current.rotation = normalizeRotation(Number(meta[2]));
+      tagged.add(current);
     }
-    // The `rotate` tag (clockwise) wins over the display matrix (counterclockwise), as before.
+    const tagDuration = meta && /^DURATION(-\w+)?$/i.test(meta[1]) ? /^(\d+):(\d+):(\d+(?:\.\d+)?)/.exec(meta[2]) : null;
+    if (tagDuration) current.duration = Number(tagDuration[1]) * 3600 + Number(tagDuration[2]) * 60 + Number(tagDuration[3]);
     const matrix = /^displaymatrix: rotation of (-?[\d.]+) degrees/.exec(line);
-    if (matrix && !current.rotationFromTag) current.rotation = normalizeRotation(-Number(matrix[1]));
-    if (meta && meta[1] === 'rotate') current.rotationFromTag = true;
+    if (matrix && !tagged.has(current)) current.rotation = normalizeRotation(-Number(matrix[1]));
   }
-  for (const s of info.streams as Array<StreamInfo & { rotationFromTag?: boolean }>) delete s.rotationFromTag;
   return info;
 }
 
@@ -424,8 +428,8 @@ const FIELD_ORDERS: Record<string, StreamInfo['fieldOrder']> = {
   'bottom coded first (swapped)': 'bt',
 };
 
-function parseStream(index: number, type: string, details: string): StreamInfo & { rotationFromTag?: boolean } {
-  const s: StreamInfo & { rotationFromTag?: boolean } = {
+function parseStream(index: number, type: string, details: string): StreamInfo {
+  const s: StreamInfo = {
     index, type, codec: 'unknown', pixFmt: '', width: 0, height: 0, sar: [1, 1], fps: 0, attachedPic: /\(attached pic\)/.test(details),
     range: '', matrix: '', primaries: '', transfer: '', fieldOrder: 'unknown', rotation: 0, duration: 0,
   };

@@ -215,6 +215,9 @@ describe('format matrix', () => {
     for (const name of ['attached-cover.mp4', 'attached-cover.mkv']) assert.deepEqual((await probe(file(name))).source?.stream, 0, name);
     assert.equal((await probe(file('two-angles.mkv'))).source?.stream, 1);
     assert.match((await probe(file('h264.ts'))).formatName, /^mpegts$/);
+    // A transport stream lists a stream once per program it belongs to: still two streams.
+    await runFfmpeg([...src(color('red')), '-map', '0', '-map', '0', ...x264, '-program', 'title=A:st=0', '-program', 'title=B:st=0:st=1', '-f', 'mpegts', file('programs.ts')]);
+    assert.equal((await probe(file('programs.ts'))).videoStreams, 2);
   });
 
   test('thumbnails show the same stream as the frames', async () => {
