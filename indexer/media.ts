@@ -672,7 +672,7 @@ export async function* frames(file: string, opts: FrameOptions): AsyncGenerator<
   let count = 0;
   // Deinterlacing interlaced frames looks at their neighbours, which a keyframe-only decode does
   // not have: the shortcut would no longer give the same frames.
-  const keyframesOnly = opts.keyframes !== 'never' && source.interlaced !== 'yes' && (await sampledFramesAreKeyframes(file, fps, opts.signal, source));
+  const keyframesOnly = opts.keyframes !== 'never' && source.interlaced !== 'yes' && (await sampledFramesAreKeyframes(file, fps, opts.signal, { ...source, formatName: described.formatName }));
   const skip = keyframesOnly ? ['-skip_frame', 'nokey'] : [];
   for await (const rgb of decode(file, source.stream, frameFilter(source, described.rotation, size, `fps=fps=${fps}:round=up`), [], opts, skip)) {
     yield toFrame(rgb, count++);
@@ -778,9 +778,18 @@ function squareCrop(g: Geometry, size: number): string[] {
  * run from the first frame's up to (not including) the one that holds the end of the last frame.
  * Stops reading at the first sampled frame that is not a keyframe; any doubt means false.
  */
-export async function sampledFramesAreKeyframes(file: string, fps: number, signal?: AbortSignal, source?: Pick<VideoSource, 'stream' | 'width' | 'height'>): Promise<boolean> {
+export async function sampledFramesAreKeyframes(
+  file: string,
+  fps: number,
+  signal?: AbortSignal,
+  source?: Pick<VideoSource, 'stream' | 'width' | 'height'> & { formatName?: string },
+): Promise<boolean> {
   const rate = simpleRational(fps);
   if (!rate) return false;
+  // An ffprobe that crashed on a container once (the bundled one on every MPEG-TS) is not run on
+  // that container again: the answer would be the same full decode.
+  const crashKey = source?.formatName ? `${resolveTools().ffprobe}\n${source.formatName}` : undefined;
+  if (crashKey && FFPROBE_CRASHED.has(crashKey)) return false;
   // ffprobe may be another build than ffmpeg (the bundled ones are): it must see the stream that
   // ffmpeg decodes, same index and same picture size, or the shortcut is not taken.
   const select = source ? String(source.stream) : 'V:0';
@@ -792,6 +801,7 @@ export async function sampledFramesAreKeyframes(file: string, fps: number, signa
       timeoutMs: DEFAULT_PROBE_TIMEOUT_MS,
       tool: 'ffprobe',
     });
+    if (info.signal && crashKey) FFPROBE_CRASHED.add(crashKey);
     if (info.code !== 0) return false;
     const parsed = JSON.parse(info.stdout) as { streams?: Array<{ time_base?: string; width?: number; height?: number }>; format?: { start_time?: string } };
     const seen = parsed.streams?.[0];
@@ -816,6 +826,8 @@ export async function sampledFramesAreKeyframes(file: string, fps: number, signa
     return false;
   }
 }
+
+const FFPROBE_CRASHED = new Set<string>();
 
 /** fps as num/den when it is a plain decimal (1, 0.5, 2, 0.25, ...), as ffmpeg reads it. */
 function simpleRational(x: number): [number, number] | undefined {
