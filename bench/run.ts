@@ -5,7 +5,7 @@
 //             npm's own banner off stdout)
 //   --quick   small sizes: a smoke run in a few minutes
 //   --large   also HNSW at 1,000,000 vectors
-//   --only=encoder,index,memory,search,cli,reconcile,tagging,rerank,pooler   run some parts only
+//   --only=encoder,index,memory,search,cli,reconcile,tagging,rerank,pooler,decode   run some parts only
 //
 // The model is a real-cost stand-in for CLIP ViT-B/32 (bench/clip-b32.ts): the exact shapes,
 // seeded random weights. Videos, the model and the synthetic libraries are cached in data/bench.
@@ -21,7 +21,7 @@ import { planTargets } from '../indexer/pipeline';
 import { Store } from '../indexer/store';
 import { loadModel } from '../indexer/model';
 import { SegmentIndex } from '../indexer/ann';
-import { sampledFramesAreKeyframes } from '../indexer/media';
+import { resolveTools, sampledFramesAreKeyframes, toolReport } from '../indexer/media';
 import { PROJECT_ROOT } from '../indexer/paths';
 import { needsBuild } from '../scripts/serve';
 import { DEFAULT_RERANK } from '../indexer/rerank';
@@ -35,14 +35,14 @@ import type { IndexChildOptions, IndexChildResult } from './index-child';
 import { queries } from './queries';
 import { buildStore, DIM, exactTopK, SyntheticLibrary } from './synthetic';
 import { CpuWatch, log, mb, median, quantile, round, treeRss } from './util';
-import { bitrateMbps, describeVideo, ensureVideo, type VideoSpec } from './video';
+import { bitrateMbps, describeVideo, ensureCodecClip, DECODE_CODECS, ensureVideo, type VideoSpec } from './video';
 
 const argv = process.argv.slice(2);
 const flag = (name: string) => argv.includes(`--${name}`);
 const JSON_OUT = flag('json');
 const QUICK = flag('quick');
 const LARGE = flag('large');
-const PARTS = ['encoder', 'index', 'memory', 'search', 'cli', 'reconcile', 'tagging', 'rerank', 'pooler'];
+const PARTS = ['encoder', 'index', 'memory', 'search', 'cli', 'reconcile', 'tagging', 'rerank', 'pooler', 'decode'];
 const USAGE = `Usage: npm run bench -- [--json] [--quick] [--large] [--only=${PARTS.join(',')}]`;
 const ONLY = new Set((argv.find((a) => a.startsWith('--only='))?.slice('--only='.length) ?? PARTS.join(',')).split(','));
 for (const a of argv) {
@@ -722,6 +722,61 @@ function table(title: string, head: string[], rows: Array<Array<string | number 
   return [`\n${title}`, line(cells[0]), widths.map((w) => '-'.repeat(w)).join('  '), ...cells.slice(1).map(line)].join('\n');
 }
 
+// ---------------------------------------------------------------------------------------------
+// 9. Decoding cost per codec: what ffmpeg spends before vidsearch sees a frame
+
+interface DecodeRow {
+  codec: string;
+  encoder: string;
+  decoder: string;
+  frames: number;
+  /** CPU seconds (user + system) to decode every frame, per minute of 1080p30 */
+  cpuSPerMinute: number;
+  /** decoding speed in real time, on as many threads as ffmpeg takes */
+  xRealtime: number;
+}
+
+/** Decodes every frame of a 1080p30 clip per codec the bundled ffmpeg can make, to nothing; ffmpeg's -benchmark counts the CPU. */
+async function decodeBench(): Promise<{ rows: DecodeRow[]; skipped: string[] }> {
+  const { ffmpeg } = resolveTools();
+  const report = await toolReport();
+  const rows: DecodeRow[] = [];
+  const skipped: string[] = [];
+  for (const codec of DECODE_CODECS) {
+    const decoders = report.decoders[codec.name as keyof typeof report.decoders];
+    if (!decoders?.length) {
+      skipped.push(`${codec.name}: no decoder`);
+      continue;
+    }
+    const clip = await ensureCodecClip(path.join(BENCH_DIR, 'videos'), codec, QUICK, log).catch((err: Error) => {
+      skipped.push(`${codec.name}: cannot encode (${err.message.split('\n')[0]})`);
+      return undefined;
+    });
+    if (!clip) continue;
+    const runs: Array<{ cpu: number; wall: number; frames: number }> = [];
+    for (let i = 0; i < 3; i++) {
+      const r = await new Promise<string>((resolve, reject) => {
+        const child = spawn(ffmpeg, ['-nostdin', '-hide_banner', '-nostats', '-benchmark', '-i', clip.file, '-map', '0:v:0', '-f', 'null', '-'], { stdio: ['ignore', 'ignore', 'pipe'] });
+        let err = '';
+        child.stderr.on('data', (c: Buffer) => (err += c.toString()));
+        child.on('error', reject);
+        child.on('close', (code) => (code === 0 ? resolve(err) : reject(new Error(`ffmpeg exit ${code}: ${err.slice(-300)}`))));
+      });
+      const bench = /bench: utime=([\d.]+)s stime=([\d.]+)s rtime=([\d.]+)s/.exec(r);
+      const frames = Number(/frame=\s*(\d+)/.exec(r)?.[1] ?? clip.frames);
+      if (bench) runs.push({ cpu: Number(bench[1]) + Number(bench[2]), wall: Number(bench[3]), frames });
+    }
+    if (!runs.length) continue;
+    const cpu = median(runs.map((r) => r.cpu));
+    const wall = median(runs.map((r) => r.wall));
+    const frames = runs[0].frames;
+    const seconds = frames / 30;
+    rows.push({ codec: codec.name, encoder: codec.encoder, decoder: decoders[0], frames, cpuSPerMinute: round((cpu / seconds) * 60, 1), xRealtime: round(seconds / wall, 1) });
+    log(`${codec.name}: ${frames} frames, ${round((cpu / seconds) * 60, 1)} CPU s per minute of 1080p30`);
+  }
+  return { rows, skipped };
+}
+
 async function main(): Promise<void> {
   const started = Date.now();
   const machine = {
@@ -732,7 +787,8 @@ async function main(): Promise<void> {
     onnxruntime: (JSON.parse(fs.readFileSync(path.join(PROJECT_ROOT, 'node_modules', 'onnxruntime-node', 'package.json'), 'utf8')) as { version: string }).version,
   };
   log(`machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGb} GB; ${QUICK ? 'quick run' : 'full run'}`);
-  await phase('model', () => ensureBenchModel(MODEL_DIR, { log }));
+  // Decoding alone needs no model.
+  if ([...ONLY].some((part) => part !== 'decode')) await phase('model', () => ensureBenchModel(MODEL_DIR, { log }));
   const typicalTokens = 12;
   const flops = {
     imageGflops: round(visionFlops() / 1e9, 2),
@@ -752,6 +808,7 @@ async function main(): Promise<void> {
   const tagging = ONLY.has('tagging') ? await phase('tagging', taggingBench) : undefined;
   const rerank = ONLY.has('rerank') ? await phase('rerank', rerankBench) : undefined;
   const pooler = ONLY.has('pooler') ? await phase('pooler', poolerBench) : undefined;
+  const decode = ONLY.has('decode') ? await phase('decode', decodeBench) : undefined;
 
   // Headline numbers: the engine's defaults (fp32, batch 16, all cores) on the harder video.
   const encBest = encoder ? bestEncoder(encoder.rows, 'fp32') : undefined;
@@ -805,6 +862,7 @@ async function main(): Promise<void> {
     pooler_overhead_pct: typeof pooler === 'object' ? pooler.overheadPct : null,
     rerank_moments: rerank ?? null,
     pooler: pooler ?? null,
+    decode: decode ?? null,
     tagging: tagging ?? null,
     encoder: encoder?.rows ?? null,
     index: index?.map((r) => ({ ...r, ratio: ratio(r), keyframesOnly: indexed!.keyframesOnly[r.video], rssSeries: undefined })) ?? null,
@@ -856,6 +914,11 @@ async function main(): Promise<void> {
   if (rerank) lines.push(`\n7. re-ranking on ${rerank.videos} generated videos (a colour filling 2 of 10 s beside a video uniformly near it; test model): R@1 ${rerank.rerankedR1}% with re-ranking (tau ${rerank.temperature}), ${rerank.meanPoolingR1}% without, over ${rerank.queries} queries${lat100 ? `; it adds ${round(lat100.cachedP50Ms - lat100.cachedNoRerankP50Ms, 2)} ms to a cached query at ${lat100.segments.toLocaleString('en')} segments (part 3)` : ''}`);
   if (typeof pooler === 'string') lines.push(`\n8. transformer pooler: ${pooler}`);
   else if (pooler) lines.push(`\n8. transformer pooler (512-d, 4 layers, ${pooler.framesPerSegment} frames per segment, ${pooler.threads} threads): ${pooler.transformerPoolMsPerFrame} ms per frame vs mean ${pooler.meanPoolMsPerFrame}, against ${pooler.encodeMsPerFrame} ms to encode the frame: +${pooler.overheadPct}% of encoding time`);
+  if (decode) {
+    lines.push(table('9. decoding every frame of 1080p30 (ffmpeg -benchmark, to null; median of 3)', ['codec', 'made with', 'decoder', 'frames', 'CPU s per min', 'x real time'], decode.rows.map((r) => [r.codec, r.encoder, r.decoder, r.frames, r.cpuSPerMinute, r.xRealtime])));
+    lines.push('  CPU s per min: decoding cost of one minute of video, all threads together; indexing pays it once per file.');
+    for (const s of decode.skipped) lines.push(`  skipped ${s}`);
+  }
   lines.push(`\nphases: ${Object.entries(phases).map(([k, v]) => `${k} ${v.seconds} s (background load ${v.backgroundPct}%)`).join(', ')}; total ${out.total_s} s`);
   process.stdout.write(lines.join('\n') + '\n');
 }

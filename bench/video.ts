@@ -71,3 +71,33 @@ export async function ensureVideo(dir: string, spec: VideoSpec, log: (m: string)
 export function bitrateMbps(file: string, seconds: number): number {
   return (fs.statSync(file).size * 8) / seconds / 1e6;
 }
+
+/** The codecs the decode benchmark measures, each made with an encoder the bundled ffmpeg has. */
+export interface CodecClip {
+  name: 'h264' | 'hevc' | 'vp9' | 'av1';
+  encoder: string;
+  args: string[];
+  /** frames to encode; AV1 through the 2018 libaom encodes at seconds per 1080p frame */
+  frames: number;
+  quickFrames: number;
+}
+
+export const DECODE_CODECS: CodecClip[] = [
+  { name: 'h264', encoder: 'libx264', args: ['-c:v', 'libx264', '-preset', 'veryfast', '-crf', '23', '-pix_fmt', 'yuv420p'], frames: 600, quickFrames: 150 },
+  { name: 'hevc', encoder: 'libx265', args: ['-c:v', 'libx265', '-preset', 'ultrafast', '-crf', '26', '-pix_fmt', 'yuv420p', '-x265-params', 'log-level=error'], frames: 600, quickFrames: 150 },
+  { name: 'vp9', encoder: 'libvpx-vp9', args: ['-c:v', 'libvpx-vp9', '-deadline', 'realtime', '-cpu-used', '8', '-b:v', '5M', '-pix_fmt', 'yuv420p'], frames: 600, quickFrames: 150 },
+  { name: 'av1', encoder: 'libaom-av1', args: ['-c:v', 'libaom-av1', '-strict', 'experimental', '-cpu-used', '8', '-b:v', '4M', '-pix_fmt', 'yuv420p'], frames: 30, quickFrames: 10 },
+];
+
+/** A 1080p30 testsrc2 clip in the codec, generated once and cached. */
+export async function ensureCodecClip(dir: string, codec: CodecClip, quick: boolean, log: (m: string) => void = () => {}): Promise<{ file: string; frames: number }> {
+  const frames = quick ? codec.quickFrames : codec.frames;
+  const file = path.resolve(dir, `decode-${codec.name}-1080p30-${frames}f.mkv`);
+  if (fs.existsSync(file)) return { file, frames };
+  fs.mkdirSync(dir, { recursive: true });
+  const tmp = `${file}.tmp.mkv`;
+  log(`generating ${frames} frames of 1080p30 ${codec.name} with ${codec.encoder} (once; cached)`);
+  await run(resolveTools().ffmpeg, ['-nostdin', '-hide_banner', '-loglevel', 'error', '-y', '-f', 'lavfi', '-i', 'testsrc2=size=1920x1080:rate=30', '-frames:v', String(frames), ...codec.args, tmp]);
+  fs.renameSync(tmp, file);
+  return { file, frames };
+}

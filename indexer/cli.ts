@@ -9,6 +9,7 @@ import { UsageError, VidsearchError, errorMessage } from './errors';
 import { LOW_CONFIDENCE, TEMPLATE_SETS, type TemplateSetName } from './actions';
 import { WatchDaemon, lineLogger, readDaemonStatus } from './daemon';
 import { RunStoppedError, indexTargets, type IndexEvent, type IndexReport } from './pipeline';
+import { toolReport, toolReportLines, type ToolReport } from './media';
 import { Store } from './store';
 import { chooseLabelSet, retagAll, tagFile, tagVideo } from './tagging';
 import { cmdEval, cmdExportFeatures } from './cli-quality';
@@ -101,7 +102,8 @@ Options:
 ${CONFIG_HELP}`,
   stats: `Usage: vidsearch stats [--json]
 
-Videos by status, segments, frames, the model in use and the index size.
+Videos by status, segments, frames, the model in use and the index size; the ffmpeg and ffprobe
+in use (paths, versions) and whether they decode H.264, HEVC, VP9 and AV1.
   --home DIR          data directory (VIDSEARCH_HOME)`,
   models: `Usage:
   vidsearch models list [--json]
@@ -370,8 +372,10 @@ async function cmdStats(args: string[]): Promise<number> {
   try {
     const s = await store.stats();
     const daemon = readDaemonStatus(cfg.home) ?? null;
+    // Missing or broken tools are part of the answer, not a reason to fail the command.
+    const tools: ToolReport | { error: string } = await toolReport().catch((err: unknown) => ({ error: errorMessage(err) }));
     if (values.json) {
-      out(JSON.stringify({ home: cfg.home, ...s, daemon }, null, 2));
+      out(JSON.stringify({ home: cfg.home, ...s, daemon, tools }, null, 2));
       return 0;
     }
     out(`data directory  ${cfg.home}`);
@@ -384,6 +388,8 @@ async function cmdStats(args: string[]): Promise<number> {
       out(`daemon          pid ${daemon.pid}, ${daemon.state}, ${daemon.queue} queued${daemon.current.length ? `, indexing ${daemon.current.join(', ')}` : ''}`);
       for (const f of daemon.recentFailures.slice(-5)) out(`  failed ${f.at}: ${f.path}: ${f.error}`);
     }
+    if ('error' in tools) out(`ffmpeg          ${tools.error}`);
+    else for (const line of toolReportLines(tools)) out(line);
     return 0;
   } finally {
     await store.close();

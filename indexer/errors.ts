@@ -73,7 +73,8 @@ export class ToolError extends MediaError {
   constructor(
     message: string,
     readonly detail: {
-      kind: 'missing' | 'cannot-run' | 'crashed';
+      /** crashed: on this file (the tool still runs); lacks-filter: this file needs a filter the build lacks */
+      kind: 'missing' | 'cannot-run' | 'crashed' | 'lacks-filter';
       tool: string;
       /** the binary */
       path?: string;
@@ -81,6 +82,7 @@ export class ToolError extends MediaError {
       file?: string;
       signal?: string;
       version?: string;
+      filter?: string;
     },
     options?: { cause?: ErrorCause },
   ) {

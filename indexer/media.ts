@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { MediaError, ToolError, UsageError } from './errors';
 import { PROJECT_ROOT } from './paths';
-import type { RawFrame, VideoProbe } from './types';
+import type { RawFrame, VideoProbe, VideoSource } from './types';
 
 export interface Tools {
   ffmpeg: string;
@@ -19,6 +19,8 @@ const DEFAULT_PROBE_TIMEOUT_MS = 30_000;
 const DEFAULT_THUMBNAIL_TIMEOUT_MS = 30_000;
 const DEFAULT_THUMBNAIL_WIDTH = 320;
 const PACKET_SCAN_TIMEOUT_MS = 60_000;
+// How much of a file with several video streams is read to tell stills from video.
+const STILL_SCAN_SECONDS = 30;
 const DECODE_NICENESS = 5;
 const STDERR_TAIL_BYTES = 8 * 1024;
 const ERROR_LINES = 3;
@@ -70,6 +72,78 @@ function isExecutable(file: string): boolean {
   } catch {
     return false;
   }
+}
+
+/** Which binaries are in use, what they are, and what they decode: for `vidsearch stats` and `doctor`. */
+export interface ToolReport {
+  ffmpeg: { path: string; version: string };
+  ffprobe: { path: string; version: string };
+  /** for each codec a library is likely to hold, ffmpeg's decoders of it ([] when none) */
+  decoders: Record<'h264' | 'hevc' | 'vp9' | 'av1', string[]>;
+  /** the filters vidsearch uses for HDR (zscale, tonemap) and interlaced (bwdif) sources */
+  filters: Record<'zscale' | 'tonemap' | 'bwdif', boolean>;
+}
+
+const REPORTED_CODECS = ['h264', 'hevc', 'vp9', 'av1'] as const;
+let report: Promise<ToolReport> | undefined;
+/** The tools in use, their versions and what they decode; asked once per process (cached). */
+export function toolReport(): Promise<ToolReport> {
+  report ??= (async () => {
+    const { ffmpeg, ffprobe } = resolveTools();
+    const [ffmpegVersion, ffprobeVersion, decoders, filters] = await Promise.all([
+      toolVersion(ffmpeg) ?? 'unknown',
+      toolVersion(ffprobe) ?? 'unknown',
+      run(ffmpeg, ['-hide_banner', '-decoders'], ffmpeg, { timeoutMs: 10_000, tool: 'ffmpeg' }).then((r) => r.stdout),
+      run(ffmpeg, ['-hide_banner', '-filters'], ffmpeg, { timeoutMs: 10_000, tool: 'ffmpeg' }).then((r) => r.stdout),
+    ]);
+    const byCodec = Object.fromEntries(REPORTED_CODECS.map((c) => [c, [] as string[]])) as ToolReport['decoders'];
+    // " VFS..D h264   H.264 / AVC ..." or " V....D libdav1d   dav1d AV1 decoder (codec av1)"
+    for (const line of decoders.split('\n')) {
+      const m = /^ V\S{5} (\S+)\s+(.*)$/.exec(line);
+      if (!m) continue;
+      const codec = /\(codec (\w+)\)\s*$/.exec(m[2])?.[1] ?? m[1];
+      if ((REPORTED_CODECS as readonly string[]).includes(codec)) byCodec[codec as keyof ToolReport['decoders']].push(m[1]);
+    }
+    const hasFilter = (name: string) => new RegExp(`^ \\S+ ${name} `, 'm').test(filters);
+    return {
+      ffmpeg: { path: ffmpeg, version: ffmpegVersion },
+      ffprobe: { path: ffprobe, version: ffprobeVersion },
+      decoders: byCodec,
+      filters: { zscale: hasFilter('zscale'), tonemap: hasFilter('tonemap'), bwdif: hasFilter('bwdif') },
+    };
+  })();
+  report.catch(() => (report = undefined)); // a failed look is not cached
+  return report;
+}
+
+/** The report as aligned lines, the same in `vidsearch stats` and `vidsearch doctor`. */
+export function toolReportLines(r: ToolReport): string[] {
+  const decodes = REPORTED_CODECS.map((c) => `${c} ${r.decoders[c].length ? `yes (${r.decoders[c].join(', ')})` : 'NO'}`).join(', ');
+  const missing = Object.entries(r.filters).filter(([, ok]) => !ok).map(([name]) => name);
+  return [
+    `ffmpeg          ${r.ffmpeg.version} (${r.ffmpeg.path})`,
+    `ffprobe         ${r.ffprobe.version} (${r.ffprobe.path})`,
+    `decodes         ${decodes}`,
+    ...(missing.length ? [`missing filters ${missing.join(', ')} (HDR tone-mapping needs zscale and tonemap; deinterlacing bwdif)`] : []),
+  ];
+}
+
+const FILTER_NEEDS: Record<string, string> = {
+  zscale: 'tone-mapping HDR video (zscale comes with --enable-libzimg)',
+  tonemap: 'tone-mapping HDR video',
+  bwdif: 'deinterlacing',
+};
+
+/** An ffmpeg without a filter this video needs (a build given by FFMPEG_PATH): the tool's shortfall, said as such. */
+async function missingFilter(lines: string[], file: string): Promise<ToolError | undefined> {
+  const name = lines.map((l) => /No such filter: '([\w-]+)'/.exec(l)?.[1]).find(Boolean);
+  if (!name) return undefined;
+  const bin = resolveTools().ffmpeg;
+  const version = toolVersion(bin) ?? 'unknown';
+  return new ToolError(
+    `ffmpeg ${version} (${bin}) has no ${name} filter, needed for ${FILTER_NEEDS[name] ?? 'this video'}: set FFMPEG_PATH to a build that has it (the bundled one does)`,
+    { kind: 'lacks-filter', tool: 'ffmpeg', path: bin, file, version, filter: name },
+  );
 }
 
 // ffmpeg reads "name:rest" as a protocol when "name" is one (concat:, http:, ...); the explicit
@@ -136,10 +210,13 @@ function refusedFormat(file: string, tool: string): MediaError {
 /** Keeps the last few KiB of a child's stderr: enough to explain a failure, bounded for long runs. */
 class StderrTail {
   private text = '';
-  constructor(private readonly input: string) {}
+  constructor(
+    private readonly input: string,
+    private readonly bytes = STDERR_TAIL_BYTES,
+  ) {}
 
   push(chunk: Buffer): void {
-    this.text = (this.text + chunk.toString('utf8')).slice(-STDERR_TAIL_BYTES);
+    this.text = (this.text + chunk.toString('utf8')).slice(-this.bytes);
   }
 
   /** Non-empty lines without the file name prefix and the pointer in "[h264 @ 0x55d1c0]". */
@@ -219,11 +296,11 @@ function kill(child: ChildProcess): void {
 }
 
 /** Runs a short-lived tool to completion, collecting stdout; kills it on abort or timeout. */
-async function run(cmd: string, args: string[], input: string, opts: { signal?: AbortSignal; timeoutMs: number; tool: string }) {
+async function run(cmd: string, args: string[], input: string, opts: { signal?: AbortSignal; timeoutMs: number; tool: string; stderrBytes?: number }) {
   opts.signal?.throwIfAborted();
   const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   const done = exited(child, opts.tool);
-  const stderr = new StderrTail(input);
+  const stderr = new StderrTail(input, opts.stderrBytes);
   const stdout: Buffer[] = [];
   child.stdout!.on('data', (c: Buffer) => stdout.push(c));
   child.stderr!.on('data', (c: Buffer) => stderr.push(c));
@@ -250,76 +327,292 @@ async function run(cmd: string, args: string[], input: string, opts: { signal?: 
   }
 }
 
-// ffprobe's JSON, only the fields read here.
-interface ProbeStream {
-  codec_type?: string;
-  codec_name?: string;
-  width?: number;
-  height?: number;
-  sample_aspect_ratio?: string;
-  avg_frame_rate?: string;
-  r_frame_rate?: string;
-  duration?: string;
-  disposition?: { attached_pic?: number };
-  tags?: Record<string, string>;
-  side_data_list?: Array<{ side_data_type?: string; rotation?: number }>;
+/**
+ * What ffmpeg's own description of the input ("Input #0 ... Stream #0:1: Video: ...") says about
+ * one stream: the fields the indexer uses.
+ */
+export interface StreamInfo {
+  /** ffmpeg's stream index, as in `-map 0:<index>` */
+  index: number;
+  /** Video, Audio, Subtitle, Data, Attachment */
+  type: string;
+  codec: string;
+  pixFmt: string;
+  /** coded size */
+  width: number;
+  height: number;
+  /** sample aspect ratio [num, den]; [1, 1] when the file does not say */
+  sar: [number, number];
+  /** average frame rate (or ffmpeg's guess, tbr), 0 when unknown */
+  fps: number;
+  attachedPic: boolean;
+  /** colour description as ffmpeg names it ('' when unspecified) */
+  range: string;
+  matrix: string;
+  primaries: string;
+  transfer: string;
+  /** ffprobe's field_order: tt/bb/tb/bt are interlaced */
+  fieldOrder: 'progressive' | 'tt' | 'bb' | 'tb' | 'bt' | 'unknown';
+  /** degrees clockwise the player must rotate */
+  rotation: number;
+  /** seconds, from the stream's DURATION tag where the container writes one, else 0 */
+  duration: number;
 }
 
-interface ProbeOutput {
-  streams?: ProbeStream[];
-  format?: { format_name?: string; duration?: string };
+export interface MediaInfo {
+  formatName: string;
+  duration: number;
+  streams: StreamInfo[];
 }
+
+/**
+ * Why vidsearch probes with ffmpeg itself (`ffmpeg -i`) and not with ffprobe: the decision is made
+ * once, here. The stream that probe picks is then named by index (`-map 0:<index>`) to every later
+ * run, so the description must come from the program that decodes: the same demuxers number the
+ * streams the same way and know the same codecs. The bundled ffprobe is another build (2023) than
+ * the bundled ffmpeg (2018), and it crashes (SIGSEGV) on every MPEG transport stream (.ts .mts
+ * .m2ts) that ffmpeg reads fine. `ffmpeg -i` with no output prints the input's description, in a
+ * format that has been stable since ffmpeg 1.x, and exits 1 ("At least one output file must be
+ * specified"); whether an "Input #0" section came out is what says the file was read. ffprobe is
+ * kept for one thing only, the optional keyframe shortcut, where any failure just means a full
+ * decode.
+ */
+function parseDescription(lines: string[]): MediaInfo | undefined {
+  const start = lines.findIndex((l) => /^Input #0, /.test(l));
+  if (start < 0) return undefined;
+  const header = /^Input #0, (.*), from '/.exec(lines[start]);
+  const info: MediaInfo = { formatName: header?.[1] ?? '', duration: 0, streams: [] };
+  let current: StreamInfo | undefined;
+  // The `rotate` tag (clockwise, what the player turns) wins over the display matrix (its angle is
+  // counterclockwise), as ffprobe's reading did before.
+  const tagged = new Set<StreamInfo>();
+  for (const line of lines.slice(start + 1)) {
+    if (/^(Input #[1-9]|Output #|Stream mapping:|At least one output file)/.test(line)) break;
+    const duration = /^Duration: (\d+):(\d+):(\d+(?:\.\d+)?)/.exec(line);
+    if (duration) {
+      info.duration = Number(duration[1]) * 3600 + Number(duration[2]) * 60 + Number(duration[3]);
+      continue;
+    }
+    const stream = /^Stream #0:(\d+)(?:\[[^\]]*\])?(?:\([^)]*\))?: (\w+): (.*)$/.exec(line);
+    if (stream) {
+      // MPEG-TS lists its streams under each program; a stream in two programs comes twice.
+      const seen = info.streams.find((s) => s.index === Number(stream[1]));
+      current = seen ?? parseStream(Number(stream[1]), stream[2], stream[3]);
+      if (!seen) info.streams.push(current);
+      continue;
+    }
+    // Lines after a stream's own line, until the next: its metadata and side data.
+    if (!current) continue;
+    const meta = /^([\w-]+)\s*: (.*)$/.exec(line);
+    if (meta?.[1] === 'rotate' && Number.isFinite(Number(meta[2]))) {
+      current.rotation = normalizeRotation(Number(meta[2]));
+      tagged.add(current);
+    }
+    const tagDuration = meta && /^DURATION(-\w+)?$/i.test(meta[1]) ? /^(\d+):(\d+):(\d+(?:\.\d+)?)/.exec(meta[2]) : null;
+    if (tagDuration) current.duration = Number(tagDuration[1]) * 3600 + Number(tagDuration[2]) * 60 + Number(tagDuration[3]);
+    const matrix = /^displaymatrix: rotation of (-?[\d.]+) degrees/.exec(line);
+    if (matrix && !tagged.has(current)) current.rotation = normalizeRotation(-Number(matrix[1]));
+  }
+  return info;
+}
+
+function normalizeRotation(clockwise: number): number {
+  return (((Math.round(clockwise / 90) * 90) % 360) + 360) % 360;
+}
+
+/** Splits at commas outside parentheses and brackets. */
+function splitTop(text: string): string[] {
+  const parts: string[] = [];
+  let depth = 0;
+  let from = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (c === '(' || c === '[') depth++;
+    else if (c === ')' || c === ']') depth--;
+    else if (c === ',' && depth === 0) {
+      parts.push(text.slice(from, i).trim());
+      from = i + 1;
+    }
+  }
+  parts.push(text.slice(from).trim());
+  return parts;
+}
+
+const FIELD_ORDERS: Record<string, StreamInfo['fieldOrder']> = {
+  progressive: 'progressive',
+  'top first': 'tt',
+  'bottom first': 'bb',
+  'top coded first (swapped)': 'tb',
+  'bottom coded first (swapped)': 'bt',
+};
+
+function parseStream(index: number, type: string, details: string): StreamInfo {
+  const s: StreamInfo = {
+    index, type, codec: 'unknown', pixFmt: '', width: 0, height: 0, sar: [1, 1], fps: 0, attachedPic: /\(attached pic\)/.test(details),
+    range: '', matrix: '', primaries: '', transfer: '', fieldOrder: 'unknown', rotation: 0, duration: 0,
+  };
+  const parts = splitTop(details);
+  s.codec = /^([\w-]+)/.exec(parts[0] ?? '')?.[1] ?? 'unknown';
+  if (type !== 'Video') return s;
+  // "yuv420p10le(tv, bt2020nc/bt2020/arib-std-b67, progressive)": range, colour (matrix/primaries/
+  // transfer, or one name when all three are the same), field order; each only when known.
+  const pix = parts[1] && !/^\d+x\d+/.test(parts[1]) ? parts[1] : '';
+  const pixMatch = /^([\w]+)(?:\((.*)\))?$/.exec(pix);
+  if (pixMatch) {
+    s.pixFmt = pixMatch[1];
+    for (const item of (pixMatch[2] ?? '').split(/,\s*/).filter(Boolean)) {
+      if (item === 'tv' || item === 'pc') s.range = item;
+      else if (FIELD_ORDERS[item]) s.fieldOrder = FIELD_ORDERS[item];
+      else if (item.includes('/')) [s.matrix, s.primaries, s.transfer] = item.split('/').map((v) => (v === 'unknown' ? '' : v));
+      else s.matrix = s.primaries = s.transfer = item === 'unknown' ? '' : item;
+    }
+  }
+  const size = parts.map((p) => /^(\d+)x(\d+)/.exec(p)).find(Boolean);
+  if (size) [s.width, s.height] = [Number(size[1]), Number(size[2])];
+  const sar = /SAR (\d+):(\d+)/.exec(details);
+  if (sar && Number(sar[1]) > 0 && Number(sar[2]) > 0) s.sar = [Number(sar[1]), Number(sar[2])];
+  const rate = (unit: string) => {
+    const m = new RegExp(`(?:^|, )(\\d+(?:\\.\\d+)?)(k?) ${unit}(?:,|$| )`).exec(details);
+    return m ? Number(m[1]) * (m[2] ? 1000 : 1) : 0;
+  };
+  s.fps = rate('fps') || rate('tbr');
+  return s;
+}
+
+/** HDR transfer characteristics: PQ (HDR10, Dolby Vision base layers) and HLG (broadcast, phones). */
+const HDR_TRANSFERS = new Set(['smpte2084', 'arib-std-b67']);
+/** Codecs that can code interlaced pictures without saying so in the stream header. */
+const INTERLACE_CAPABLE = new Set(['h264', 'mpeg2video', 'mpeg1video', 'vc1', 'mpeg4', 'hevc', 'dvvideo', 'wmv3']);
 
 /** Reads what the indexer needs to know about a video; MediaError when it is not a usable video. */
 export async function probe(file: string, opts: { signal?: AbortSignal; timeoutMs?: number } = {}): Promise<VideoProbe> {
   await checkReadable(file);
   const input = inputUrl(file);
-  const result = await run(
-    resolveTools().ffprobe,
-    ['-v', 'error', '-print_format', 'json', '-show_format', '-show_streams', ...inputArgs(file)],
-    input,
-    { signal: opts.signal, timeoutMs: opts.timeoutMs ?? DEFAULT_PROBE_TIMEOUT_MS, tool: 'ffprobe' },
-  );
-  if (result.code !== 0 && result.stderr.lines().some((l) => REFUSED.test(l))) throw refusedFormat(file, 'ffprobe');
-  if (result.code !== 0) {
-    throw new MediaError(`not a video file: ffprobe could not read it (${probeFailure(result.stderr) || `exit code ${result.code}`})`, {
-      cause: { file, exitCode: result.code, stderr: result.stderr.lines() },
+  const ffmpeg = resolveTools().ffmpeg;
+  const result = await run(ffmpeg, ['-nostdin', '-hide_banner', ...inputArgs(file)], input, {
+    signal: opts.signal,
+    timeoutMs: opts.timeoutMs ?? DEFAULT_PROBE_TIMEOUT_MS,
+    tool: 'ffmpeg',
+    // The whole description, however many streams and tags it lists.
+    stderrBytes: 1 << 20,
+  });
+  const lines = result.stderr.lines();
+  const info = parseDescription(lines);
+  if (!info) {
+    if (lines.some((l) => REFUSED.test(l))) throw refusedFormat(file, 'ffmpeg');
+    throw new MediaError(`not a video file: ffmpeg could not read it (${probeFailure(result.stderr) || `exit code ${result.code}`})`, {
+      cause: { file, exitCode: result.code, stderr: lines.slice(-ERROR_LINES) },
     });
   }
-  let out: ProbeOutput;
-  try {
-    out = JSON.parse(result.stdout) as ProbeOutput;
-  } catch {
-    throw new MediaError('not a video file: ffprobe gave no readable description of it', { cause: { file } });
-  }
-  const streams = out.streams ?? [];
-  const formatName = out.format?.format_name ?? '';
+  const { streams, formatName } = info;
   // Cover art in audio files is a "video" stream too; it is not something to index.
-  const videos = streams.filter((s) => s.codec_type === 'video' && !s.disposition?.attached_pic);
-  const video = videos[0];
-  if (!video) {
-    const kinds = [...new Set(streams.map((s) => s.codec_type ?? 'unknown'))].join(', ') || 'none';
+  const videos = streams.filter((s) => s.type === 'Video' && !s.attachedPic && s.width > 0);
+  if (videos.length === 0) {
+    const kinds = [...new Set(streams.map((s) => s.type.toLowerCase()))].join(', ') || 'none';
     throw new MediaError(`no video stream (streams: ${kinds})`, { cause: { file, formatName, streams: kinds } });
   }
   if (formatName.endsWith('_pipe')) {
     throw new MediaError(`not a video (still image, ${formatName})`, { cause: { file, formatName } });
   }
-  const rotation = rotationOf(video);
-  const sar = rational(video.sample_aspect_ratio);
-  const codedWidth = Math.round((video.width ?? 0) * (sar > 0 ? sar : 1));
-  const codedHeight = video.height ?? 0;
+  const video = videos.length === 1 ? videos[0] : await mainVideoStream(file, videos, opts.signal);
+  const rotation = video.rotation;
+  const codedWidth = Math.round(video.width * (video.sar[0] / video.sar[1]));
+  const codedHeight = video.height;
   const quarterTurn = rotation === 90 || rotation === 270;
+  const interlaced = video.fieldOrder === 'progressive' ? 'no' : video.fieldOrder === 'unknown' ? (INTERLACE_CAPABLE.has(video.codec) ? 'maybe' : 'no') : 'yes';
   return {
-    duration: positive(out.format?.duration) || positive(video.duration),
+    duration: info.duration || video.duration,
     width: quarterTurn ? codedHeight : codedWidth,
     height: quarterTurn ? codedWidth : codedHeight,
     rotation,
-    fps: rational(video.avg_frame_rate) || rational(video.r_frame_rate),
-    codec: video.codec_name ?? 'unknown',
-    hasAudio: streams.some((s) => s.codec_type === 'audio'),
+    fps: video.fps,
+    codec: video.codec,
+    hasAudio: streams.some((s) => s.type === 'Audio'),
     videoStreams: videos.length,
     formatName,
+    source: {
+      stream: video.index,
+      width: video.width,
+      height: video.height,
+      sar: video.sar,
+      hdr: HDR_TRANSFERS.has(video.transfer) ? { transfer: video.transfer, primaries: video.primaries, matrix: video.matrix, range: video.range } : undefined,
+      interlaced,
+      pixFmt: video.pixFmt,
+    },
   };
+}
+
+/**
+ * The main video stream when there are several: what ffmpeg's own default selection aims at (it
+ * takes the largest picture), made sure of by the packets themselves. Attached pictures are gone
+ * already where ffmpeg marks them (ffmpeg 4.1 does not say so for Matroska attachments or mp4
+ * covers); a stream with one picture (a cover stored as an ordinary MJPEG or PNG track, or an
+ * unmarked attached picture) is a still. Among the rest the longest, then the largest, then the
+ * first. Counting needs only the start of the file (a still's one packet comes first), read
+ * without decoding (`-c copy -f framecrc`); the whole file is read only when two real videos
+ * remain, to measure their lengths. If reading fails, picture size decides, as it does for ffmpeg.
+ */
+async function mainVideoStream(file: string, videos: StreamInfo[], signal?: AbortSignal): Promise<StreamInfo> {
+  const spans = async (indices: number[], seconds?: number) =>
+    packetSpans(file, indices, signal, seconds).catch(() => {
+      signal?.throwIfAborted();
+      return undefined;
+    });
+  const start = await spans(videos.map((v) => v.index), STILL_SCAN_SECONDS);
+  let candidates = start ? videos.filter((_, i) => start[i].packets > 1) : videos;
+  if (candidates.length === 0) candidates = videos;
+  if (candidates.length === 1) return candidates[0];
+  const whole = await spans(candidates.map((v) => v.index));
+  const ranked = candidates.map((v, i) => ({ v, seconds: whole ? Math.round(whole[i].seconds * 10) / 10 : 0, area: v.width * v.height }));
+  ranked.sort((a, b) => b.seconds - a.seconds || b.area - a.area || a.v.index - b.v.index);
+  return ranked[0].v;
+}
+
+/** Per stream (in the order given): how many packets, and the time from the first to the end of the last. */
+async function packetSpans(file: string, indices: number[], signal?: AbortSignal, limitSeconds?: number): Promise<Array<{ packets: number; seconds: number }>> {
+  const spans = indices.map(() => ({ packets: 0, first: Infinity, end: -Infinity, tb: 0 }));
+  const child = spawn(
+    resolveTools().ffmpeg,
+    [
+      '-nostdin', '-hide_banner', '-loglevel', 'error',
+      ...inputArgs(file, limitSeconds ? ['-t', String(limitSeconds)] : []),
+      ...indices.flatMap((i) => ['-map', `0:${i}`]),
+      '-c', 'copy', '-f', 'framecrc', 'pipe:1',
+    ],
+    { stdio: ['ignore', 'pipe', 'ignore'] },
+  );
+  const done = exited(child, 'ffmpeg');
+  done.catch(() => {});
+  const onAbort = () => kill(child);
+  signal?.addEventListener('abort', onAbort, { once: true });
+  const timer = setTimeout(onAbort, PACKET_SCAN_TIMEOUT_MS);
+  try {
+    let rest = '';
+    for await (const chunk of child.stdout! as AsyncIterable<Buffer>) {
+      const lines = (rest + chunk.toString('latin1')).split('\n');
+      rest = lines.pop()!;
+      for (const line of lines) {
+        const tb = /^#tb (\d+): (\d+)\/(\d+)/.exec(line);
+        if (tb && spans[Number(tb[1])]) spans[Number(tb[1])].tb = Number(tb[2]) / Number(tb[3]);
+        if (line.startsWith('#')) continue;
+        const [stream, , pts, duration] = line.split(',').map((v) => Number(v.trim()));
+        const span = spans[stream];
+        if (!span || !Number.isFinite(pts)) continue;
+        span.packets++;
+        span.first = Math.min(span.first, pts);
+        span.end = Math.max(span.end, pts + (Number.isFinite(duration) ? duration : 0));
+      }
+    }
+    const exit = await done;
+    signal?.throwIfAborted();
+    if (exit.code !== 0) throw new MediaError('cannot read the packets of the video streams', { cause: { file, exitCode: exit.code } });
+    return spans.map((s) => ({ packets: s.packets, seconds: s.packets ? (s.end - s.first) * s.tb : 0 }));
+  } finally {
+    clearTimeout(timer);
+    signal?.removeEventListener('abort', onAbort);
+    kill(child);
+    await done.catch(() => {});
+  }
 }
 
 async function checkReadable(file: string): Promise<void> {
@@ -344,17 +637,6 @@ function probeFailure(stderr: StderrTail): string {
   const before = lines.at(-2);
   if (!last) return '';
   return before?.startsWith('[') ? `${before.replace(/^\[[^\]]*\]\s*/, '')}: ${last}` : last;
-}
-
-// The `rotate` tag and ffprobe's display-matrix `rotation` disagree in direction: the tag is
-// clockwise (what the player turns), the matrix angle counterclockwise.
-function rotationOf(stream: ProbeStream): number {
-  const tag = stream.tags?.rotate;
-  const matrix = stream.side_data_list?.find((d) => d.side_data_type === 'Display Matrix')?.rotation;
-  let clockwise = 0;
-  if (tag !== undefined && Number.isFinite(Number(tag))) clockwise = Number(tag);
-  else if (typeof matrix === 'number') clockwise = -matrix;
-  return (((Math.round(clockwise / 90) * 90) % 360) + 360) % 360;
 }
 
 function rational(value: string | undefined): number {
@@ -398,33 +680,111 @@ export async function* frames(file: string, opts: FrameOptions): AsyncGenerator<
   if (!(fps > 0) || !Number.isFinite(fps)) throw new UsageError(`frame rate must be a positive number, got ${fps}`);
   if (!Number.isInteger(size) || size <= 0) throw new UsageError(`frame size must be a positive integer, got ${size}`);
   if (opts.probe && opts.probe.videoStreams === 0) throw new MediaError('no video stream', { cause: { file } });
+  // Which stream, and how to read it (HDR, interlaced, geometry), comes from probe; a probe made
+  // elsewhere (or none) means asking again: a cheap `ffmpeg -i`.
+  const described = opts.probe?.source ? opts.probe : await probe(file, { signal: opts.signal });
+  const source = described.source!;
   const toFrame = (rgb: Uint8Array, index: number): RawFrame => ({ index, time: index / fps, rgb, width: size, height: size });
 
   let count = 0;
-  const keyframesOnly = opts.keyframes !== 'never' && (await sampledFramesAreKeyframes(file, fps, opts.signal));
+  // Deinterlacing interlaced frames looks at their neighbours, which a keyframe-only decode does
+  // not have: the shortcut would no longer give the same frames.
+  const keyframesOnly = opts.keyframes !== 'never' && source.interlaced !== 'yes' && (await sampledFramesAreKeyframes(file, fps, opts.signal, { ...source, formatName: described.formatName }));
   const skip = keyframesOnly ? ['-skip_frame', 'nokey'] : [];
-  for await (const rgb of decode(file, [`fps=fps=${fps}:round=up`, ...squareCrop(size)].join(','), [], opts, skip)) {
+  for await (const rgb of decode(file, source.stream, frameFilter(source, described.rotation, size, `fps=fps=${fps}:round=up`), [], opts, skip)) {
     yield toFrame(rgb, count++);
   }
   if (count > 0) return;
   // The fps filter drops frames it cannot place in time (e.g. missing timestamps); a decodable
   // video still deserves one frame, so take the first one as it is.
-  for await (const rgb of decode(file, squareCrop(size).join(','), ['-frames:v', '1'], opts)) {
+  for await (const rgb of decode(file, source.stream, frameFilter(source, described.rotation, size), ['-frames:v', '1'], opts)) {
     yield toFrame(rgb, count++);
   }
   if (count === 0) throw new MediaError('no frames could be decoded from the video', { cause: { file } });
 }
 
-// Scale so the shorter *displayed* side (sample aspect ratio applied) becomes `size`, then cut the
-// centre square: CLIP's own preprocessing (resize shortest side, centre crop) done by ffmpeg, with
-// the bicubic filter CLIP uses. ceil keeps the longer side >= size, so the crop always fits.
-function squareCrop(size: number): string[] {
-  const wide = 'gte(iw*sar,ih)';
+/**
+ * The filter chain from a decoded frame of `source` to a `size`×`size` RGB frame: deinterlace
+ * (when the stream is or may be interlaced), sample (`sampling`), tone-map (HDR only), then
+ * CLIP's resize and centre crop. An SDR progressive frame goes through exactly
+ * `[sampling,]format=rgb24,scale,setsar,crop`: no colour filter touches it.
+ */
+export function frameFilter(source: VideoSource, rotation: number, size: number, sampling?: string): string {
+  return [...deinterlace(source), ...(sampling ? [sampling] : []), ...toneMap(source), ...squareCrop(clipGeometry(source, rotation, size), size)].join(',');
+}
+
+/**
+ * bwdif (motion adaptive, the better of the two deinterlacers the bundled ffmpeg has), one frame
+ * out per frame in, so timestamps and the sampling stay as they are. A stream that says it is
+ * interlaced (field order tt, bb, tb, bt) is deinterlaced throughout; one that does not say, in a
+ * codec that can code interlaced pictures (H.264 in mp4 never says), only where a frame is marked
+ * interlaced: progressive frames pass through bit for bit.
+ */
+function deinterlace(source: VideoSource): string[] {
+  if (source.interlaced === 'no') return [];
+  return [`bwdif=mode=send_frame:parity=auto:deint=${source.interlaced === 'yes' ? 'all' : 'interlaced'}`];
+}
+
+// ffmpeg's colour names → zscale's (the 2018 zscale knows only its short names).
+const ZSCALE_PRIMARIES: Record<string, string> = { bt709: '709', bt2020: '2020', smpte170m: '170m', smpte240m: '240m' };
+const ZSCALE_MATRIX: Record<string, string> = { bt709: '709', bt2020nc: '2020_ncl', bt2020c: '2020_cl', bt470bg: '470bg', smpte170m: '170m' };
+
+/**
+ * HDR (PQ or HLG) to SDR BT.709: to linear light (100 cd/m² = 1.0, SDR's reference white),
+ * BT.2020 to BT.709 primaries, then mobius: linear up to a knee, so that scene content at SDR
+ * levels keeps its colour (a PQ or HLG clip made from an SDR colour comes back within a few
+ * levels of it), and a smooth roll-off above, so highlights are compressed, not clipped. Hable,
+ * the usual choice for films, darkens everything below the highlights by a third. Missing tags
+ * default to what HDR video almost always is: BT.2020 non-constant luminance, limited range.
+ */
+function toneMap(source: VideoSource): string[] {
+  const hdr = source.hdr;
+  if (!hdr) return [];
+  const pin = ZSCALE_PRIMARIES[hdr.primaries] ?? '2020';
+  const min = ZSCALE_MATRIX[hdr.matrix] ?? '2020_ncl';
+  const rin = hdr.range === 'pc' ? 'pc' : 'tv';
   return [
-    `scale=w='if(${wide},ceil(${size}*iw*sar/ih),${size})':h='if(${wide},${size},ceil(${size}*ih/(iw*sar)))':flags=bicubic`,
-    'setsar=1',
-    `crop=${size}:${size}`,
+    `zscale=tin=${hdr.transfer}:pin=${pin}:min=${min}:rin=${rin}:t=linear:npl=100`,
+    'format=gbrpf32le',
+    'zscale=p=709',
+    'tonemap=tonemap=mobius:desat=0',
+    'zscale=t=709:m=709:r=pc',
+    'format=gbrp',
   ];
+}
+
+export interface Geometry {
+  /** size after the resize */
+  width: number;
+  height: number;
+  /** top-left corner of the centre crop */
+  x: number;
+  y: number;
+}
+
+/**
+ * Hugging Face CLIPImageProcessor's geometry for a frame of the displayed size (sample aspect
+ * ratio and rotation applied): the shorter side becomes `size`, the longer one
+ * int(size * long / short) (truncated, not rounded up), and the crop starts at
+ * (resized - size) // 2. Exact in integers (the displayed size is a rational number for
+ * anamorphic video), so every aspect ratio lands on the reference's pixel grid.
+ */
+export function clipGeometry(source: Pick<VideoSource, 'width' | 'height' | 'sar'>, rotation: number, size: number): Geometry {
+  // Displayed width : height = width*sarNum : height*sarDen, turned a quarter when rotated.
+  let w = source.width * source.sar[0];
+  let h = source.height * source.sar[1];
+  if (rotation === 90 || rotation === 270) [w, h] = [h, w];
+  const width = w > h ? Math.floor((size * w) / h) : size;
+  const height = w > h ? size : Math.floor((size * h) / w);
+  return { width, height, x: Math.floor((width - size) / 2), y: Math.floor((height - size) / 2) };
+}
+
+// The resize runs on RGB (as the reference does, on the decoded picture converted to RGB), with
+// the bicubic filter CLIP uses, then cuts the centre square. Scaling in YUV first (as vidsearch
+// did before) differs from the reference by 2.3/255 on average on a textured 1080p frame, and a
+// YUV crop can only start on even columns; in RGB, 0.09/255.
+function squareCrop(g: Geometry, size: number): string[] {
+  return ['format=rgb24', `scale=w=${g.width}:h=${g.height}:flags=bicubic`, 'setsar=1', `crop=w=${size}:h=${size}:x=${g.x}:y=${g.y}:exact=1`];
 }
 
 /**
@@ -435,20 +795,35 @@ function squareCrop(size: number): string[] {
  * run from the first frame's up to (not including) the one that holds the end of the last frame.
  * Stops reading at the first sampled frame that is not a keyframe; any doubt means false.
  */
-export async function sampledFramesAreKeyframes(file: string, fps: number, signal?: AbortSignal): Promise<boolean> {
+export async function sampledFramesAreKeyframes(
+  file: string,
+  fps: number,
+  signal?: AbortSignal,
+  source?: Pick<VideoSource, 'stream' | 'width' | 'height'> & { formatName?: string },
+): Promise<boolean> {
   const rate = simpleRational(fps);
   if (!rate) return false;
+  // An ffprobe that crashed on a container once (the bundled one on every MPEG-TS) is not run on
+  // that container again: the answer would be the same full decode.
+  const crashKey = source?.formatName ? `${resolveTools().ffprobe}\n${source.formatName}` : undefined;
+  if (crashKey && FFPROBE_CRASHED.has(crashKey)) return false;
+  // ffprobe may be another build than ffmpeg (the bundled ones are): it must see the stream that
+  // ffmpeg decodes, same index and same picture size, or the shortcut is not taken.
+  const select = source ? String(source.stream) : 'V:0';
   try {
     const input = inputUrl(file);
     const { ffprobe } = resolveTools();
-    const info = await run(ffprobe, ['-v', 'error', '-select_streams', 'V:0', '-show_entries', 'stream=time_base:format=start_time', '-of', 'json', ...inputArgs(file)], input, {
+    const info = await run(ffprobe, ['-v', 'error', '-select_streams', select, '-show_entries', 'stream=time_base,width,height:format=start_time', '-of', 'json', ...inputArgs(file)], input, {
       signal,
       timeoutMs: DEFAULT_PROBE_TIMEOUT_MS,
       tool: 'ffprobe',
     });
+    if (info.signal && crashKey) FFPROBE_CRASHED.add(crashKey);
     if (info.code !== 0) return false;
-    const parsed = JSON.parse(info.stdout) as { streams?: Array<{ time_base?: string }>; format?: { start_time?: string } };
-    const [tbNum, tbDen] = (parsed.streams?.[0]?.time_base ?? '').split('/').map(Number);
+    const parsed = JSON.parse(info.stdout) as { streams?: Array<{ time_base?: string; width?: number; height?: number }>; format?: { start_time?: string } };
+    const seen = parsed.streams?.[0];
+    if (source && (seen?.width !== source.width || seen?.height !== source.height)) return false;
+    const [tbNum, tbDen] = (seen?.time_base ?? '').split('/').map(Number);
     if (!(tbNum > 0 && tbDen > 0)) return false;
     // ffmpeg shifts every timestamp by the file's start time before filtering.
     const startUs = Math.round(Number(parsed.format?.start_time ?? 0) * 1e6);
@@ -462,12 +837,14 @@ export async function sampledFramesAreKeyframes(file: string, fps: number, signa
       if (!Number.isSafeInteger(n) || !Number.isSafeInteger(den)) return undefined;
       return Math.floor(n / den) + (((n % den) + den) % den === 0 ? 0 : 1);
     };
-    return await scanPackets(file, tick, signal);
+    return await scanPackets(file, select, tick, signal);
   } catch {
     signal?.throwIfAborted();
     return false;
   }
 }
+
+const FFPROBE_CRASHED = new Set<string>();
 
 /** fps as num/den when it is a plain decimal (1, 0.5, 2, 0.25, ...), as ffmpeg reads it. */
 function simpleRational(x: number): [number, number] | undefined {
@@ -489,10 +866,10 @@ interface PacketFrame {
  * Replays the fps filter on the frames in presentation order (full decode) and on the keyframes
  * alone; true when both pick the same frames. Reads `ffprobe -show_packets` as a stream.
  */
-async function scanPackets(file: string, tick: (pts: number) => number | undefined, signal?: AbortSignal): Promise<boolean> {
+async function scanPackets(file: string, select: string, tick: (pts: number) => number | undefined, signal?: AbortSignal): Promise<boolean> {
   const child = spawn(
     resolveTools().ffprobe,
-    ['-v', 'error', '-select_streams', 'V:0', '-show_entries', 'packet=pts,duration,flags', '-of', 'csv=p=0', ...inputArgs(file)],
+    ['-v', 'error', '-select_streams', select, '-show_entries', 'packet=pts,duration,flags', '-of', 'csv=p=0', ...inputArgs(file)],
     { stdio: ['ignore', 'pipe', 'ignore'] },
   );
   const done = exited(child, 'ffprobe');
@@ -579,7 +956,7 @@ function lowerPriority(child: ChildProcess): void {
 }
 
 /** One ffmpeg run: yields exact size*size*3-byte RGB frames from its stdout as they are pulled. */
-async function* decode(file: string, filter: string, outputArgs: string[], opts: FrameOptions, inputOptions: string[] = []): AsyncGenerator<Uint8Array> {
+async function* decode(file: string, stream: number, filter: string, outputArgs: string[], opts: FrameOptions, inputOptions: string[] = []): AsyncGenerator<Uint8Array> {
   const { signal, size } = opts;
   signal?.throwIfAborted();
   const input = inputUrl(file);
@@ -587,9 +964,9 @@ async function* decode(file: string, filter: string, outputArgs: string[], opts:
     '-nostdin', '-hide_banner', '-loglevel', 'error',
     ...(opts.threads ? ['-threads', String(opts.threads)] : []),
     ...inputArgs(file, inputOptions),
-    // The first real video stream (not cover art), the one probe describes. Autorotation stays
-    // on (ffmpeg's default), so rotated phone videos come out upright.
-    '-map', '0:V:0',
+    // The main video stream probe chose (not cover art, not a still). Autorotation stays on
+    // (ffmpeg's default), so rotated phone videos come out upright.
+    '-map', `0:${stream}`,
     '-vf', filter,
     // The fps filter alone decides which frames exist; the muxer must not duplicate or drop.
     '-vsync', '0',
@@ -634,10 +1011,12 @@ async function* decode(file: string, filter: string, outputArgs: string[], opts:
     const crash = crashSignal(exit);
     if (crash) throw crashed(child.spawnfile, 'ffmpeg', file, crash);
     if (exit.code !== 0) {
-      if (produced === 0 && stderr.lines().some((l) => l.includes("'0:V:0' matches no streams"))) {
+      if (produced === 0 && stderr.lines().some((l) => l.includes('matches no streams'))) {
         throw new MediaError('no video stream', { cause: { file } });
       }
       if (produced === 0 && stderr.lines().some((l) => REFUSED.test(l))) throw refusedFormat(file, 'ffmpeg');
+      const noFilter = produced === 0 ? await missingFilter(stderr.lines(), file) : undefined;
+      if (noFilter) throw noFilter;
       const why = stderr.last() || (exit.signal ? `killed by ${exit.signal}` : `exit code ${exit.code}`);
       const cause = { file, exitCode: exit.code, signal: exit.signal, frames: produced, stderr: stderr.lines().slice(-ERROR_LINES) };
       throw new MediaError(produced === 0 ? `ffmpeg could not decode the video: ${why}` : `decoding failed after ${produced} frames: ${why}`, { cause });
@@ -655,10 +1034,12 @@ async function* decode(file: string, filter: string, outputArgs: string[], opts:
 }
 
 /** Writes a JPEG of the frame at `time` seconds, `width` pixels wide, atomically (temp file + rename). */
-export async function thumbnail(file: string, time: number, outFile: string, opts: { width?: number } = {}): Promise<void> {
+export async function thumbnail(file: string, time: number, outFile: string, opts: { width?: number; probe?: VideoProbe } = {}): Promise<void> {
   const width = opts.width ?? DEFAULT_THUMBNAIL_WIDTH;
   if (!Number.isInteger(width) || width <= 0) throw new UsageError(`thumbnail width must be a positive integer, got ${width}`);
   await checkReadable(file);
+  // The same stream, tone-mapping and deinterlacing as the frames that were indexed.
+  const source = (opts.probe?.source ? opts.probe : await probe(file)).source!;
   await fs.promises.mkdir(path.dirname(outFile), { recursive: true });
   const input = inputUrl(file);
   const tmp = `${outFile}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
@@ -669,10 +1050,10 @@ export async function thumbnail(file: string, time: number, outFile: string, opt
         '-nostdin', '-hide_banner', '-loglevel', 'error',
         // Before -i: seek by the index to the keyframe, then decode only up to `time`.
         ...inputArgs(file, ['-ss', Math.max(0, time).toFixed(3)]),
-        '-map', '0:V:0',
+        '-map', `0:${source.stream}`,
         '-frames:v', '1',
         // Height from the display aspect ratio, so anamorphic video is not squeezed; even for the encoder.
-        '-vf', `scale=w=${width}:h='max(2,trunc(ow/dar/2)*2)':flags=bicubic,setsar=1`,
+        '-vf', [...deinterlace(source), ...toneMap(source), `scale=w=${width}:h='max(2,trunc(ow/dar/2)*2)':flags=bicubic`, 'setsar=1'].join(','),
         '-q:v', '3',
         '-f', 'mjpeg', '-y', tmp,
       ],
@@ -680,6 +1061,8 @@ export async function thumbnail(file: string, time: number, outFile: string, opt
       { timeoutMs: DEFAULT_THUMBNAIL_TIMEOUT_MS, tool: 'ffmpeg' },
     );
     if (result.code !== 0 && result.stderr.lines().some((l) => REFUSED.test(l))) throw refusedFormat(file, 'ffmpeg');
+    const noFilter = result.code !== 0 ? await missingFilter(result.stderr.lines(), file) : undefined;
+    if (noFilter) throw noFilter;
     if (result.code !== 0) {
       throw new MediaError(`cannot make a thumbnail: ${result.stderr.last() || `ffmpeg exit code ${result.code}`}`, {
         cause: { file, time, exitCode: result.code, stderr: result.stderr.lines().slice(-ERROR_LINES) },

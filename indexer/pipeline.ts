@@ -179,7 +179,9 @@ export async function indexFile(engine: Engine, file: string, opts: IndexOptions
     // The model loads its image encoder on the first frame (model.ts): a broken one stops the run.
     if (err instanceof ModelError) throw err;
     if (err instanceof ToolError) {
-      if (err.detail.kind !== 'crashed') throw err;
+      // A build that is broken or missing stops the run; one that fails on this file (a crash, a
+      // filter it lacks) fails this file only, unrecorded, so a better ffmpeg can index it later.
+      if (err.detail.kind !== 'crashed' && err.detail.kind !== 'lacks-filter') throw err;
       return { status: 'failed', path: file, error: err.message, unrecorded: true };
     }
     const error = errorMessage(err);

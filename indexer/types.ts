@@ -17,6 +17,25 @@ export interface VideoProbe {
   /** number of video streams; 0 means not a video */
   videoStreams: number;
   formatName: string;
+  /**
+   * How to read the main video stream, for the media boundary's own later runs (frames,
+   * thumbnails); absent in a probe that did not come from it, which then probes again.
+   */
+  source?: VideoSource;
+}
+
+export interface VideoSource {
+  /** ffmpeg's index of the main video stream (`-map 0:<stream>`) */
+  stream: number;
+  /** coded size and sample aspect ratio, before rotation */
+  width: number;
+  height: number;
+  sar: [number, number];
+  /** set when the stream is HDR (PQ or HLG): what to tone-map from, in ffmpeg's names */
+  hdr?: { transfer: string; primaries: string; matrix: string; range: string };
+  /** 'yes': the stream says so; 'maybe': it does not say, and its codec can code interlaced frames */
+  interlaced: 'yes' | 'no' | 'maybe';
+  pixFmt: string;
 }
 
 export interface RawFrame {

@@ -184,9 +184,8 @@ describe('the media boundary', () => {
     for (const [name, args, format] of cases) {
       const file = path.join(dir, name);
       await runFfmpeg([...src, ...args, file]);
-      // The bundled ffprobe (a 2023 static build) crashes on every MPEG-TS file, whitelist or not;
-      // ffmpeg itself reads them.
-      if (!format.source.includes('mpegts')) assert.match((await probe(file)).formatName, format, name);
+      // probe reads with ffmpeg itself: MPEG-TS too, on which the bundled ffprobe crashes.
+      assert.match((await probe(file)).formatName, format, name);
       const got = [];
       for await (const f of frames(file, { fps: 1, size: 16 })) got.push(f);
       assert.equal(got.length, 1, name);

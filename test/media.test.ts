@@ -214,8 +214,8 @@ test('unusable files give a MediaError that says why', async () => {
   const cases: Array<[string, RegExp]> = [
     ['missing.mp4', /^cannot read the file \(no such file\)$/],
     ['empty.mp4', /^empty file \(0 bytes\)$/],
-    ['random.mp4', /^not a video file: ffprobe could not read it \(moov atom not found: Invalid data found when processing input\)$/],
-    ['text.mkv', /^not a video file: ffprobe could not read it \(EBML header parsing failed: Invalid data found when processing input\)$/],
+    ['random.mp4', /^not a video file: ffmpeg could not read it \(moov atom not found: Invalid data found when processing input\)$/],
+    ['text.mkv', /^not a video file: ffmpeg could not read it \(EBML header parsing failed: Invalid data found when processing input\)$/],
     ['audio.m4a', /^no video stream \(streams: audio\)$/],
     ['still.png', /^not a video \(still image, png_pipe\)$/],
   ];
@@ -230,7 +230,7 @@ test('unusable files give a MediaError that says why', async () => {
   // frames() on its own, without a probe first, fails as clearly
   await assert.rejects(collect(frames(file('audio.m4a'), { fps: 1, size: 32 })), (err: Error) => {
     assert.ok(err instanceof MediaError);
-    assert.match(err.message, /^no video stream$/);
+    assert.match(err.message, /^no video stream/);
     return true;
   });
 });
