@@ -72,13 +72,39 @@ export function migrate(file: string, migrationsDir = MIGRATIONS_DIR): string[] 
   return applied;
 }
 
+// The better-sqlite3 connection under each client (see rawConnection).
+const connections = new WeakMap<Db, Database.Database>();
+
 export async function openDb(databaseUrl: string): Promise<Db> {
   const file = sqlitePath(databaseUrl);
   migrate(file);
-  const adapter = new PrismaBetterSQLite3({ url: `file:${file}`, timeout: BUSY_TIMEOUT_MS });
+  const factory = new PrismaBetterSQLite3({ url: `file:${file}`, timeout: BUSY_TIMEOUT_MS });
+  let connection: Database.Database | undefined;
+  // The adapter opens one better-sqlite3 connection and runs every query (and transaction) on it;
+  // keep a handle to it for bulk inserts (rawConnection).
+  const adapter: typeof factory = Object.assign(Object.create(factory) as typeof factory, {
+    connect: async () => {
+      const a = await factory.connect();
+      const client = (a as unknown as { client?: unknown }).client;
+      if (client instanceof Database) connection = client;
+      return a;
+    },
+  });
   const prisma = new PrismaClient({ adapter });
   await prisma.$connect();
+  if (connection) connections.set(prisma, connection);
   return prisma;
+}
+
+/**
+ * The better-sqlite3 connection Prisma's adapter runs on, or undefined if this adapter version
+ * does not expose it (callers then go through Prisma). Inside an interactive transaction
+ * (`db.$transaction(async (tx) => …)`) statements on it are part of that transaction: the adapter
+ * has issued BEGIN on this very connection and holds it until COMMIT/ROLLBACK. Use it only there,
+ * for bulk work where Prisma's per-row objects cost too much (Store.saveIndexed).
+ */
+export function rawConnection(db: Db): Database.Database | undefined {
+  return connections.get(db);
 }
 
 /**
