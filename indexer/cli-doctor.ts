@@ -2,6 +2,7 @@
 // conventions (exit 0 healthy, 1 problems found or an error, 2 usage; --json puts only the report
 // on stdout).
 import { COMMON, configFrom, parse } from './cli-args';
+import { errorMessage } from './errors';
 import { runDoctor } from './doctor';
 
 export const DOCTOR_HELP = `Usage: vidsearch doctor [--repair] [--json]
@@ -48,4 +49,11 @@ export async function cmdDoctor(args: string[]): Promise<number> {
   else if (left === 0) out(`repaired ${fixed} problem${fixed === 1 ? '' : 's'}; healthy`);
   else out(`${left} problem${left === 1 ? '' : 's'} found${fixed ? ` (${fixed} repaired)` : ''}${report.repair ? '' : ': run `vidsearch doctor --repair` to repair what can be repaired'}`);
   return left ? 1 : 0;
+}
+
+/** For any command's error: SQLite's words for a damaged database, and the command that checks it. */
+export function damageHint(e: unknown): string | undefined {
+  return /database disk image is malformed|file is not a database|SQLITE_CORRUPT/.test(errorMessage(e))
+    ? 'the database looks damaged: run `vidsearch doctor` to see where, and `vidsearch doctor --repair` to rebuild what can be rebuilt'
+    : undefined;
 }

@@ -12,7 +12,7 @@ import { indexTargets, type IndexEvent } from './pipeline';
 import { Store } from './store';
 import { chooseLabelSet, retagAll, tagFile, tagVideo } from './tagging';
 import { cmdEval, cmdExportFeatures } from './cli-quality';
-import { cmdDoctor } from './cli-doctor';
+import { cmdDoctor, damageHint } from './cli-doctor';
 import { listModels, pullModel, renderProgress } from '../models/pull';
 import { REGISTRY } from '../models/registry';
 
@@ -418,6 +418,8 @@ export async function main(argv: string[]): Promise<number> {
       return 2;
     }
     err(`vidsearch: ${e instanceof VidsearchError ? e.message : errorMessage(e)}`);
+    const hint = damageHint(e);
+    if (hint) err(`vidsearch: ${hint}`);
     if (process.env.VIDSEARCH_DEBUG && e instanceof Error) err(e.stack ?? '');
     return 1;
   }

@@ -94,7 +94,7 @@ export async function runDoctor(cfg: Pick<Config, 'home' | 'databaseUrl'>, opts:
       });
       guarded('index', () => {
         if (!identity) return check('index', [], 'skipped (no valid identity)');
-        const ix = indexCheck(db, cfg.home, identity.model.dim);
+        const ix = indexCheck(db, cfg.home, identity.model.dim, !!lock);
         indexProblem = ix.problems.length > 0;
         check('index', ix.problems, ix.detail);
       });
@@ -300,7 +300,7 @@ function vectorCheck(db: Database.Database, dim: number | undefined, repair: boo
 }
 
 /** The published HNSW file: its checksum, and that it holds exactly the database's segment ids. */
-function indexCheck(db: Database.Database, home: string, dim: number): { problems: DoctorProblem[]; detail: string } {
+function indexCheck(db: Database.Database, home: string, dim: number, holdsLock = false): { problems: DoctorProblem[]; detail: string } {
   const ann = new SegmentIndex(home, dim);
   const dbDigest = digestOfRow(db.prepare(DIGEST_SQL).raw().get() as unknown[]);
   const segments = Number(dbDigest.split(':')[0]);
@@ -312,8 +312,13 @@ function indexCheck(db: Database.Database, home: string, dim: number): { problem
   const generation = Number((db.prepare(`SELECT "value" FROM "Setting" WHERE "key" = 'generation'`).raw().get() as [string] | undefined)?.[0] ?? 0);
   const p = ann.pointer!;
   const problems: DoctorProblem[] = [];
+  // A running writer commits first and publishes after (at most a few seconds later): a
+  // difference then is its work in progress, not damage.
+  if ((ann.digest !== dbDigest || p.generation !== generation) && !holdsLock && writerActive(home)) {
+    return { problems, detail: `${p.file}: checksum ok, ${ann.size} vectors; a writer is running, so not compared with the database` };
+  }
   if (ann.digest !== dbDigest) problems.push(problem(`the HNSW index holds ${ann.size} segment vectors, the database ${segments}${ann.size === segments ? ' (other ids)' : ''}: out of step`));
-  else if (p.generation !== generation && !writerActive(home)) problems.push(problem(`the HNSW index is of generation ${p.generation}, the database ${generation}: out of step`));
+  else if (p.generation !== generation) problems.push(problem(`the HNSW index is of generation ${p.generation}, the database ${generation}: out of step`));
   return { problems, detail: `${p.file}: checksum ok, ${ann.size} vectors${problems.length ? '' : ', in step with the database'}` };
 }
 
