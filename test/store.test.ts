@@ -99,6 +99,26 @@ describe('index changes follow the database', () => {
   });
 });
 
+describe('saveIndexed stays one transaction', () => {
+  test('a failure after the bulk inserts leaves no frame or segment rows and the index unchanged', async () => {
+    const cfg = storeCfg();
+    const store = await writer(cfg);
+    try {
+      await store.saveIndexed(video('/v/a.mp4', 0));
+      // The generation bump is the transaction's last statement: failing it must undo the
+      // frames and segments inserted on the raw connection before it.
+      await store.db.$executeRawUnsafe(`CREATE TRIGGER "fail_bump" BEFORE UPDATE ON "Setting" WHEN NEW."key" = 'generation' BEGIN SELECT RAISE(ABORT, 'simulated failure'); END`);
+      await assert.rejects(store.saveIndexed(video('/v/b.mp4', 3, 50)));
+      assert.equal(await store.db.frame.count(), 4);
+      assert.equal(await store.db.segment.count(), 2);
+      assert.equal(await store.videoByPath('/v/b.mp4'), null);
+      assert.equal((await store.stats()).index.vectors, 2);
+    } finally {
+      await store.close();
+    }
+  });
+});
+
 describe('memory', () => {
   test('saving a 10-hour video (36,000 frames, 8-d) stays near the vectors own size', () => {
     // A child process, so the figure is this save's alone. Bound: 2× the vectors + 100 MB
