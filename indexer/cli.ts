@@ -13,6 +13,7 @@ import { toolReport, toolReportLines, type ToolReport } from './media';
 import { Store } from './store';
 import { chooseLabelSet, retagAll, tagFile, tagVideo } from './tagging';
 import { cmdEval, cmdExportFeatures } from './cli-quality';
+import { cmdDoctor, damageHint } from './cli-doctor';
 import { listModels, pullModel, renderProgress } from '../models/pull';
 import { REGISTRY } from '../models/registry';
 
@@ -32,6 +33,7 @@ Usage:
   vidsearch watch <dir>...        keep the index of folders current (daemon)
   vidsearch tag <file|videoId>    what happens in a video (zero-shot action labels)
   vidsearch stats                 what the index holds
+  vidsearch doctor [--repair]     check the data directory for damage; repair what can be rebuilt
   vidsearch eval --captions F     retrieval quality (R@1/5/10) on captioned videos
   vidsearch export-features       frame and caption vectors for training the transformer pooler
   vidsearch models list|pull      the CLIP models
@@ -384,6 +386,7 @@ async function cmdStats(args: string[]): Promise<number> {
     out(`frames          ${s.frames}`);
     out(`model           ${s.identity ? `${s.identity.model.name} (${s.identity.model.variant}, ${s.identity.model.dim}-d, ${s.identity.pooling} pooling)` : 'none yet'}`);
     out(`index           ${s.index.vectors} vectors, ${(s.index.bytes / 1e6).toFixed(1)} MB${s.index.inStep ? '' : ' (out of step: rebuilt on next use)'}`);
+    if (s.index.rebuilt) out(`                rebuilt from the database just now: the published file ${s.index.rebuilt}`);
     if (daemon) {
       out(`daemon          pid ${daemon.pid}, ${daemon.state}, ${daemon.queue} queued${daemon.current.length ? `, indexing ${daemon.current.join(', ')}` : ''}`);
       for (const f of daemon.recentFailures.slice(-5)) out(`  failed ${f.at}: ${f.path}: ${f.error}`);
@@ -422,7 +425,7 @@ async function cmdModels(args: string[]): Promise<number> {
   throw new UsageError(`unknown models command "${sub}": use list or pull`);
 }
 
-const COMMANDS: Record<string, (args: string[]) => Promise<number>> = { index: cmdIndex, search: cmdSearch, watch: cmdWatch, tag: cmdTag, stats: cmdStats, models: cmdModels, eval: cmdEval, 'export-features': cmdExportFeatures };
+const COMMANDS: Record<string, (args: string[]) => Promise<number>> = { index: cmdIndex, search: cmdSearch, watch: cmdWatch, tag: cmdTag, stats: cmdStats, models: cmdModels, eval: cmdEval, 'export-features': cmdExportFeatures, doctor: cmdDoctor };
 
 export async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
@@ -441,6 +444,8 @@ export async function main(argv: string[]): Promise<number> {
       return 2;
     }
     err(`vidsearch: ${e instanceof VidsearchError ? e.message : errorMessage(e)}`);
+    const hint = damageHint(e);
+    if (hint) err(`vidsearch: ${hint}`);
     if (process.env.VIDSEARCH_DEBUG && e instanceof Error) err(e.stack ?? '');
     return 1;
   }

@@ -85,12 +85,17 @@ type Queryable = Pick<Adapter, 'queryRaw' | 'executeRaw'>;
  *   work with a promise unsettled and Node exited 13 without a word.
  */
 class GuardedSqliteAdapter extends PrismaBetterSQLite3 {
+  /** the better-sqlite3 connection the adapter runs every query (and transaction) on (rawConnection) */
+  connection: Database.Database | undefined;
+
   constructor(private readonly file: string) {
     super({ url: `file:${file}`, timeout: BUSY_TIMEOUT_MS });
   }
 
   override async connect(): Promise<Adapter> {
     const adapter = await super.connect();
+    const client = (adapter as unknown as { client?: unknown }).client;
+    if (client instanceof Database) this.connection = client;
     this.translate(adapter);
     const start = adapter.startTransaction.bind(adapter);
     adapter.startTransaction = async (level) => {
@@ -122,6 +127,8 @@ class GuardedSqliteAdapter extends PrismaBetterSQLite3 {
     q.executeRaw = (query) => executeRaw(query).catch((err: unknown) => Promise.reject(asDiskFull(err, file) ?? err));
   }
 }
+// The better-sqlite3 connection under each client (see rawConnection).
+const connections = new WeakMap<Db, Database.Database>();
 
 export async function openDb(databaseUrl: string): Promise<Db> {
   const file = sqlitePath(databaseUrl);
@@ -129,7 +136,19 @@ export async function openDb(databaseUrl: string): Promise<Db> {
   const adapter = new GuardedSqliteAdapter(file);
   const prisma = new PrismaClient({ adapter });
   await prisma.$connect();
+  if (adapter.connection) connections.set(prisma, adapter.connection);
   return prisma;
+}
+
+/**
+ * The better-sqlite3 connection Prisma's adapter runs on, or undefined if this adapter version
+ * does not expose it (callers then go through Prisma). Inside an interactive transaction
+ * (`db.$transaction(async (tx) => …)`) statements on it are part of that transaction: the adapter
+ * has issued BEGIN on this very connection and holds it until COMMIT/ROLLBACK. Use it only there,
+ * for bulk work where Prisma's per-row objects cost too much (Store.saveIndexed).
+ */
+export function rawConnection(db: Db): Database.Database | undefined {
+  return connections.get(db);
 }
 
 /**

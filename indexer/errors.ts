@@ -30,6 +30,18 @@ export class StoreError extends VidsearchError {
   override name = 'StoreError';
 }
 
+/**
+ * A row of the database that cannot be what it claims (a vector of the wrong byte length, an
+ * identity that does not parse): `cause` names the table, the row and the column; the message
+ * names the command that repairs it.
+ */
+export class DataError extends StoreError {
+  override name = 'DataError';
+  constructor(message: string, options: { cause: { table: string; row: number | string; column: string } & Record<string, unknown> }) {
+    super(message, options);
+  }
+}
+
 /** Another process holds the writer lock of the data directory. */
 export class LockedError extends StoreError {
   override name = 'LockedError';
