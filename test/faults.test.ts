@@ -1,5 +1,5 @@
 // Faults outside any one video, through the CLI as a user meets them: a full disk, a folder that
-// cannot be read, a broken or crashing ffprobe, file names that are not UTF-8. Everything is real:
+// cannot be read, a broken or crashing ffmpeg, file names that are not UTF-8. Everything is real:
 // a tmpfs that fills up, permissions enforced on a root process that gave up its override
 // capabilities, executables that are not executable or die by a signal.
 import assert from 'node:assert/strict';
@@ -174,39 +174,40 @@ describe('faults that are no video file’s', () => {
     assert.deepEqual(names(JSON.parse(gone.stdout).removed), ['blue.mp4']);
   });
 
-  test('a broken ffprobe stops the run naming it and records nothing; one that crashes on a file fails that file only, unrecorded', async () => {
+  test('a broken ffmpeg stops the run naming it and records nothing; one that crashes on a file fails that file only, unrecorded', async () => {
     const lib = tempDir('vidsearch-lib-');
     await video(path.join(lib, 'red.mp4'), 'red');
     const env = { VIDSEARCH_HOME: tempDir('vidsearch-home-') };
     const bin = tempDir('vidsearch-bin-');
-    const notExecutable = path.join(bin, 'ffprobe');
+    // ffmpeg probes and decodes (media.ts); ffprobe only offers a shortcut whose failure costs nothing.
+    const notExecutable = path.join(bin, 'ffmpeg');
     fs.writeFileSync(notExecutable, '#!/bin/sh\nexit 0\n', { mode: 0o644 });
 
-    const r = vidsearch(['index', lib, '--json'], { ...env, FFPROBE_PATH: notExecutable });
+    const r = vidsearch(['index', lib, '--json'], { ...env, FFMPEG_PATH: notExecutable });
     assert.equal(r.code, 1, r.stderr);
-    assert.match(r.stderr, new RegExp(`^vidsearch: ffprobe not found: FFPROBE_PATH=${notExecutable} is not an executable file\\..*; 0 files saved before it$`, 'm'));
+    assert.match(r.stderr, new RegExp(`^vidsearch: ffmpeg not found: FFMPEG_PATH=${notExecutable} is not an executable file\\..*; 0 files saved before it$`, 'm'));
     assert.deepEqual(JSON.parse(r.stdout).failed, []);
 
     // A tool that dies by a signal on everything, -version included, is broken too.
-    const dies = path.join(bin, 'ffprobe-dies');
+    const dies = path.join(bin, 'ffmpeg-dies');
     fs.writeFileSync(dies, '#!/bin/sh\nkill -SEGV $$\n', { mode: 0o755 });
-    const d = vidsearch(['index', lib, '--json'], { ...env, FFPROBE_PATH: dies });
+    const d = vidsearch(['index', lib, '--json'], { ...env, FFMPEG_PATH: dies });
     assert.equal(d.code, 1, d.stderr);
-    assert.match(d.stderr, /^vidsearch: ffprobe is broken: it was killed by SIGSEGV.*; 0 files saved before it$/m);
+    assert.match(d.stderr, /^vidsearch: ffmpeg is broken: it was killed by SIGSEGV.*; 0 files saved before it$/m);
 
     // One that crashes on one file only: that file fails this run, the others are indexed.
     const crashy = path.join(lib, 'crash-me.mp4');
     await video(crashy, 'green');
-    const wrapper = path.join(bin, 'ffprobe-crashy');
-    fs.writeFileSync(wrapper, `#!/bin/sh\ncase "$*" in *crash-me*) kill -SEGV $$ ;; esac\nexec '${resolveTools().ffprobe}' "$@"\n`, { mode: 0o755 });
-    const c = vidsearch(['index', lib, '--json'], { ...env, FFPROBE_PATH: wrapper });
+    const wrapper = path.join(bin, 'ffmpeg-crashy');
+    fs.writeFileSync(wrapper, `#!/bin/sh\ncase "$*" in *crash-me*) kill -SEGV $$ ;; esac\nexec '${resolveTools().ffmpeg}' "$@"\n`, { mode: 0o755 });
+    const c = vidsearch(['index', lib, '--json'], { ...env, FFMPEG_PATH: wrapper });
     assert.equal(c.code, 1, c.stderr);
     const report = JSON.parse(c.stdout);
     assert.deepEqual(names(report.indexed), ['red.mp4']);
     assert.deepEqual(names(report.failed), ['crash-me.mp4']);
-    assert.match(report.failed[0].error, /^ffprobe \S+ crashed \(signal SIGSEGV\) on .*crash-me\.mp4: a bug in ffprobe/);
+    assert.match(report.failed[0].error, /^ffmpeg \S+ crashed \(signal SIGSEGV\) on .*crash-me\.mp4: a bug in ffmpeg/);
 
-    // Nothing was held against the file: with a working ffprobe it is indexed, no --retry-failed needed.
+    // Nothing was held against the file: with a working ffmpeg it is indexed, no --retry-failed needed.
     const ok = vidsearch(['index', lib, '--json'], env);
     assert.equal(ok.code, 0, ok.stderr);
     assert.deepEqual(names(JSON.parse(ok.stdout).indexed), ['crash-me.mp4']);
