@@ -93,7 +93,15 @@ export class WatchDaemon {
   private state: DaemonStatus['state'] = 'starting';
   private readonly startedAt = new Date().toISOString();
   private indexedCount = 0;
-  private wake: () => void = () => {};
+  /**
+   * Wakes the loop. Sticky: a wake that comes while the loop is busy (publishing the index, which
+   * awaits the database) is kept for its next sleep, or a stop or a new event could be lost and
+   * the loop sleep forever.
+   */
+  private wake: () => void = () => {
+    this.woken = true;
+  };
+  private woken = false;
   private loopDone: Promise<void> | undefined;
   private lastStatusWrite = 0;
 
@@ -276,6 +284,10 @@ export class WatchDaemon {
         this.log({ event: 'idle', indexed: this.indexedCount });
       }
       // Sleep until an event or a running job wakes us; a delayed job needs a timer.
+      if (this.woken) {
+        this.woken = false;
+        continue;
+      }
       await new Promise<void>((resolve) => {
         const timer = job === 'wait' ? setTimeout(resolve, 200) : undefined;
         this.wake = () => {
@@ -283,6 +295,9 @@ export class WatchDaemon {
           resolve();
         };
       });
+      this.wake = () => {
+        this.woken = true;
+      };
     }
   }
 

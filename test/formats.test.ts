@@ -381,7 +381,7 @@ test('a crashing ffmpeg is the tool\'s error, with its version, not the file\'s'
   const version = (await toolReport()).ffmpeg.version;
   assert.equal(
     r.stdout.trim(),
-    `ToolError: ffmpeg ${version} (${wrapper}) crashed (SIGSEGV) while reading the file: a fault of that ffmpeg, not of the file. Set FFMPEG_PATH to another ffmpeg build and index again.`,
+    `ToolError: ffmpeg ${version} crashed (signal SIGSEGV) on ${file('for-crash.mp4')}: a bug in ffmpeg, not a verdict on the file; nothing was recorded against it, so it is tried again next time (a newer ffmpeg, FFMPEG_PATH, may read it)`,
   );
 });
 

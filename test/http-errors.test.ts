@@ -41,7 +41,9 @@ before(
     await makeColorVideo(path.join(lib, 'red.mp4'), [{ color: TEST_COLORS.red as RGB, seconds: 2 }]);
     edited = path.join(lib, 'edited.mp4');
     await makeColorVideo(edited, [{ color: TEST_COLORS.blue as RGB, seconds: 2 }]);
-    fs.symlinkSync('/etc/passwd', path.join(lib, 'passwd.mp4'));
+    // A file recorded as failed, then swapped for a link to a secret (indexing never follows a link
+    // out of the library, so only a swap after indexing can make such a row).
+    fs.writeFileSync(path.join(lib, 'passwd.mp4'), 'not a video\n');
     const cfg = await testConfig();
     const engine = await openEngine(cfg, { writer: true });
     try {
@@ -50,6 +52,8 @@ before(
     } finally {
       await engine.close();
     }
+    fs.rmSync(path.join(lib, 'passwd.mp4'));
+    fs.symlinkSync('/etc/passwd', path.join(lib, 'passwd.mp4'));
     fs.appendFileSync(edited, 'changed after indexing');
     await ensureBuilt();
     server = await startNext({ VIDSEARCH_HOME: cfg.home, VIDSEARCH_MODEL: cfg.model, VIDSEARCH_THREADS: '1' });
