@@ -14,7 +14,7 @@ import { Searcher } from './search';
 import { Store, identityKey, type StoreIdentity, type VideoRecord } from './store';
 
 export type { FileState, VideoFile } from './library';
-export { modelProvision, type ModelDownload, type ModelPhase, type ModelState } from './provision';
+export { modelProvision, type ModelDownload, type ModelPhase, type ModelState, type OfflineFile } from './provision';
 
 export interface OpenEngine extends Engine {
   searcher: Searcher;

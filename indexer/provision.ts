@@ -31,6 +31,13 @@ export interface ModelDownload {
   etaSeconds?: number;
 }
 
+/** A file to fetch by hand: its path in the model folder, where to get it, where to put it. */
+export interface OfflineFile {
+  path: string;
+  url: string;
+  target: string;
+}
+
 export interface ModelState {
   phase: ModelPhase;
   /** VIDSEARCH_MODEL as configured */
@@ -45,7 +52,7 @@ export interface ModelState {
   /** where it downloads from (HF_ENDPOINT / VIDSEARCH_HF_ENDPOINT or huggingface.co) */
   endpoint?: string;
   /** offline: each file to fetch on a connected machine, and the exact path to place it at */
-  files?: Array<{ url: string; target: string }>;
+  files?: OfflineFile[];
   /** offline or after a lost connection: when the next try starts (ms since the epoch) */
   retryAt?: number;
 }
@@ -69,6 +76,8 @@ function autoPullSpec(cfg: Config): ModelSpec | undefined {
 export class ModelProvision {
   private current: ModelState;
   private running = false;
+  /** (time, bytes done) at each progress event of the current download, for its speed */
+  private samples: Array<{ t: number; bytes: number }> = [];
   private timer: NodeJS.Timeout | undefined;
   private readonly abort = new AbortController();
 
@@ -96,7 +105,22 @@ export class ModelProvision {
   /** A snapshot; a model placed by hand (or fixed) while not downloading is noticed here. */
   state(): ModelState {
     if (this.current.phase !== 'ready' && this.current.phase !== 'downloading') this.located();
-    return structuredClone(this.current);
+    const snapshot = structuredClone(this.current);
+    if (snapshot.phase === 'downloading' && snapshot.download) Object.assign(snapshot.download, this.rate(snapshot.download));
+    return snapshot;
+  }
+
+  /**
+   * Speed over the last few seconds up to now, not up to the last byte: a stalled transfer shows
+   * its speed falling and its ETA growing instead of the figures of its last good second.
+   */
+  private rate(d: ModelDownload): Pick<ModelDownload, 'bytesPerSecond' | 'etaSeconds'> {
+    const now = Date.now();
+    while (this.samples.length > 2 && now - this.samples[1]!.t > SPEED_WINDOW_MS) this.samples.shift();
+    const first = this.samples[0];
+    if (!first || now - first.t < 500) return {};
+    const speed = ((d.bytesDone - first.bytes) * 1000) / (now - first.t);
+    return { bytesPerSecond: speed, etaSeconds: d.bytesTotal && speed > 0 ? Math.max(0, (d.bytesTotal - d.bytesDone) / speed) : undefined };
   }
 
   stop(): void {
@@ -135,17 +159,15 @@ export class ModelProvision {
     const files = spec.files.filter((f) => !f.variant || f.variant === this.cfg.variant);
     const sizes = await this.measure(endpoint, spec, files.map((f) => f.path));
     const finished = new Map<string, number>();
-    const samples: Array<{ t: number; bytes: number }> = [];
+    this.samples = [];
     const onProgress = (p: PullProgress) => {
       if (p.done) finished.set(p.file, p.received);
       if (p.total !== undefined) sizes.set(p.file, p.total);
       const done = [...finished.values()].reduce((a, b) => a + b, 0) + (p.done ? 0 : p.received);
       const total = files.every((f) => sizes.has(f.path)) ? files.reduce((a, f) => a + sizes.get(f.path)!, 0) : undefined;
       const now = Date.now();
-      samples.push({ t: now, bytes: done });
-      while (samples.length > 2 && now - samples[0]!.t > SPEED_WINDOW_MS) samples.shift();
-      const first = samples[0]!;
-      const speed = now - first.t >= 500 ? ((done - first.bytes) * 1000) / (now - first.t) : undefined;
+      this.samples.push({ t: now, bytes: done });
+      while (this.samples.length > 2 && now - this.samples[1]!.t > SPEED_WINDOW_MS) this.samples.shift();
       this.current.phase = 'downloading';
       this.current.message = undefined;
       this.current.files = undefined;
@@ -155,8 +177,6 @@ export class ModelProvision {
         bytesDone: done,
         bytesTotal: total,
         percent: total ? Math.min(100, (100 * done) / total) : undefined,
-        bytesPerSecond: speed,
-        etaSeconds: total && speed && speed > 0 ? Math.max(0, (total - done) / speed) : undefined,
       };
     };
     try {
@@ -166,7 +186,7 @@ export class ModelProvision {
       else this.fail('failed', `model ${spec.name} was downloaded to ${this.current.dir} but is incomplete; run \`vidsearch models pull ${spec.name}\``);
     } catch (err) {
       if (this.abort.signal.aborted) return;
-      const cause = (err as { cause?: { offline?: boolean; files?: Array<{ url: string; target: string }>; network?: string } }).cause;
+      const cause = (err as { cause?: { offline?: boolean; files?: OfflineFile[]; network?: string } }).cause;
       if (cause?.offline) {
         this.fail('offline', errorMessage(err), RETRY_OFFLINE_MS, cause.files);
       } else if (cause?.network) {
@@ -180,7 +200,7 @@ export class ModelProvision {
     }
   }
 
-  private fail(phase: ModelPhase, message: string, retryMs?: number, files?: Array<{ url: string; target: string }>): void {
+  private fail(phase: ModelPhase, message: string, retryMs?: number, files?: OfflineFile[]): void {
     this.current = { ...this.current, phase, message, files, retryAt: retryMs ? Date.now() + retryMs : undefined };
     log(message);
     if (retryMs) {

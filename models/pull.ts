@@ -151,7 +151,7 @@ function networkError(err: NetworkFailure, ctx: { endpoint: string; spec: ModelS
         `the ${err.received} bytes received are kept in ${path.join(dir, err.file)}.part: run \`vidsearch models pull ${spec.name}\` again to resume.`
       : `no network was reachable at ${endpoint} (${describeCause(err.reason)}).`;
   const targets = pending.map((f) => path.join(dir, f.path));
-  const files = pending.map((f, i) => ({ url: fileUrl(endpoint, spec, f.path), target: targets[i]! }));
+  const files = pending.map((f, i) => ({ path: f.path, url: fileUrl(endpoint, spec, f.path), target: targets[i]! }));
   const lines = files.map((f) => `  ${f.url}\n    -> ${f.target}`);
   return new DownloadError(
     `${headline}\n` +

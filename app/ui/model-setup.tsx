@@ -35,12 +35,15 @@ export function ModelSetup({ state }: { state: ModelJson }) {
         <p>
           No network answered at <code>{state.endpoint}</code>, so <strong>{state.model}</strong> is not downloaded yet. vidsearch tries again every 30 seconds.
         </p>
-        <p>To install it by hand, fetch these files on a connected machine and place each at exactly the path shown:</p>
+        <p>
+          To install it by hand, fetch these files on a connected machine (each link is the file&apos;s address, under <code>{state.files?.[0]?.url.slice(0, -state.files[0].path.length)}</code>)
+          and place each at exactly the path shown:
+        </p>
         <ul className="model-files" data-testid="model-files">
           {state.files?.map((f) => (
             <li key={f.target}>
               <a href={f.url} className="model-file-url">
-                {f.url}
+                {f.path}
               </a>
               <span aria-hidden="true"> → </span>
               <span className="visually-hidden"> goes to </span>
@@ -59,7 +62,8 @@ export function ModelSetup({ state }: { state: ModelJson }) {
   return (
     <section className="notice notice-error model-setup" data-testid="model-setup" data-phase={state.phase} aria-labelledby="model-setup-title">
       <h2 id="model-setup-title">{state.phase === 'failed' ? 'The model download failed' : 'No search model'}</h2>
-      <p>{state.message}</p>
+      {/* the engine's own message, under the test id the engine-error notice has elsewhere */}
+      <p data-testid="engine-error">{state.message}</p>
       {state.phase === 'missing' && !state.autoPull && (
         <p>
           vidsearch downloads only the default model by itself (when <code>VIDSEARCH_MODEL</code> is unset or names a registry model, and <code>VIDSEARCH_AUTO_PULL</code> is not{' '}
