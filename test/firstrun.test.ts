@@ -96,6 +96,17 @@ describe('the server downloads a missing default model', () => {
     p.stop();
   });
 
+  test('a download the host refuses (HTTP 404) is reported as failed, with the host\'s answer', async () => {
+    const host = await serveModelFolder({ dir: tempDir('vidsearch-empty-'), repo: spec.repo, revision: spec.revision });
+    servers.push(host);
+    process.env.VIDSEARCH_HF_ENDPOINT = host.endpoint;
+    const p = new ModelProvision(config()).start();
+    await until('failed', () => p.state().phase === 'failed');
+    assert.match(p.state().message!, /HTTP 404/);
+    assert.equal(p.state().retryAt, undefined, 'not retried by itself: the same request would fail the same way');
+    p.stop();
+  });
+
   test('never for a model given by path, nor with VIDSEARCH_AUTO_PULL=0', async () => {
     const host = await serveModelFolder({ dir: await testModel(), repo: spec.repo, revision: spec.revision });
     servers.push(host);

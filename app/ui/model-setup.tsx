@@ -64,6 +64,11 @@ export function ModelSetup({ state }: { state: ModelJson }) {
       <h2 id="model-setup-title">{state.phase === 'failed' ? 'The model download failed' : 'No search model'}</h2>
       {/* the engine's own message, under the test id the engine-error notice has elsewhere */}
       <p data-testid="engine-error">{state.message}</p>
+      {state.phase === 'failed' && (
+        <p>
+          Restarting <code>npm start</code> tries again, resuming what was downloaded; <code>npx vidsearch models pull</code> does the same in a terminal.
+        </p>
+      )}
       {state.phase === 'missing' && !state.autoPull && (
         <p>
           vidsearch downloads only the default model by itself (when <code>VIDSEARCH_MODEL</code> is unset or names a registry model, and <code>VIDSEARCH_AUTO_PULL</code> is not{' '}
