@@ -158,10 +158,17 @@ export class ModelProvision {
     log(`model ${spec.name} is not in ${this.current.dir}: downloading it from ${endpoint} in the background; the web page shows its progress`);
     const files = spec.files.filter((f) => !f.variant || f.variant === this.cfg.variant);
     const sizes = await this.measure(endpoint, spec, files.map((f) => f.path));
-    const finished = new Map<string, number>();
+    // Files already here (a resumed start, a retry after a lost connection) count as done: the
+    // downloader skips them without a progress event.
+    const finished = new Map(files.flatMap((f) => {
+      const here = fs.statSync(path.join(this.current.dir, f.path), { throwIfNoEntry: false });
+      return here?.isFile() ? [[f.path, here.size] as const] : [];
+    }));
     this.samples = [];
     const onProgress = (p: PullProgress) => {
       if (p.done) finished.set(p.file, p.received);
+      // fetched again after all (changed upstream, or not the recorded bytes): counted as it comes
+      else finished.delete(p.file);
       if (p.total !== undefined) sizes.set(p.file, p.total);
       const done = [...finished.values()].reduce((a, b) => a + b, 0) + (p.done ? 0 : p.received);
       const total = files.every((f) => sizes.has(f.path)) ? files.reduce((a, f) => a + sizes.get(f.path)!, 0) : undefined;

@@ -96,6 +96,25 @@ describe('the server downloads a missing default model', () => {
     p.stop();
   });
 
+  test('a connection lost mid-file: still downloading, tried again shortly, the files already here still counted', async () => {
+    const host = await serveModelFolder({ dir: await testModel(), repo: spec.repo, revision: spec.revision, cut: { file: 'onnx/text_model.onnx', after: 200_000 } });
+    servers.push(host);
+    process.env.VIDSEARCH_HF_ENDPOINT = host.endpoint;
+    const p = new ModelProvision(config()).start();
+    await until('the lost connection', () => p.state().retryAt !== undefined);
+    const lost = p.state();
+    assert.equal(lost.phase, 'downloading');
+    assert.match(lost.message!, /connection .* was lost while downloading onnx\/text_model\.onnx/);
+    const before = lost.download!.bytesDone;
+    await until('the next try', () => p.state().retryAt === undefined && (p.state().download?.bytesDone ?? 0) > 0);
+    // The tokenizer and configs fetched before the cut are not counted again from zero.
+    assert.ok(p.state().download!.bytesDone >= before - 200_000, `${p.state().download!.bytesDone} after ${before}`);
+    await until('ready', () => p.state().phase === 'ready');
+    assert.equal(host.gets.get('onnx/text_model.onnx'), 2);
+    assert.equal(host.gets.get('tokenizer.json'), 1);
+    p.stop();
+  });
+
   test('a download the host refuses (HTTP 404) is reported as failed, with the host\'s answer', async () => {
     const host = await serveModelFolder({ dir: tempDir('vidsearch-empty-'), repo: spec.repo, revision: spec.revision });
     servers.push(host);

@@ -29,6 +29,8 @@ export async function serveModelFolder(opts: {
   tickMs?: number;
   /** stop sending once this many body bytes went out, until release() */
   holdAfter?: number;
+  /** drop the connection of the first GET of `file` after `after` body bytes */
+  cut?: { file: string; after: number };
 }): Promise<HfServer> {
   const chunk = opts.chunk ?? 16 * 1024;
   const tickMs = opts.tickMs ?? 40;
@@ -47,7 +49,9 @@ export async function serveModelFolder(opts: {
     res.writeHead(200, { 'content-length': body.length, etag });
     if (req.method === 'HEAD') return void res.end();
     gets.set(rel!, (gets.get(rel!) ?? 0) + 1);
+    const cutAt = opts.cut && opts.cut.file === rel && gets.get(rel!) === 1 ? opts.cut.after : Infinity;
     for (let off = 0; off < body.length; off += chunk) {
+      if (off >= cutAt) return void res.socket?.destroy();
       while (held && opts.holdAfter !== undefined && sent >= opts.holdAfter) await new Promise<void>((r) => wake.push(r));
       if (res.destroyed) return;
       const piece = body.subarray(off, off + chunk);
