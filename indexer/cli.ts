@@ -10,6 +10,7 @@ import { LOW_CONFIDENCE, TEMPLATE_SETS, type TemplateSetName } from './actions';
 import { WatchDaemon, lineLogger, readDaemonStatus } from './daemon';
 import { RunStoppedError, indexTargets, type IndexEvent, type IndexReport } from './pipeline';
 import { toolReport, toolReportLines, type ToolReport } from './media';
+import { DEFAULT_HOST, DEFAULT_PORT, resolveConfig, resolveServerConfig } from './config';
 import { Store } from './store';
 import { chooseLabelSet, retagAll, tagFile, tagVideo } from './tagging';
 import { cmdEval, cmdExportFeatures } from './cli-quality';
@@ -37,7 +38,13 @@ Usage:
   vidsearch eval --captions F     retrieval quality (R@1/5/10) on captioned videos
   vidsearch export-features       frame and caption vectors for training the transformer pooler
   vidsearch models list|pull      the CLIP models
-Run \`vidsearch <command> --help\` for a command's options.`,
+Run \`vidsearch <command> --help\` for a command's options.
+
+Web app (in the project folder):
+  npm start                       the search page at http://127.0.0.1:3000; PORT and HOST change
+                                  where it listens (beyond loopback it asks for VIDSEARCH_PASSWORD
+                                  or VIDSEARCH_API_TOKEN). It downloads the model when missing.
+  npm run demo                    the same with sample videos and the small test model, offline`,
   index: `Usage: vidsearch index <file|dir>... [options]
 
 Indexes new and changed video files. A folder is reconciled: files gone from it are removed from
@@ -115,6 +122,26 @@ pull downloads a model (default clip-vit-base-patch32) into models/<name>/, resu
 downloads and checking sha256. HF_ENDPOINT or VIDSEARCH_HF_ENDPOINT points it at a mirror.`,
 };
 
+/** The data directory, model and web address this environment gives, for the main help. */
+function inUse(env: NodeJS.ProcessEnv): string {
+  let data: string;
+  try {
+    const cfg = resolveConfig({}, env);
+    data = `Data directory in use: ${cfg.home} (VIDSEARCH_HOME or --home)\nModel: ${cfg.model} (VIDSEARCH_MODEL)`;
+  } catch (e) {
+    data = `Data directory: the configuration is invalid: ${errorMessage(e)}`;
+  }
+  let web = '';
+  try {
+    const s = resolveServerConfig(env);
+    const host = s.host.includes(':') ? `[${s.host}]` : s.host === '0.0.0.0' || s.host === '::' ? 'localhost' : s.host;
+    if (s.host !== DEFAULT_HOST || s.port !== DEFAULT_PORT) web = `\nWeb app with this environment: http://${host}:${s.port}`;
+  } catch {
+    // a bad HOST/PORT is reported by npm start itself
+  }
+  return `\n${data}${web}`;
+}
+
 const out = (s: string) => process.stdout.write(s + '\n');
 const err = (s: string) => process.stderr.write(s + '\n');
 
@@ -126,12 +153,40 @@ function clock(seconds: number): string {
   return h ? `${h}:${String(m).padStart(2, '0')}:${sec}` : `${m}:${sec}`;
 }
 
+export interface IndexProgress {
+  files: number;
+  finished: number;
+  /** frames encoded in the finished files */
+  framesDone: number;
+  /** the file in progress: frames encoded so far, and how many its duration × fps makes */
+  current: { frames: number; expected: number; name: string };
+  elapsedSeconds: number;
+}
+
+/**
+ * The progress line. The bar and the ETA count the file in progress by its frames, so that one
+ * long file moves the bar and has an ETA instead of sitting at 0/1 until it is done.
+ */
+export function indexProgressLine(p: IndexProgress): string {
+  const { files, finished, current, elapsedSeconds: elapsed } = p;
+  const fps = (p.framesDone + current.frames) / Math.max(elapsed, 1e-3);
+  const within = current.expected > 0 ? Math.min(1, current.frames / current.expected) : 0;
+  const fraction = files ? Math.min(1, (finished + within) / files) : 0;
+  // Files still to come are taken to cost what the work so far cost per file.
+  const eta = fraction > 0 && elapsed > 0 ? (elapsed * (1 - fraction)) / fraction : NaN;
+  const width = 20;
+  const filled = Math.round(fraction * width);
+  const bar = '█'.repeat(filled) + '░'.repeat(width - filled);
+  const frames = current.expected > 0 ? `  frame ${Math.min(current.frames, current.expected)}/${current.expected}` : '';
+  return `${bar} ${finished}/${files} files${frames}  ${fps.toFixed(1)} frames/s  ETA ${Number.isFinite(eta) ? clock(eta) : '--'}  ${current.name}`;
+}
+
 /** A one-line progress display on a terminal; nothing when stderr is not a terminal. */
-function progressReporter(): (e: IndexEvent) => void {
+function progressReporter(sampleFps: number): (e: IndexEvent) => void {
   const tty = process.stderr.isTTY;
   const started = Date.now();
   let framesDone = 0;
-  let current = { frames: 0, duration: 0, name: '' };
+  let current = { frames: 0, expected: 0, name: '' };
   let files = 0;
   let finished = 0;
   let last = 0;
@@ -140,23 +195,18 @@ function progressReporter(): (e: IndexEvent) => void {
     const now = Date.now();
     if (!force && now - last < 100) return;
     last = now;
-    const elapsed = (now - started) / 1000;
-    const fps = (framesDone + current.frames) / Math.max(elapsed, 1e-3);
-    const eta = finished > 0 ? (elapsed / finished) * (files - finished) : NaN;
-    const width = 20;
-    const filled = files ? Math.round((finished / files) * width) : 0;
-    const bar = '█'.repeat(filled) + '░'.repeat(width - filled);
-    const line = `${bar} ${finished}/${files} files  ${fps.toFixed(1)} frames/s  ETA ${Number.isFinite(eta) ? clock(eta) : '--'}  ${current.name}`;
+    const line = indexProgressLine({ files, finished, framesDone, current, elapsedSeconds: (now - started) / 1000 });
     process.stderr.write(`\r\x1b[2K${line.slice(0, (process.stderr.columns || 100) - 1)}`);
   };
   return (e) => {
     if (e.type === 'plan') files = e.files;
-    else if (e.type === 'start') current = { frames: 0, duration: 0, name: path.basename(e.path) };
-    else if (e.type === 'frames') current.frames = e.frames;
+    else if (e.type === 'start') current = { frames: 0, expected: 0, name: path.basename(e.path) };
+    // The sampler takes one frame per 1/fps seconds of the probed duration.
+    else if (e.type === 'frames') current = { ...current, frames: e.frames, expected: Math.max(e.frames, Math.ceil(e.duration * sampleFps)) };
     else if (e.type === 'done') {
       finished++;
       framesDone += e.result.status === 'indexed' ? e.result.frames : 0;
-      current = { frames: 0, duration: 0, name: '' };
+      current = { frames: 0, expected: 0, name: '' };
       if (tty && e.result.status === 'failed') process.stderr.write(`\r\x1b[2Kfailed: ${e.result.path}: ${e.result.error}\n`);
       if (tty && finished === files) {
         draw(true);
@@ -218,7 +268,7 @@ async function cmdIndex(args: string[]): Promise<number> {
       force: !!values.force,
       retryFailed: !!values['retry-failed'],
       signal: controller.signal,
-      onEvent: progressReporter(),
+      onEvent: progressReporter(engine.cfg.fps),
     });
     print(report);
     if (controller.signal.aborted) return 130;
@@ -431,6 +481,7 @@ export async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
   if (!cmd || cmd === '--help' || cmd === '-h' || cmd === 'help') {
     out(HELP.main);
+    out(inUse(process.env));
     return cmd ? 0 : 2;
   }
   const run = Object.hasOwn(COMMANDS, cmd) ? COMMANDS[cmd] : undefined;

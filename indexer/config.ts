@@ -47,6 +47,12 @@ export interface Config {
   uploadMaxSeconds: number;
   /** temporary disk all uploads in flight may take together; beyond it an upload is refused unread (503; 413 if it alone is larger) */
   uploadBudgetMb: number;
+  /**
+   * The web server downloads the registry's model (models/pull.ts) when it is missing, so that
+   * `npm start` alone leads to a working search. Off for machines that must not reach the network
+   * unasked; a model folder given by path is never downloaded.
+   */
+  autoPull: boolean;
 }
 
 export type ConfigInput = Partial<{ [K in keyof Config]: Config[K] | string | undefined }>;
@@ -139,6 +145,7 @@ export function resolveConfig(flags: ConfigInput = {}, env: Env = process.env): 
     uploadMaxSeconds: positiveNumber('upload length limit in seconds (VIDSEARCH_UPLOAD_MAX_SECONDS)', pick('uploadMaxSeconds', 'VIDSEARCH_UPLOAD_MAX_SECONDS') ?? DEFAULT_UPLOAD_MAX_SECONDS),
     // Two uploads of the largest size at once by default: the one being encoded and the next.
     uploadBudgetMb: positiveNumber('upload disk budget in MB (VIDSEARCH_UPLOAD_BUDGET_MB)', pick('uploadBudgetMb', 'VIDSEARCH_UPLOAD_BUDGET_MB') ?? 2 * uploadMaxMb),
+    autoPull: booleanSetting('automatic model download (VIDSEARCH_AUTO_PULL)', pick('autoPull', 'VIDSEARCH_AUTO_PULL') ?? true),
   };
 }
 

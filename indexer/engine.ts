@@ -14,6 +14,7 @@ import { Searcher } from './search';
 import { Store, identityKey, type StoreIdentity, type VideoRecord } from './store';
 
 export type { FileState, VideoFile } from './library';
+export { modelProvision, type ModelDownload, type ModelPhase, type ModelState, type OfflineFile } from './provision';
 
 export interface OpenEngine extends Engine {
   searcher: Searcher;
@@ -97,4 +98,29 @@ export async function openEngine(cfg: Config, opts: { writer?: boolean; reindex?
     }
   }
   return engine;
+}
+
+/**
+ * The library without the model: what the store holds (videos, tags, the index's identity) and
+ * their files. For pages that show the library, which must work before a model is in place (a
+ * fresh install downloading it) and should not pay for loading one.
+ */
+export interface OpenLibrary extends Pick<OpenEngine, 'cfg' | 'store' | 'openVideoFile' | 'fileStates'> {
+  /** the index's model and pooling; null before anything was indexed */
+  identity: StoreIdentity | null;
+  close(): Promise<void>;
+}
+
+export async function openLibrary(cfg: Config): Promise<OpenLibrary> {
+  const store = await Store.open(cfg);
+  return {
+    cfg,
+    store,
+    get identity() {
+      return store.identity;
+    },
+    openVideoFile: (video) => openVideoFile(store, video),
+    fileStates: (videos) => videoFileStates(store, videos),
+    close: () => store.close(),
+  };
 }

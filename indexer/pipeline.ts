@@ -23,7 +23,7 @@ export interface Engine {
 }
 
 /** The label set new videos are tagged with: the library's (set by `tag --all`), else the config's. */
-export async function activeLabelSet(engine: Engine): Promise<LabelSet | undefined> {
+export async function activeLabelSet(engine: Pick<Engine, 'store' | 'cfg'>): Promise<LabelSet | undefined> {
   const stored = await engine.store.setting('labelSet');
   if (stored) return labelSetFromSpec(JSON.parse(stored));
   return engine.cfg.labelSet === 'none' ? undefined : labelSet(engine.cfg.labelSet);

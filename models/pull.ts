@@ -89,7 +89,7 @@ export async function pullModel(opts: PullOptions): Promise<{ dir: string; files
       results.push({ path: file.path, sha256: rec.sha256, size: rec.size, skipped: true });
       continue;
     }
-    const url = `${endpoint}/${spec.repo}/resolve/${spec.revision}/${file.path}`;
+    const url = fileUrl(endpoint, spec, file.path);
     const target = path.join(dir, file.path);
     let got: { sha256: string; size: number };
     try {
@@ -107,7 +107,7 @@ export async function pullModel(opts: PullOptions): Promise<{ dir: string; files
   return { dir, files: results };
 }
 
-function resolveEndpoint(given: string | undefined): string {
+export function resolveEndpoint(given?: string): string {
   const raw = given ?? process.env.VIDSEARCH_HF_ENDPOINT ?? process.env.HF_ENDPOINT ?? DEFAULT_ENDPOINT;
   let url: URL;
   try {
@@ -119,6 +119,10 @@ function resolveEndpoint(given: string | undefined): string {
     throw new UsageError(`HF_ENDPOINT / VIDSEARCH_HF_ENDPOINT must be an http(s) URL, got "${raw}"`, { cause: { setting: 'HF_ENDPOINT', value: raw } });
   }
   return raw.replace(/\/+$/, '');
+}
+
+export function fileUrl(endpoint: string, spec: Pick<ModelSpec, 'repo' | 'revision'>, file: string): string {
+  return `${endpoint}/${spec.repo}/resolve/${spec.revision}/${file}`;
 }
 
 /** The connection failed or dropped: distinct from HTTP and checksum errors, which retrying won't fix. */
@@ -147,13 +151,16 @@ function networkError(err: NetworkFailure, ctx: { endpoint: string; spec: ModelS
         `the ${err.received} bytes received are kept in ${path.join(dir, err.file)}.part: run \`vidsearch models pull ${spec.name}\` again to resume.`
       : `no network was reachable at ${endpoint} (${describeCause(err.reason)}).`;
   const targets = pending.map((f) => path.join(dir, f.path));
-  const lines = pending.map((f, i) => `  ${endpoint}/${spec.repo}/resolve/${spec.revision}/${f.path}\n    -> ${targets[i]}`);
+  const files = pending.map((f, i) => ({ path: f.path, url: fileUrl(endpoint, spec, f.path), target: targets[i]! }));
+  const lines = files.map((f) => `  ${f.url}\n    -> ${f.target}`);
   return new DownloadError(
     `${headline}\n` +
       `To install ${spec.name} by hand, fetch these files of ${spec.repo} at revision ${spec.revision} on a connected ` +
       `machine and place them at exactly these paths (vidsearch then uses them as they are):\n${lines.join('\n')}\n` +
       `Or set HF_ENDPOINT (or VIDSEARCH_HF_ENDPOINT) to a reachable Hugging Face mirror and run \`vidsearch models pull ${spec.name}\` again.`,
-    { cause: { endpoint, file: err.file, network: describeCause(err.reason), targets } },
+    // offline: nothing answered at all (a lost transfer resumes on the next try); files: what to
+    // place where by hand, for callers that show it otherwise than as text (the web app).
+    { cause: { endpoint, file: err.file, network: describeCause(err.reason), targets, files, offline: err.received === undefined } },
   );
 }
 

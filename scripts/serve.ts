@@ -8,7 +8,6 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { resolveConfig, resolveServerConfig, type Config, type ServerConfig } from '../indexer/config';
 import { errorMessage } from '../indexer/errors';
-import { locateModel } from '../indexer/model';
 import { PROJECT_ROOT } from '../indexer/paths';
 import { Store } from '../indexer/store';
 
@@ -91,16 +90,22 @@ async function announceWhenReady(server: ServerConfig, signal: AbortSignal): Pro
   const shown = `http://${any ? 'localhost' : host}:${server.port}${any ? ' (and on every address of this machine)' : ''}`;
   // With a token the full answer; without one (password only) the server says just whether it works.
   const headers: Record<string, string> = server.apiToken ? { Authorization: `Bearer ${server.apiToken}` } : {};
+  let said = false;
   while (!signal.aborted) {
-    await sleep(500, undefined, { signal }).catch(() => {});
+    // Quickly until the server answers; then, while the model downloads, a look every few seconds.
+    await sleep(said ? 3000 : 500, undefined, { signal }).catch(() => {});
     const health = await fetch(url, { signal, headers })
       .then((r) => r.json() as Promise<{ ok: boolean; videos?: number; error?: string }>)
       .catch(() => undefined);
     if (!health) continue;
     const indexed = health.videos === undefined ? '' : ` (${health.videos} videos indexed)`;
-    if (health.ok) log(`ready at ${shown}${indexed}`);
-    else log(`running at ${shown}, but search is unavailable${health.error ? `: ${health.error}` : ' (see /api/health once signed in)'}`);
-    return;
+    if (health.ok) {
+      log(`${said ? 'search is ' : ''}ready at ${shown}${indexed}`);
+      return;
+    }
+    // Not the error again: the server already logged it once; the page shows it with what to do.
+    if (!said) log(`running at ${shown}; search is not ready yet: open the page to see why (the model download's progress, or what to place where)`);
+    said = true;
   }
 }
 
@@ -127,14 +132,9 @@ export async function serve(env: NodeJS.ProcessEnv = process.env): Promise<numbe
     log(errorMessage(err));
     return 1;
   }
-  // A missing model is the normal state of a fresh install: the page says what to do, and the
-  // server picks the model up once it is there, without a restart.
-  try {
-    locateModel(cfg);
-  } catch (err) {
-    log(errorMessage(err));
-    log('starting anyway: search is unavailable until the model is in place (npx vidsearch models pull)');
-  }
+  // A missing model is the normal state of a fresh install: the server downloads the default one
+  // in the background (indexer/provision.ts) and says so in its log, once; the page shows the
+  // progress or, offline, what to do. Not checked here, or the log would say it twice.
   const serverEnv = { ...env, VIDSEARCH_HOME: cfg.home, DATABASE_URL: cfg.databaseUrl };
   if (needsBuild()) {
     log('building the web app (next build)…');

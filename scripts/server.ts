@@ -12,6 +12,7 @@ import { AuthGate } from '../app/lib/auth';
 import { resolveConfig, resolveServerConfig, type ServerConfig } from '../indexer/config';
 import { errorMessage } from '../indexer/errors';
 import { PROJECT_ROOT } from '../indexer/paths';
+import { modelProvision } from '../indexer/provision';
 import { refuseBadRequest } from './request-check';
 
 const STREAM = /^\/api\/videos\/([^/]+)\/stream\/?$/;
@@ -103,17 +104,23 @@ export async function startServer(cfg: ServerConfig, home: string): Promise<Runn
 if (process.argv[1] && import.meta.url.endsWith(process.argv[1].replace(/^.*\/scripts\//, '/scripts/'))) {
   let cfg: ServerConfig;
   let home: string;
+  let engineCfg: ReturnType<typeof resolveConfig>;
   try {
     cfg = resolveServerConfig(process.env);
-    home = resolveConfig({}, process.env).home;
+    engineCfg = resolveConfig({}, process.env);
+    home = engineCfg.home;
   } catch (err) {
     // Before listening: nothing is exposed, and the message says what to set.
     console.error(`vidsearch: ${errorMessage(err)}`);
     process.exit(2);
   }
+  // Now rather than at the first page view: a fresh install's download starts with `npm start`.
+  // The pages read the same instance (it lives on globalThis), so there is one download.
+  const provision = modelProvision(engineCfg);
   const running = await startServer(cfg, home);
   console.log(`listening on ${running.url} (bound to ${running.address.address}:${running.address.port}; sign-in: ${running.authentication})`);
   const stop = async () => {
+    provision.stop();
     await running.close();
     process.exit(0);
   };

@@ -3,6 +3,8 @@ import Form from 'next/form';
 import Link from 'next/link';
 import { Suspense } from 'react';
 import { MAX_LABEL_CHARS } from '@/indexer/actions';
+import { modelStatus } from '@/app/lib/engine';
+import { ModelSetup } from '@/app/ui/model-setup';
 import { SearchResults, ResultsSkeleton } from '@/app/ui/search-results';
 import { searchHref } from '@/app/ui/tags';
 
@@ -23,6 +25,17 @@ export default async function SearchPage({ searchParams }: Props) {
   const sp = await searchParams;
   const q = queryOf(sp.q);
   const action = actionOf(sp.action);
+  // Until the model is in place there is nothing to search with: the page says how far its
+  // download got, or what to do, instead of a box that can only fail.
+  const model = modelStatus();
+  if (model.phase !== 'ready') {
+    return (
+      <>
+        <h1 className="visually-hidden">Search videos</h1>
+        <ModelSetup state={model} />
+      </>
+    );
+  }
   return (
     <>
       <h1 className="visually-hidden">Search videos</h1>

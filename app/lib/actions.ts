@@ -136,7 +136,7 @@ export function labelSetTitle(set: Pick<LabelSet, 'key' | 'templateSet'>): strin
 }
 
 /** The library's label set, or null when tagging is off (VIDSEARCH_LABEL_SET=none and never tagged). */
-export async function libraryLabels(engine: OpenEngine): Promise<LibraryLabels | null> {
+export async function libraryLabels(engine: Pick<OpenEngine, 'store' | 'cfg'>): Promise<LibraryLabels | null> {
   const set = await activeLabelSet(engine);
   return set ? { key: set.key, title: labelSetTitle(set), size: set.labels.length } : null;
 }

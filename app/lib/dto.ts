@@ -5,6 +5,8 @@ import type { ModelIdentity } from '@/indexer/model';
 import type { SegmentRecord, VideoRecord } from '@/indexer/store';
 
 export type { SearchResponse, SearchResult, Moment } from '@/indexer/search';
+// GET /api/model answers with the engine's ModelState (ready, downloading with its progress, offline, ...).
+export type { ModelState as ModelJson } from '@/indexer/engine';
 // POST /api/actions answers with the engine's TagResult, the same document as `vidsearch tag --json`.
 export type { TagResult } from '@/indexer/tagging';
 

@@ -2,18 +2,56 @@
 // from the environment (VIDSEARCH_HOME, VIDSEARCH_MODEL, DATABASE_URL, ...). A failed open is not
 // cached, so fixing the model or the data directory needs no restart.
 import { resolveConfig, type Config } from '@/indexer/config';
-import { openEngine, type OpenEngine } from '@/indexer/engine';
+import { modelProvision, openEngine, openLibrary, type ModelState, type OpenEngine, type OpenLibrary } from '@/indexer/engine';
+import { ModelError } from '@/indexer/errors';
 
-const g = globalThis as typeof globalThis & { __vidsearchEngine?: Promise<OpenEngine> };
+const g = globalThis as typeof globalThis & { __vidsearchEngine?: Promise<OpenEngine>; __vidsearchLibrary?: Promise<OpenLibrary> };
 
 export function appConfig(): Config {
   return resolveConfig({}, process.env);
 }
 
+/**
+ * Where the model stands (in place, downloading with its progress, offline with the files to
+ * place by hand, missing). The first call in a process starts the download when one is due;
+ * scripts/server.ts makes that call at start.
+ */
+export function modelStatus(): ModelState {
+  return modelProvision(appConfig()).state();
+}
+
 export function getEngine(): Promise<OpenEngine> {
+  if (!g.__vidsearchEngine) {
+    // Not even tried while the model is absent: loading would fail the same way on every request.
+    const model = modelStatus();
+    if (model.phase !== 'ready') {
+      const message =
+        model.phase === 'downloading'
+          ? `the model ${model.model} is being downloaded; search starts when it is in place (progress: GET /api/model)`
+          : (model.message ?? `the model ${model.model} is not in ${model.dir}`);
+      return Promise.reject(new ModelError(message, { cause: { phase: model.phase, dir: model.dir } }));
+    }
+  }
   g.__vidsearchEngine ??= openEngine(appConfig()).catch((err) => {
     g.__vidsearchEngine = undefined;
     throw err;
   });
   return g.__vidsearchEngine;
+}
+
+/**
+ * The library without the model (videos, tags, files), for the pages that list it. The engine
+ * when it is already open (one store fewer), a store-only handle otherwise.
+ */
+export async function getLibrary(): Promise<OpenLibrary> {
+  const engine = await g.__vidsearchEngine?.catch(() => undefined);
+  if (engine) return engine;
+  g.__vidsearchLibrary ??= openLibrary(appConfig()).catch((err) => {
+    g.__vidsearchLibrary = undefined;
+    throw err;
+  });
+  const library = await g.__vidsearchLibrary;
+  // Follows what `vidsearch index` published since the last look (a first identity included).
+  await library.store.refresh();
+  return library;
 }

@@ -1,6 +1,7 @@
 // The HTTP side shared by the route handlers: query and path parsing (zod), JSON responses, and
 // the one place where the engine's typed errors become status codes.
 import { z } from 'zod';
+import { logOnce } from '@/indexer/log-once';
 
 /** A failure that already knows its status (unknown id, file gone from disk), and maybe headers. */
 export class HttpError extends Error {
@@ -41,7 +42,9 @@ export function describeError(err: unknown): { status: number; message: string; 
   if (err instanceof Error) {
     const status = err.name === 'HttpError' ? (err as HttpError).status : STATUS_BY_NAME[err.name];
     if (status) {
-      if (status >= 500) console.error(`${err.name}: ${err.message}`);
+      // A missing model is a lasting state that every request runs into: said once, not per request.
+      if (err.name === 'ModelError') logOnce(err.message, `${err.name}: ${err.message}`);
+      else if (status >= 500) console.error(`${err.name}: ${err.message}`);
       return { status, message: err.message, headers: err.name === 'HttpError' ? (err as HttpError).headers : undefined };
     }
   }

@@ -1,8 +1,8 @@
 // Pages open the engine themselves (server components). An engine that cannot open is an expected
 // state (no model pulled yet, an index built with another model, a bad setting), not a crash: the
 // page shows the engine's own message, which says what to run. Anything else goes to error.tsx.
-import { getEngine } from '@/app/lib/engine';
-import type { OpenEngine } from '@/indexer/engine';
+import { getEngine, getLibrary } from '@/app/lib/engine';
+import type { OpenEngine, OpenLibrary } from '@/indexer/engine';
 
 // By name rather than instanceof: the engine is a process-wide singleton that another route's
 // bundle may have opened, with its own copies of the error classes.
@@ -11,6 +11,16 @@ const EXPECTED = new Set(['ModelError', 'StoreError', 'LockedError', 'DiskFullEr
 export async function engineOrError(): Promise<{ engine: OpenEngine; error?: undefined } | { engine?: undefined; error: string }> {
   try {
     return { engine: await getEngine() };
+  } catch (err) {
+    if (err instanceof Error && EXPECTED.has(err.name)) return { error: err.message };
+    throw err;
+  }
+}
+
+/** The library alone (no model), for pages that only list what is indexed. */
+export async function libraryOrError(): Promise<{ library: OpenLibrary; error?: undefined } | { library?: undefined; error: string }> {
+  try {
+    return { library: await getLibrary() };
   } catch (err) {
     if (err instanceof Error && EXPECTED.has(err.name)) return { error: err.message };
     throw err;

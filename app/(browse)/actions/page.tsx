@@ -3,7 +3,7 @@ import type { Metadata } from 'next';
 import Link from 'next/link';
 import { libraryLabels, relativeScoresNote } from '@/app/lib/actions';
 import { plural } from '@/app/lib/format';
-import { EngineUnavailable, engineOrError } from '@/app/ui/engine-unavailable';
+import { EngineUnavailable, libraryOrError } from '@/app/ui/engine-unavailable';
 import { actionHref } from '@/app/ui/tags';
 
 export const metadata: Metadata = { title: 'Actions' };
@@ -11,7 +11,8 @@ export const metadata: Metadata = { title: 'Actions' };
 export const dynamic = 'force-dynamic';
 
 export default async function ActionsPage() {
-  const { engine, error } = await engineOrError();
+  // Tags are in the store: no model needed, so this works while the model is still downloading.
+  const { library: engine, error } = await libraryOrError();
   if (!engine) return <EngineUnavailable message={error} />;
   const [labels, stats] = await Promise.all([libraryLabels(engine), engine.store.summary()]);
   const counts = labels ? await engine.store.labelCounts(labels.key) : [];

@@ -4,7 +4,7 @@ import Link from 'next/link';
 import { sqlitePath } from '@/indexer/config';
 import type { VideoStatus } from '@/indexer/types';
 import { bytes, duration, fileName, fileStateLabel, plural } from '@/app/lib/format';
-import { EngineUnavailable, engineOrError } from '@/app/ui/engine-unavailable';
+import { EngineUnavailable, libraryOrError } from '@/app/ui/engine-unavailable';
 
 export const metadata: Metadata = { title: 'Library' };
 
@@ -26,7 +26,8 @@ export default async function LibraryPage({ searchParams }: Props) {
   const status = STATUSES.find((s) => s === sp.status);
   const page = Math.max(1, Math.floor(Number(sp.page)) || 1);
 
-  const { engine, error } = await engineOrError();
+  // No model needed to list the library: it works while the model is still downloading.
+  const { library: engine, error } = await libraryOrError();
   if (!engine) return <EngineUnavailable message={error} />;
   const [stats, videos] = await Promise.all([engine.store.summary(), engine.store.videos({ status, offset: (page - 1) * PAGE_SIZE, limit: PAGE_SIZE })]);
   // The web app cannot write: this is how it tells that a file changed or went since indexing.
@@ -34,7 +35,7 @@ export default async function LibraryPage({ searchParams }: Props) {
   const total = status ? stats.videos[status] : stats.videos.total;
   const pages = Math.max(1, Math.ceil(total / PAGE_SIZE));
   const dbBytes = fs.statSync(sqlitePath(engine.cfg.databaseUrl), { throwIfNoEntry: false })?.size ?? 0;
-  const model = engine.identity.model;
+  const model = engine.identity?.model;
 
   return (
     <>
@@ -42,7 +43,7 @@ export default async function LibraryPage({ searchParams }: Props) {
       <p className="library-summary" data-testid="library-summary">
         {plural(stats.videos.total, 'video')}: {stats.videos.indexed} indexed, {stats.videos.failed} failed, {stats.videos.pending} pending
         <br />
-        Model {model.name} ({model.variant}, {model.dim}-d, {engine.identity.pooling} pooling) · index {plural(stats.index.vectors, 'segment vector')},{' '}
+        {model ? `Model ${model.name} (${model.variant}, ${model.dim}-d, ${engine.identity!.pooling} pooling)` : 'No model recorded yet'} · index {plural(stats.index.vectors, 'segment vector')},{' '}
         {bytes(stats.index.bytes)} · database {bytes(dbBytes)}
       </p>
 

@@ -6,7 +6,7 @@ import Link from 'next/link';
 import { MAX_LABEL_CHARS } from '@/indexer/actions';
 import { isLowConfidence, libraryLabels, relativeScoresNote } from '@/app/lib/actions';
 import { clock, duration, fileName, percent, plural } from '@/app/lib/format';
-import { EngineUnavailable, engineOrError } from '@/app/ui/engine-unavailable';
+import { EngineUnavailable, libraryOrError } from '@/app/ui/engine-unavailable';
 import { TagList, actionHref } from '@/app/ui/tags';
 
 type Props = { params: Promise<{ label: string }> };
@@ -29,7 +29,8 @@ export async function generateMetadata({ params }: Props): Promise<Metadata> {
 
 export default async function ActionPage({ params }: Props) {
   const label = labelOf((await params).label);
-  const { engine, error } = await engineOrError();
+  // Tags are in the store: no model needed, so this works while the model is still downloading.
+  const { library: engine, error } = await libraryOrError();
   if (!engine) return <EngineUnavailable message={error} />;
   const labels = await libraryLabels(engine);
   const rows = labels && label.length <= MAX_LABEL_CHARS ? await engine.store.tagged(labels.key, label) : [];
