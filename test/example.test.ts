@@ -14,11 +14,13 @@ import { indexTargets } from '../indexer/pipeline';
 import { runFfmpeg } from '../indexer/samples';
 import type { SearchResponse, SearchResult } from '../indexer/search';
 import { TEST_COLORS } from '../indexer/testmodel/build';
-import { GET as search, POST as searchPost } from '../app/api/search/route';
+// A namespace import: each test (not the whole file) fails where a handler is missing.
+import * as searchRoute from '../app/api/search/route';
 import { makeColorVideo, makeRandomBytes, makeTextFile, type RGB } from './fixtures/videos';
 import { REPO_ROOT, tempDir, testConfig } from './helpers';
 
 const rgb = (name: string) => TEST_COLORS[name] as RGB;
+const searchPost = (req: Request, ctx: { params: Promise<object> }) => (searchRoute as { POST?: typeof searchRoute.GET }).POST!(req, ctx);
 const ORANGE: RGB = [255, 128, 0];
 
 let cfg: Config;
@@ -29,7 +31,7 @@ const files: Record<string, string> = {};
 const singleton = globalThis as typeof globalThis & { __vidsearchEngine?: Promise<OpenEngine> };
 
 async function get(url: string): Promise<{ status: number; body: any }> {
-  const res = await search(new Request(new URL(url, 'http://localhost')), { params: Promise.resolve({}) });
+  const res = await searchRoute.GET(new Request(new URL(url, 'http://localhost')), { params: Promise.resolve({}) });
   assert.match(res.headers.get('content-type') ?? '', /application\/json/);
   return { status: res.status, body: await res.json() };
 }
@@ -157,29 +159,38 @@ describe('more like this moment', () => {
     });
   });
 
-  for (const [what, query, status] of [
-    ['q and like', () => `q=red&like=${ids.red}&t=0`, 400],
-    ['neither q nor like', () => 'k=3', 400],
-    ['like without t', () => `like=${ids.red}`, 400],
-    ['t without like', () => 'q=red&t=1', 400],
-    ['t past the end', () => `like=${ids.red}&t=2.5`, 400],
-    ['t negative', () => `like=${ids.red}&t=-1`, 400],
-    ['like not an id', () => 'like=abc&t=1', 400],
-    ['an unknown video', () => 'like=999999&t=0', 404],
-    ['a video that failed to index', () => `like=${ids.broken}&t=0`, 404],
+  // Each refusal says what is wrong with like/t, not just that q is missing.
+  for (const [what, query, status, says] of [
+    ['q and like', () => `q=red&like=${ids.red}&t=0`, 400, /not both/],
+    ['neither q nor like', () => 'k=3', 400, /like=<videoId>&t=<seconds>/],
+    ['like without t', () => `like=${ids.red}`, 400, /t is required with like/],
+    ['t without like', () => 'q=red&t=1', 400, /t goes with like/],
+    ['t past the end', () => `like=${ids.red}&t=2.5`, 400, /past the end of red\.mp4/],
+    ['t negative', () => `like=${ids.red}&t=-1`, 400, /t must be a number of seconds/],
+    ['like not an id', () => 'like=abc&t=1', 400, /like \(a video id\) must be an integer/],
+    ['an unknown video', () => 'like=999999&t=0', 404, /no video with id 999999/],
+    ['a video that failed to index', () => `like=${ids.broken}&t=0`, 404, /not indexed \(failed/],
   ] as const) {
     test(`${status} on ${what}`, async () => {
       const { status: got, body } = await get(`/api/search?${query()}`);
       assert.equal(got, status, JSON.stringify(body));
-      assert.ok(typeof body.error === 'string' && body.error.length > 0 && body.error.length < 200, body.error);
+      assert.ok(typeof body.error === 'string' && body.error.length < 200, body.error);
+      assert.match(body.error, says);
     });
   }
 
   test('the CLI refuses the same: exit 2 with a message', () => {
-    for (const args of [['red', '--like', `${ids.red}@0`], ['--like', String(ids.red)], ['--like', `${ids.red}@99`], ['--like', '999999@0'], ['--like', `${ids.red}@0`, '--image', 'x.png']]) {
-      const r = cli(args);
+    for (const [args, says] of [
+      [['red', '--like', `${ids.red}@0`], /not both/],
+      [['--like', String(ids.red)], /--like takes <videoId>@<seconds>/],
+      [['--like', `${ids.red}@99`], /past the end/],
+      [['--like', '999999@0'], /no video with id 999999/],
+      [['--like', `${ids.red}@0`, '--image', 'x.png'], /not two of them/],
+    ] as const) {
+      const r = cli([...args]);
       assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
       assert.match(r.stderr, /^vidsearch: /, args.join(' '));
+      assert.match(r.stderr, says, args.join(' '));
     }
   });
 });
