@@ -30,7 +30,7 @@ const HELP: Record<string, string> = {
 
 Usage:
   vidsearch index <file|dir>...   index new and changed videos (folders are reconciled)
-  vidsearch search "<text>"       find videos and the moments in them
+  vidsearch search "<text>"       find videos and the moments in them (or --like ID@S, --image F)
   vidsearch watch <dir>...        keep the index of folders current (daemon)
   vidsearch tag <file|videoId>    what happens in a video (zero-shot action labels)
   vidsearch stats                 what the index holds

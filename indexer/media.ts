@@ -1057,7 +1057,8 @@ export async function decodeImage(file: string, size: number, opts: { signal?: A
   await checkReadable(file);
   const timeoutMs = opts.timeoutMs ?? DEFAULT_IMAGE_TIMEOUT_MS;
   const input = inputUrl(file);
-  const described = await run(resolveTools().ffmpeg, ['-nostdin', '-hide_banner', ...inputArgs(file, [], IMAGE_DEMUXERS)], input, { signal: opts.signal, timeoutMs, tool: 'ffmpeg' });
+  // The whole description: a photo's metadata (EXIF, PNG text) can push "Input #0" out of a short tail.
+  const described = await run(resolveTools().ffmpeg, ['-nostdin', '-hide_banner', ...inputArgs(file, [], IMAGE_DEMUXERS)], input, { signal: opts.signal, timeoutMs, tool: 'ffmpeg', stderrBytes: 1 << 20 });
   const info = parseDescription(described.stderr.lines());
   const picture = info?.formatName.endsWith('_pipe') ? info.streams.find((s) => s.type === 'Video' && s.width > 0) : undefined;
   if (!info || !picture) throw new MediaError(NOT_AN_IMAGE, { cause: { file, kind: 'not-an-image', formatName: info?.formatName } });
