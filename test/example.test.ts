@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import zlib from 'node:zlib';
 import { after, before, describe, test } from 'node:test';
 import type { Config } from '../indexer/config';
 import { openEngine, type OpenEngine } from '../indexer/engine';
@@ -253,6 +254,31 @@ describe('search with an image', () => {
       { params: Promise.resolve({}) },
     );
     assert.equal(declared.status, 413, 'a picture over 32 MB is refused by its Content-Length');
+    assert.deepEqual(uploadsLeft(), []);
+  });
+
+  test('413 for a small file that declares a huge picture (a decompression bomb), refused before decoding', async () => {
+    // A PNG whose header declares 10000 × 10000 pixels (100 megapixels), with one row of them: the
+    // header is what must stop it, before any decoder allocates the canvas.
+    const chunk = (type: string, data: Buffer) => {
+      const body = Buffer.concat([Buffer.from(type, 'latin1'), data]);
+      const len = Buffer.alloc(4);
+      len.writeUInt32BE(data.length);
+      const crc = Buffer.alloc(4);
+      crc.writeUInt32BE(zlib.crc32(body));
+      return Buffer.concat([len, body, crc]);
+    };
+    const side = 10_000;
+    const ihdr = Buffer.alloc(13);
+    ihdr.writeUInt32BE(side, 0);
+    ihdr.writeUInt32BE(side, 4);
+    ihdr.set([8, 2, 0, 0, 0], 8);
+    const pixels = zlib.deflateSync(Buffer.alloc(1 + 3 * side));
+    const bomb = path.join(pics, 'bomb.png');
+    fs.writeFileSync(bomb, Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', ihdr), chunk('IDAT', pixels), chunk('IEND', Buffer.alloc(0))]));
+    const { status, body } = await postImage({ path: bomb, name: 'bomb.png' });
+    assert.equal(status, 413, JSON.stringify(body));
+    assert.match(body.error, /^bomb\.png: the image is too large: 10000 × 10000 pixels/);
     assert.deepEqual(uploadsLeft(), []);
   });
 
