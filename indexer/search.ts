@@ -1,7 +1,7 @@
 // Search rules: query → text vector (LRU-cached) → HNSW top segments → grouped by video, videos
 // ranked by their best segment → the best moment inside each segment from its frame vectors.
-import { MIN_EF } from './ann';
 import path from 'node:path';
+import { MIN_EF } from './ann';
 import { NotFoundError, UsageError } from './errors';
 import type { ClipModel } from './model';
 import { labelSetFromSpec } from './actions';
