@@ -113,7 +113,7 @@ export default async function VideoPage({ params, searchParams }: Props) {
           <VideoPlayer src={`/api/videos/${video.id}/stream`} name={name} start={start} segments={timeline} query={sims ? q : undefined} />
           <p className="like-action">
             <MoreLikeThis videoId={video.id} time={start} name={name} />
-            <span className="hint small"> the moment the player is at: choose a segment above, or play, then ask</span>
+            <span className="hint small"> for the frame the player shows; choose a segment or play to pick another</span>
           </p>
         </>
       )}
