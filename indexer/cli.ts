@@ -12,6 +12,7 @@ import { RunStoppedError, indexTargets, type IndexEvent, type IndexReport } from
 import { toolReport, toolReportLines, type ToolReport } from './media';
 import { DEFAULT_HOST, DEFAULT_PORT, resolveConfig, resolveServerConfig } from './config';
 import { Store } from './store';
+import { ImageSearchFields, parseSearchRequest, splitLike } from './search-request';
 import { chooseLabelSet, retagAll, tagFile, tagVideo } from './tagging';
 import { cmdEval, cmdExportFeatures } from './cli-quality';
 import { cmdDoctor, damageHint } from './cli-doctor';
@@ -30,7 +31,7 @@ const HELP: Record<string, string> = {
 
 Usage:
   vidsearch index <file|dir>...   index new and changed videos (folders are reconciled)
-  vidsearch search "<text>"       find videos and the moments in them
+  vidsearch search "<text>"       find videos and the moments in them (or --like ID@S, --image F)
   vidsearch watch <dir>...        keep the index of folders current (daemon)
   vidsearch tag <file|videoId>    what happens in a video (zero-shot action labels)
   vidsearch stats                 what the index holds
@@ -70,8 +71,13 @@ ${CONFIG_HELP}
 
 Exit status: 0 all good, 1 some file failed, 2 usage error.`,
   search: `Usage: vidsearch search "<text>" [--k 10] [--json]
+       vidsearch search --like <videoId>@<seconds> [--k 10] [--json]
+       vidsearch search --image <file> [--k 10] [--json]
 
 Options:
+  --like ID@SECONDS   more like that moment: the indexed frame nearest it is the query; its own
+                      segment and the neighbouring ones are left out, and its video comes last
+  --image FILE        search with a picture (PNG, JPEG, WebP, BMP, TIFF), read as a frame is
   --k N               number of videos (1-200, default 10)
   --no-rerank         rank by the pooled segment vectors only, without query-adaptive re-ranking
                       of the candidates (VIDSEARCH_RERANK=0; --rerank-tau T, VIDSEARCH_RERANK_TAU)
@@ -299,15 +305,21 @@ async function cmdIndex(args: string[]): Promise<number> {
 }
 
 async function cmdSearch(args: string[]): Promise<number> {
-  const { values, positionals } = parse(args, { ...COMMON, ...RERANKING, k: { type: 'string' } });
+  const { values, positionals } = parse(args, { ...COMMON, ...RERANKING, k: { type: 'string' }, like: { type: 'string' }, image: { type: 'string' } });
   if (values.help) return out(HELP.search), 0;
   const query = positionals.join(' ');
-  if (!query.trim()) throw new UsageError('search needs a query: vidsearch search "a dog catching a frisbee"');
-  const k = values.k === undefined ? 10 : Number(values.k);
-  if (!Number.isInteger(k) || k < 1 || k > 200) throw new UsageError(`--k must be an integer from 1 to 200, got "${values.k}"`);
+  const like = typeof values.like === 'string' ? splitLike(values.like) : undefined;
+  const image = values.image as string | undefined;
+  if (image !== undefined && (like || query.trim())) throw new UsageError('give a query, --like or --image, not two of them');
+  if (image === undefined && !like && !query.trim()) throw new UsageError('search needs a query: vidsearch search "a dog catching a frisbee" (or --like <videoId>@<seconds>, --image <file>)');
+  // The API's schema (GET /api/search), so that both refuse the same things.
+  const k = values.k as string | undefined;
+  const req = image === undefined ? parseSearchRequest({ q: query.trim() ? query : undefined, ...like, k }) : { ...parseSearchRequest({ k }, ImageSearchFields), q: undefined, like: undefined, t: undefined };
+  if (image !== undefined && !fs.statSync(image, { throwIfNoEntry: false })?.isFile()) throw new UsageError(`no such file: ${image}`, { cause: { file: image } });
   const engine = await openEngine(configFrom(values));
   try {
-    const res = await engine.searcher.search(query, { k });
+    const res =
+      image !== undefined ? await engine.searcher.searchImage(image, { k: req.k }) : req.like !== undefined ? await engine.searcher.searchLike(req.like, req.t!, { k: req.k }) : await engine.searcher.search(req.q!, { k: req.k });
     if (values.json) {
       out(JSON.stringify(res, null, 2));
       return 0;

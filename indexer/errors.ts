@@ -15,6 +15,14 @@ export class UsageError extends VidsearchError {
   override name = 'UsageError';
 }
 
+/**
+ * An argument names something the library does not have (a video id, a moment past a video's
+ * end is a UsageError instead): HTTP 404; on the command line a usage error (exit 2).
+ */
+export class NotFoundError extends UsageError {
+  override name = 'NotFoundError';
+}
+
 /** The model folder is missing, incomplete or does not match the contract. */
 export class ModelError extends VidsearchError {
   override name = 'ModelError';

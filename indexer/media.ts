@@ -189,9 +189,12 @@ const PLAIN_DEMUXERS = [
  * may open (the file: protocol only, the demuxers above only), last so that nothing overrides it.
  * Every ffmpeg and ffprobe run on a file goes through here.
  */
-function inputArgs(file: string, inputOptions: string[] = []): string[] {
-  return [...inputOptions, '-protocol_whitelist', 'file', '-format_whitelist', PLAIN_DEMUXERS.join(','), '-i', inputUrl(file)];
+function inputArgs(file: string, inputOptions: string[] = [], demuxers: readonly string[] = PLAIN_DEMUXERS): string[] {
+  return [...inputOptions, '-protocol_whitelist', 'file', '-format_whitelist', demuxers.join(','), '-i', inputUrl(file)];
 }
+
+/** The single-picture demuxers of PLAIN_DEMUXERS: all a search image may be read with. */
+const IMAGE_DEMUXERS = PLAIN_DEMUXERS.filter((d) => d.endsWith('_pipe'));
 
 // What ffmpeg says when a demuxer or protocol is not allowed ("Format not on whitelist '...'").
 const REFUSED = /not on whitelist/i;
@@ -956,14 +959,14 @@ function lowerPriority(child: ChildProcess): void {
 }
 
 /** One ffmpeg run: yields exact size*size*3-byte RGB frames from its stdout as they are pulled. */
-async function* decode(file: string, stream: number, filter: string, outputArgs: string[], opts: FrameOptions, inputOptions: string[] = []): AsyncGenerator<Uint8Array> {
+async function* decode(file: string, stream: number, filter: string, outputArgs: string[], opts: FrameOptions, inputOptions: string[] = [], demuxers?: readonly string[]): AsyncGenerator<Uint8Array> {
   const { signal, size } = opts;
   signal?.throwIfAborted();
   const input = inputUrl(file);
   const args = [
     '-nostdin', '-hide_banner', '-loglevel', 'error',
     ...(opts.threads ? ['-threads', String(opts.threads)] : []),
-    ...inputArgs(file, inputOptions),
+    ...inputArgs(file, inputOptions, demuxers),
     // The main video stream probe chose (not cover art, not a still). Autorotation stays on
     // (ffmpeg's default), so rotated phone videos come out upright.
     '-map', `0:${stream}`,
@@ -1031,6 +1034,54 @@ async function* decode(file: string, stream: number, filter: string, outputArgs:
     // Wait for the exit so that no ffmpeg outlives the loop that started it.
     await done.catch(() => {});
   }
+}
+
+/**
+ * A picture larger than this is refused before it is decoded: a small PNG or WebP can declare
+ * a huge canvas (a "decompression bomb"), and decoding it would take gigabytes. 64 MP is more
+ * than any phone camera's picture.
+ */
+export const MAX_IMAGE_PIXELS = 64 * 1024 * 1024;
+const DEFAULT_IMAGE_TIMEOUT_MS = 30_000;
+const NOT_AN_IMAGE = 'not an image: send a PNG, JPEG, WebP, BMP or TIFF picture';
+
+/**
+ * One picture decoded exactly as a video frame is (frameFilter: RGB, CLIP's bicubic resize of the
+ * shorter side and centre crop to `size`×`size`), for searching with it. Read with the picture
+ * demuxers only, so a video, a playlist or anything else is refused by ffmpeg itself; MediaError
+ * (cause.kind 'not-an-image' or 'too-large') otherwise. EXIF orientation is not applied (ffmpeg
+ * 4.1 does not read it): a sideways phone photo is searched sideways.
+ */
+export async function decodeImage(file: string, size: number, opts: { signal?: AbortSignal; timeoutMs?: number } = {}): Promise<RawFrame> {
+  if (!Number.isInteger(size) || size <= 0) throw new UsageError(`frame size must be a positive integer, got ${size}`);
+  await checkReadable(file);
+  const timeoutMs = opts.timeoutMs ?? DEFAULT_IMAGE_TIMEOUT_MS;
+  const input = inputUrl(file);
+  // The whole description: a photo's metadata (EXIF, PNG text) can push "Input #0" out of a short tail.
+  const described = await run(resolveTools().ffmpeg, ['-nostdin', '-hide_banner', ...inputArgs(file, [], IMAGE_DEMUXERS)], input, { signal: opts.signal, timeoutMs, tool: 'ffmpeg', stderrBytes: 1 << 20 });
+  const info = parseDescription(described.stderr.lines());
+  const picture = info?.formatName.endsWith('_pipe') ? info.streams.find((s) => s.type === 'Video' && s.width > 0) : undefined;
+  if (!info || !picture) throw new MediaError(NOT_AN_IMAGE, { cause: { file, kind: 'not-an-image', formatName: info?.formatName } });
+  if (picture.width * picture.height > MAX_IMAGE_PIXELS) {
+    throw new MediaError(`the image is too large: ${picture.width} × ${picture.height} pixels (at most ${MAX_IMAGE_PIXELS / 1024 / 1024} megapixels)`, {
+      cause: { file, kind: 'too-large', width: picture.width, height: picture.height },
+    });
+  }
+  // A still has no fields, no HDR transfer and no rotation tag: only the geometry applies.
+  const source: VideoSource = { stream: picture.index, width: picture.width, height: picture.height, sar: picture.sar, interlaced: 'no', pixFmt: picture.pixFmt };
+  const timeout = AbortSignal.timeout(timeoutMs);
+  const signal = opts.signal ? AbortSignal.any([opts.signal, timeout]) : timeout;
+  try {
+    for await (const rgb of decode(file, picture.index, frameFilter(source, 0, size), ['-frames:v', '1'], { fps: 1, size, signal }, [], IMAGE_DEMUXERS)) {
+      return { index: 0, time: 0, rgb, width: size, height: size };
+    }
+  } catch (err) {
+    opts.signal?.throwIfAborted();
+    if (timeout.aborted) throw new MediaError(`ffmpeg timed out after ${timeoutMs / 1000} s decoding the image`, { cause: { file, timeoutMs } });
+    if (err instanceof MediaError) throw new MediaError(`${NOT_AN_IMAGE} (${err.message})`, { cause: { file, kind: 'not-an-image' } });
+    throw err;
+  }
+  throw new MediaError(`${NOT_AN_IMAGE} (no picture could be decoded)`, { cause: { file, kind: 'not-an-image' } });
 }
 
 /** Writes a JPEG of the frame at `time` seconds, `width` pixels wide, atomically (temp file + rename). */

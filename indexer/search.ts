@@ -1,10 +1,12 @@
 // Search rules: query → text vector (LRU-cached) → HNSW top segments → grouped by video, videos
 // ranked by their best segment → the best moment inside each segment from its frame vectors.
+import path from 'node:path';
 import { MIN_EF } from './ann';
-import { UsageError } from './errors';
+import { NotFoundError, UsageError } from './errors';
 import type { ClipModel } from './model';
 import { labelSetFromSpec } from './actions';
 import { packBestFrame, type PackedFrames } from './framepack';
+import { decodeImage } from './media';
 import type { FrameRecord, SegmentRecord, Store, TagRecord } from './store';
 import { dot } from './vectors';
 import { bestFrameTime, compareCandidates, DEFAULT_RERANK, rerankCandidates, topCandidateIds, type RerankSettings } from './rerank';
@@ -33,6 +35,18 @@ export interface SearchResponse {
   query: string;
   tookMs: number;
   results: SearchResult[];
+  /** for "more like this" (searchLike): the moment the query vector was taken from */
+  like?: LikeSource;
+}
+
+/** The moment of a "more like this" query: its frame, and the segment excluded with its neighbours. */
+export interface LikeSource {
+  videoId: number;
+  path: string;
+  /** the stored frame nearest the asked time: its vector is the query */
+  time: number;
+  start: number;
+  end: number;
 }
 
 export interface SearchOptions {
@@ -43,6 +57,12 @@ export interface SearchOptions {
   action?: string;
   /** query-adaptive re-ranking of the candidates (indexer/rerank.ts); default: the searcher's setting */
   rerank?: boolean;
+}
+
+/** What the ranking core takes beyond SearchOptions (searchLike sets them). */
+interface RankOptions extends SearchOptions {
+  /** segment ids never shown: the moment a query was taken from and its neighbours */
+  excluded?: Set<number>;
 }
 
 interface Candidate {
@@ -94,6 +114,20 @@ export function validateQuery(query: unknown, k: unknown = 10): { query: string;
   const n = typeof k === 'number' ? k : Number(k);
   if (!Number.isInteger(n) || n < 1 || n > MAX_K) throw new UsageError(`k must be an integer from 1 to ${MAX_K}, got "${k}"`, { cause: { field: 'k' } });
   return { query: q, k: n };
+}
+
+function validateK(k: unknown): number {
+  const n = typeof k === 'number' ? k : Number(k);
+  if (!Number.isInteger(n) || n < 1 || n > MAX_K) throw new UsageError(`k must be an integer from 1 to ${MAX_K}, got "${k}"`, { cause: { field: 'k' } });
+  return n;
+}
+
+/** "1:05.5" style, for the description of a moment in a query. */
+function momentClock(t: number): string {
+  const s = Math.round(t * 10) / 10;
+  const m = Math.floor(s / 60);
+  const rest = (s - m * 60).toFixed(s % 1 ? 1 : 0).padStart(s % 1 ? 4 : 2, '0');
+  return `${m}:${rest}`;
 }
 
 /**
@@ -186,13 +220,95 @@ export class Searcher {
   async search(rawQuery: string, opts: SearchOptions = {}): Promise<SearchResponse> {
     const started = performance.now();
     const { query, k } = validateQuery(rawQuery, opts.k ?? 10);
-    const perVideo = opts.moments ?? 5;
     await this.store.refresh();
     const vector = await this.textVector(query);
+    return this.rank(query, vector, k, opts, started);
+  }
 
+  /**
+   * Ranks the library for any query vector of the library's model: an image's or a stored
+   * frame's as well as a sentence's; `query` is what the answer says was asked.
+   *
+   * Re-ranking (rerank.ts) applies to image vectors as to text ones. Its τ was set for text, but
+   * the softmax sees only differences between a segment's frame similarities, not their level, so
+   * CLIP's modality gap (image-image cosines of 0.7-0.95 against 0.2-0.35 for text-image) does
+   * not shift it. Frame-to-frame differences are larger image to image (a cut moves them by
+   * tenths, not hundredths), so the same τ pools close to the best matching frames: a segment is
+   * as close as the moment in it that looks most like the picture, which is what "like this"
+   * asks, where mean pooling would dilute a short match by the rest of its 10 s.
+   */
+  async searchByVector(vector: Float32Array, query: string, opts: RankOptions = {}): Promise<SearchResponse> {
+    const started = performance.now();
+    const k = validateK(opts.k ?? 10);
+    if (vector.length !== this.model.dim) throw new UsageError(`the query vector has ${vector.length} dimensions, the model's have ${this.model.dim}`);
+    await this.store.refresh();
+    return this.rank(query, vector, k, opts, started);
+  }
+
+  /**
+   * More like this moment: the stored frame vector nearest `t` in an indexed video is the query.
+   * The moment's own segment and its neighbours (the same scene, near copies of the query) are
+   * not shown, and the video's other moments come after every other video: whoever asks "more
+   * like this" has this one already.
+   */
+  async searchLike(videoId: number, t: number, opts: SearchOptions = {}): Promise<SearchResponse> {
+    const started = performance.now();
+    const k = validateK(opts.k ?? 10);
+    await this.store.refresh();
+    const { source, vector, neighbours } = await this.momentVector(videoId, t);
+    const query = `like ${path.basename(source.path)} at ${momentClock(source.time)}`;
+    // One video more than asked: the source video, if ranked, goes last and may be cut.
+    const res = await this.rank(query, vector, k + 1, { ...opts, excluded: neighbours }, started);
+    const results = [...res.results.filter((r) => r.videoId !== videoId), ...res.results.filter((r) => r.videoId === videoId)].slice(0, k);
+    return { ...res, results, like: source };
+  }
+
+  /** Searches with a picture: decoded as a frame is (media.ts decodeImage), encoded by the image encoder. */
+  async searchImage(file: string, opts: SearchOptions & { name?: string; signal?: AbortSignal } = {}): Promise<SearchResponse> {
+    const started = performance.now();
+    const k = validateK(opts.k ?? 10);
+    const frame = await decodeImage(file, this.model.image.size, { signal: opts.signal });
+    const [vector] = await this.model.encodeImages([frame]);
+    await this.store.refresh();
+    const { name, signal: _signal, ...rest } = opts;
+    return this.rank(`image ${name ?? path.basename(file)}`, vector, k, rest, started);
+  }
+
+  /** The frame vector nearest `t` in an indexed video, and the ids of its segment and the adjacent ones. */
+  private async momentVector(videoId: number, t: number): Promise<{ source: LikeSource; vector: Float32Array; neighbours: Set<number> }> {
+    if (!Number.isSafeInteger(videoId) || videoId < 1) throw new UsageError(`the video id must be a positive integer, got ${videoId}`, { cause: { field: 'like' } });
+    if (!Number.isFinite(t) || t < 0) throw new UsageError(`t must be a number of seconds from 0, got ${t}`, { cause: { field: 't' } });
+    const video = await this.store.video(videoId);
+    if (!video) throw new NotFoundError(`no video with id ${videoId}`, { cause: { videoId } });
+    if (video.status !== 'indexed') throw new NotFoundError(`video ${videoId} is not indexed (${video.status}${video.error ? `: ${video.error}` : ''})`, { cause: { videoId } });
+    const segments = await this.store.videoSegments(videoId);
+    const end = Math.max(video.duration ?? 0, segments.at(-1)?.end ?? 0);
+    if (!segments.length) throw new NotFoundError(`video ${videoId} has no segments`, { cause: { videoId } });
+    if (t > end) throw new UsageError(`t is past the end of ${path.basename(video.path)}: ${t} s, the video is ${Math.round(end * 1000) / 1000} s long`, { cause: { field: 't' } });
+    // The segment holding t, and the next one: t may be nearer the next segment's first frame.
+    const at = Math.max(0, segments.findLastIndex((s) => s.start <= t));
+    const frames = await this.store.frames(videoId, segments.slice(at, at + 2).map((s) => s.idx));
+    const nearest = frames.reduce<(typeof frames)[number] | undefined>((best, f) => (!best || Math.abs(f.time - t) < Math.abs(best.time - t) ? f : best), undefined);
+    if (!nearest) throw new NotFoundError(`video ${videoId} has no frames near ${t} s`, { cause: { videoId } });
+    const i = segments.findIndex((s) => s.idx === nearest.segmentIdx);
+    const neighbours = new Set(segments.slice(Math.max(0, i - 1), i + 2).map((s) => s.id));
+    const seg = segments[i];
+    return { source: { videoId, path: video.path, time: nearest.time, start: seg.start, end: seg.end }, vector: nearest.vector, neighbours };
+  }
+
+  /** The ranking every search shares, from its query vector on. */
+  private async rank(query: string, vector: Float32Array, k: number, opts: RankOptions, started: number): Promise<SearchResponse> {
+    const perVideo = opts.moments ?? 5;
     const labelSet = await this.labelSetKey();
     const rerank = opts.rerank ?? this.rerank.enabled;
     const byVideo = opts.action ? await this.taggedCandidates(vector, opts.action, labelSet) : await this.annCandidates(vector, k, rerank ? this.rerank.k : 0);
+    if (opts.excluded) {
+      for (const [videoId, list] of byVideo) {
+        const kept = list.filter((c) => !opts.excluded!.has(c.id));
+        if (kept.length) byVideo.set(videoId, kept);
+        else byVideo.delete(videoId);
+      }
+    }
     // Packed frames (one row per segment) serve both the re-ranking and the best moments.
     const packs = rerank ? await this.store.segmentPacks(topCandidateIds(byVideo, this.rerank.k)) : new Map<number, PackedFrames>();
     if (rerank) await rerankCandidates(this.store, vector, byVideo, this.rerank, packs);

@@ -6,6 +6,8 @@ import { MAX_LABEL_CHARS } from '@/indexer/actions';
 import { modelStatus } from '@/app/lib/engine';
 import { ModelSetup } from '@/app/ui/model-setup';
 import { SearchResults, ResultsSkeleton } from '@/app/ui/search-results';
+import { ImageSearch } from '@/app/ui/image-search';
+import { LikeResults } from '@/app/ui/like-results';
 import { searchHref } from '@/app/ui/tags';
 
 type Props = { searchParams: Promise<Record<string, string | string[] | undefined>> };
@@ -13,11 +15,19 @@ type Props = { searchParams: Promise<Record<string, string | string[] | undefine
 const queryOf = (v: string | string[] | undefined) => (Array.isArray(v) ? v[0] : (v ?? '')).trim();
 // A label longer than any label can be matches nothing; it is dropped rather than shown.
 const actionOf = (v: string | string[] | undefined) => queryOf(v).slice(0, MAX_LABEL_CHARS);
+/** `like=<videoId>&t=<seconds>` (more like that moment); anything but digits is refused by the search. */
+const likeOf = (sp: Record<string, string | string[] | undefined>) => {
+  const like = queryOf(sp.like);
+  if (!like) return undefined;
+  const t = queryOf(sp.t);
+  return { videoId: /^\d{1,15}$/.test(like) ? Number(like) : NaN, t: /^\d{1,12}(\.\d{1,9})?$/.test(t) ? Number(t) : NaN };
+};
 
 export async function generateMetadata({ searchParams }: Props): Promise<Metadata> {
   const sp = await searchParams;
   const q = queryOf(sp.q);
   const action = actionOf(sp.action);
+  if (likeOf(sp)) return { title: 'More like this moment' };
   return { title: q ? `“${q}”${action ? ` · ${action}` : ''}` : action ? `Search in “${action}”` : 'Search' };
 }
 
@@ -36,6 +46,7 @@ export default async function SearchPage({ searchParams }: Props) {
       </>
     );
   }
+  const like = likeOf(sp);
   return (
     <>
       <h1 className="visually-hidden">Search videos</h1>
@@ -61,10 +72,13 @@ export default async function SearchPage({ searchParams }: Props) {
           </Link>
         </p>
       )}
+      <ImageSearch />
       {/* key: a new query shows the skeleton again instead of the previous query's results */}
-      <Suspense key={`${q}\n${action}`} fallback={<ResultsSkeleton />}>
-        <SearchResults q={q} action={action || undefined} />
-      </Suspense>
+      <div className="text-results">
+        <Suspense key={`${q}\n${action}\n${like?.videoId}@${like?.t}`} fallback={<ResultsSkeleton />}>
+          {like ? <LikeResults videoId={like.videoId} t={like.t} action={action || undefined} /> : <SearchResults q={q} action={action || undefined} />}
+        </Suspense>
+      </div>
     </>
   );
 }

@@ -2,6 +2,7 @@
 // the one place where the engine's typed errors become status codes.
 import { z } from 'zod';
 import { logOnce } from '@/indexer/log-once';
+import { intParam, secondsParam } from '@/indexer/search-request';
 
 /** A failure that already knows its status (unknown id, file gone from disk), and maybe headers. */
 export class HttpError extends Error {
@@ -23,6 +24,8 @@ export function notFound(message: string): never {
 // error made by one chunk's copy of errors.ts is not an instance of another chunk's class.
 const STATUS_BY_NAME: Record<string, number> = {
   UsageError: 400,
+  // a UsageError too, for the CLI's exit code; here the thing named does not exist
+  NotFoundError: 404,
   ModelError: 503,
   StoreError: 503,
   LockedError: 503,
@@ -82,29 +85,8 @@ export function parseQuery<S extends z.ZodType>(req: Request, schema: S): z.outp
   return result.data;
 }
 
-const quoted = (value: string) => JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
-
-/**
- * A query parameter holding a whole number in [min, max]. Plain digits only: Number() would also
- * take "", " 5", "1e3" and "0x10".
- */
-export function intParam(name: string, min: number, max: number) {
-  return z.string().transform((s, ctx) => {
-    const n = /^\d{1,16}$/.test(s) ? Number(s) : NaN;
-    if (Number.isSafeInteger(n) && n >= min && n <= max) return n;
-    ctx.addIssue({ code: 'custom', message: `${name} must be an integer from ${min} to ${max}, got ${quoted(s)}` });
-    return z.NEVER;
-  });
-}
-
-/** A query parameter holding a non-negative decimal number such as "12" or "4.25" (seconds). */
-export function secondsParam(name: string) {
-  return z.string().transform((s, ctx) => {
-    if (/^\d{1,12}(\.\d{1,9})?$/.test(s)) return Number(s);
-    ctx.addIssue({ code: 'custom', message: `${name} must be a number of seconds such as 12 or 4.5, got ${quoted(s)}` });
-    return z.NEVER;
-  });
-}
+// Defined with the schemas the CLI shares (indexer/search-request.ts); here for the other routes.
+export { intParam, secondsParam };
 
 const VideoId = intParam('video id', 1, Number.MAX_SAFE_INTEGER);
 

@@ -5,6 +5,7 @@ import type { SearchResult } from '@/indexer/search';
 import { libraryLabels, type LibraryLabels } from '@/app/lib/actions';
 import { clock, duration, fileName, plural, score } from '@/app/lib/format';
 import { EngineUnavailable, engineOrError } from '@/app/ui/engine-unavailable';
+import { MoreLikeThis } from '@/app/ui/more-like-this';
 import { ResultPlayer } from '@/app/ui/result-player';
 import { TagList, actionHref, searchHref } from '@/app/ui/tags';
 
@@ -89,12 +90,12 @@ export async function SearchResults({ q, action }: { q: string; action?: string 
   );
 }
 
-function ResultCard({ result: r, q, action, labels }: { result: SearchResult; q: string; action?: string; labels: LibraryLabels | null }) {
+export function ResultCard({ result: r, q, action, labels }: { result: SearchResult; q: string; action?: string; labels: LibraryLabels | null }) {
   const name = fileName(r.path);
   const [best, ...others] = r.moments;
   const href = `/videos/${r.videoId}?${new URLSearchParams({ q, t: String(r.bestTime) })}`;
   return (
-    <article className="card" data-testid="result-card" data-video-id={r.videoId}>
+    <article className="card" data-testid="result-card" data-video-id={r.videoId} data-like-scope>
       <ResultPlayer videoId={r.videoId} name={name} best={best} others={others}>
         <h2 className="card-title" title={r.path}>
           <Link href={href}>{name}</Link>
@@ -103,6 +104,7 @@ function ResultCard({ result: r, q, action, labels }: { result: SearchResult; q:
           {duration(r.duration)} · best moment {clock(r.bestTime)} · score {score(r.score)}
         </p>
         <TagList tags={r.labels} href={(label) => searchHref(q, label)} labels={labels} name={`Action tags of ${name}: choose one to search only videos tagged with it`} current={action} />
+        <MoreLikeThis videoId={r.videoId} time={r.bestTime} name={name} />
       </ResultPlayer>
     </article>
   );

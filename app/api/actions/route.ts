@@ -7,18 +7,16 @@
 // (size-limited), checked with ffprobe (length-limited), encoded, tagged, and deleted; it is
 // never indexed.
 // With VIDSEARCH_API_TOKEN set, requests need `Authorization: Bearer <token>`.
-import fs from 'node:fs';
-import path from 'node:path';
 import { z } from 'zod';
 import { LABEL_SETS, MAX_CUSTOM_LABELS, MAX_LABEL_CHARS, TEMPLATE_SETS } from '@/indexer/actions';
 import type { OpenEngine } from '@/indexer/engine';
 import { probe } from '@/indexer/media';
 import { chooseLabelSet, storedVideoTags, tagFile, tagVideo, type TagResult } from '@/indexer/tagging';
-import { requireToken, uploadLimits, uploadRoot, uploadSlots, uploadSpace, type SpaceClaim, type UploadLimits } from '@/app/lib/actions';
-import { Busy, type Place } from '@/app/lib/slots';
+import { requireToken, uploadLimits, uploadSlots } from '@/app/lib/actions';
 import { getEngine } from '@/app/lib/engine';
 import { HttpError, handle, intParam, json } from '@/app/lib/http';
-import { CLOSE, readMultipart, tooLarge, type UploadedFile } from '@/app/lib/multipart';
+import { CLOSE, type UploadedFile } from '@/app/lib/multipart';
+import { contentLength, withUpload } from '@/app/lib/upload';
 
 export const dynamic = 'force-dynamic';
 export const runtime = 'nodejs';
@@ -26,9 +24,6 @@ export const runtime = 'nodejs';
 const MAX_TAGS = 50;
 /** A JSON body: 1000 labels of 200 characters fit with room to spare. */
 const MAX_JSON_BYTES = 2 * 1024 * 1024;
-/** One multipart field (the labels); the whole body may exceed the file limit by this much. */
-const MAX_FIELD_BYTES = 1024 * 1024;
-const MULTIPART_OVERHEAD = 2 * MAX_FIELD_BYTES;
 
 const Labels = z
   .array(
@@ -79,11 +74,6 @@ type Choice_ = Omit<z.output<typeof JsonBody>, 'videoId'>;
 
 function usage(error: z.ZodError): HttpError {
   return new HttpError(400, error.issues.map((i) => i.message).join('; '));
-}
-
-function contentLength(req: Request): number | undefined {
-  const raw = req.headers.get('content-length');
-  return raw !== null && /^\d{1,16}$/.test(raw) ? Number(raw) : undefined;
 }
 
 /** The body as JSON, read with a size cap (Content-Length up front, then counted). */
@@ -149,42 +139,10 @@ function notAVideo(err: unknown, file: UploadedFile): never {
   throw err;
 }
 
-const busy = () =>
-  new HttpError(503, `busy encoding other clips (${uploadSlots.max} at a time, ${uploadSlots.maxWaiting} waiting): try again shortly`, { 'Retry-After': '10', ...CLOSE });
-
-/**
- * A place in the encoder's line and a share of the upload space, both taken before a byte of the
- * body is read: a burst of uploads is turned away at the door, not after each has been written
- * to disk. Held until the clip is tagged and its temporary directory gone.
- */
-function admitUpload(req: Request, limits: UploadLimits): { place: Place; space: SpaceClaim; release(): void } {
-  const declared = contentLength(req);
-  if ((declared ?? 0) > limits.maxBytes + MULTIPART_OVERHEAD) throw tooLarge(limits.maxBytes);
-  let place: Place;
-  try {
-    place = uploadSlots.reserve();
-  } catch (err) {
-    throw err instanceof Busy ? busy() : err;
-  }
-  try {
-    const space = uploadSpace.claim(declared ?? 0, limits.budgetBytes);
-    return { place, space, release: () => (place.release(), space.release()) };
-  } catch (err) {
-    place.release();
-    throw err;
-  }
-}
-
 async function tagUpload(engine: OpenEngine, req: Request): Promise<TagResult> {
   const limits = uploadLimits();
-  const { place, space, release } = admitUpload(req, limits);
-  let dir: string | undefined;
-  try {
-    const root = uploadRoot();
-    await fs.promises.mkdir(root, { recursive: true });
-    // Private (0700) and unique per request; removed whatever happens below.
-    dir = await fs.promises.mkdtemp(path.join(root, 'vidsearch-upload-'));
-    const { fields, file } = await readMultipart(req, { dir, fileField: 'file', maxFileBytes: limits.maxBytes, maxFieldBytes: MAX_FIELD_BYTES, maxFields: 8, onFileBytes: (bytes) => space.grow(bytes) });
+  const busy = `busy encoding other clips (${uploadSlots.max} at a time, ${uploadSlots.maxWaiting} waiting): try again shortly`;
+  return withUpload(req, { limits, slots: uploadSlots, busy, fileField: 'file', maxFields: 8 }, async ({ fields, file, place, release }) => {
     const { videoId, ...choice } = formChoice(fields);
     if (file && videoId !== undefined) throw new HttpError(400, 'give videoId or a file, not both');
     if (!file) {
@@ -202,11 +160,7 @@ async function tagUpload(engine: OpenEngine, req: Request): Promise<TagResult> {
     });
     // The temporary path means nothing to the client: the answer names the file it sent.
     return { ...res, path: file.name };
-  } finally {
-    if (dir) await fs.promises.rm(dir, { recursive: true, force: true });
-    // After the removal: the space is free only once the file is gone.
-    release();
-  }
+  });
 }
 
 export const POST = handle(async (req) => {

@@ -8,6 +8,7 @@ import { dot } from '@/indexer/vectors';
 import { isLowConfidence, libraryLabels, relativeScoresNote } from '@/app/lib/actions';
 import { bytes, duration, fileName, fileStateNote, plural } from '@/app/lib/format';
 import { EngineUnavailable, engineOrError } from '@/app/ui/engine-unavailable';
+import { MoreLikeThis } from '@/app/ui/more-like-this';
 import { TagList, actionHref, searchHref } from '@/app/ui/tags';
 import { VideoPlayer, type TimelineSegment } from '@/app/ui/video-player';
 
@@ -94,7 +95,8 @@ export default async function VideoPage({ params, searchParams }: Props) {
   // The stream would refuse a file that is not ok (library.ts): say why instead of a broken player.
   const fileState = video.status === 'indexed' ? (await engine.fileStates([video])).get(video.id)! : 'ok';
   return (
-    <article className="video-page">
+    // The scope of "more like this": it asks the player where it is (app/ui/more-like-this.tsx).
+    <article className="video-page" data-like-scope>
       <h1 className="video-title">{name}</h1>
       {video.status === 'failed' ? (
         <section className="notice notice-error" role="alert" data-testid="video-error">
@@ -107,7 +109,13 @@ export default async function VideoPage({ params, searchParams }: Props) {
           <p>{fileStateNote(fileState)}</p>
         </section>
       ) : (
-        <VideoPlayer src={`/api/videos/${video.id}/stream`} name={name} start={start} segments={timeline} query={sims ? q : undefined} />
+        <>
+          <VideoPlayer src={`/api/videos/${video.id}/stream`} name={name} start={start} segments={timeline} query={sims ? q : undefined} />
+          <p className="like-action">
+            <MoreLikeThis videoId={video.id} time={start} name={name} />
+            <span className="hint small"> for the frame the player shows; choose a segment or play to pick another</span>
+          </p>
+        </>
       )}
 
       {video.status === 'indexed' && (
