@@ -165,6 +165,7 @@ describe('video and library pages in a browser', () => {
       const scroll = page.getByTestId('timeline-scroll');
       assert.ok(await scroll.evaluate((el) => el.scrollWidth > el.clientWidth * 3), `${look}: zoom did not widen the strip`);
       assert.ok(await noSideways(page), `${look}: zoomed, the page is wider than the viewport`);
+      if (look === 'phone-light') await page.screenshot({ path: path.join(ARTIFACTS, `video-long-zoomed-${look}.png`) });
       const cell = (await segments.nth(100).boundingBox())!;
       assert.ok(cell.width >= 4 * (strip.width / 180) - 1, `${look}: zoomed cells are ${cell.width} px`);
       await page.context().close();
@@ -184,6 +185,7 @@ describe('video and library pages in a browser', () => {
     assert.equal(await slider.getAttribute('aria-valuenow'), '178');
     assert.match((await slider.getAttribute('aria-valuetext')) ?? '', /^Segment 178 of 180: 29:30 to 29:40, similarity/);
     assert.match(await page.getByTestId('timeline-readout').innerText(), /178 of 180: 29:30 to 29:40/);
+    await page.screenshot({ path: path.join(ARTIFACTS, 'video-long-keyboard-phone-light.png') });
     const at = await seekedBy(page.getByTestId('player'), () => slider.press('Enter'));
     assert.ok(at >= 1770 && at <= 1780, `Enter on segment 178 seeked to ${at}`);
     // Tab leaves the strip: it is one control, not 180 stops.

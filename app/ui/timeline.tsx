@@ -90,6 +90,7 @@ export function Timeline({ segments, query, position, onSeek, action }: Props) {
   const [zoom, setZoom] = useState(1);
   const [active, setActive] = useState(() => segmentAt(segments, position));
   const [hover, setHover] = useState<number | null>(null);
+  const [focused, setFocused] = useState(false);
   const end = segments.at(-1)?.end ?? 0;
 
   useLayoutEffect(() => {
@@ -163,6 +164,8 @@ export function Timeline({ segments, query, position, onSeek, action }: Props) {
             aria-valuenow={active + 1}
             aria-valuetext={`Segment ${active + 1} of ${segments.length}: ${describeSegment(segments[active])}`}
             onKeyDown={onKeyDown}
+            onFocus={() => setFocused(true)}
+            onBlur={() => setFocused(false)}
             onMouseLeave={() => setHover(null)}
           >
             {segments.map((s, i) => (
@@ -181,6 +184,8 @@ export function Timeline({ segments, query, position, onSeek, action }: Props) {
                 }}
               />
             ))}
+            {/* drawn over the cells, at least 8 px wide (and inside the strip): a 2 px cell's own outline would not show */}
+            <div className="timeline-chosen" aria-hidden="true" style={{ left: `min(${at(segments[active].start)}, 100% - 8px)`, width: at(segments[active].end - segments[active].start) }} />
             <div className="playhead" aria-hidden="true" style={{ left: at(Math.min(position, end)) }} />
           </div>
           {hasTags && (
@@ -214,7 +219,11 @@ export function Timeline({ segments, query, position, onSeek, action }: Props) {
           </span>
           {action?.(segments[active], active)}
         </p>
-        <span className="timeline-legend">{query ? `The stronger the colour, the closer to “${query}”.` : `${segments.length} segments.`}</span>
+        <span className="timeline-legend">
+          {query ? `The stronger the colour, the closer to “${query}”.` : `${segments.length} segments.`}
+          {/* the keys, for sighted keyboard users; a screen reader has them in the slider's description */}
+          {focused && <span aria-hidden="true"> ← → choose a segment, Enter plays it, + − zoom.</span>}
+        </span>
         {maxZoom > 1 && (
           <span className="timeline-zoom" role="group" aria-label="Zoom the timeline">
             <button type="button" className="chip" onClick={() => setZoom(Math.max(1, z / 2))} disabled={z === 1} aria-label="Zoom out" data-testid="zoom-out">
