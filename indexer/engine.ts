@@ -4,7 +4,7 @@ import path from 'node:path';
 import { ActionTagger } from './actions';
 import type { Config } from './config';
 import { loadModel, type ClipModel } from './model';
-import { openVideoFile, videoFileStates, type FileState, type VideoFile } from './library';
+import { libraryRoots, openVideoFile, videoFileStates, type FileState, type VideoFile } from './library';
 import { activeLabelSet, type Engine } from './pipeline';
 import type { PoolingStrategy } from './pooling';
 import { loadPooling } from './pooler';
@@ -25,6 +25,8 @@ export interface OpenEngine extends Engine {
   openVideoFile(video: VideoRecord): Promise<VideoFile>;
   /** each video's file as it is on disk now, by the rule openVideoFile applies */
   fileStates(videos: readonly VideoRecord[]): Promise<Map<number, FileState>>;
+  /** the library folders (and files) given to writers, as real paths; empty before any was recorded */
+  libraryRoots(): Promise<string[]>;
   close(): Promise<void>;
 }
 
@@ -79,6 +81,7 @@ export async function openEngine(cfg: Config, opts: { writer?: boolean; reindex?
     searcher: Object.assign(new Searcher(store, model, cfg.labelSet), { rerank: rerankSettings(cfg) }),
     openVideoFile: (video) => openVideoFile(store, video),
     fileStates: (videos) => videoFileStates(store, videos),
+    libraryRoots: () => libraryRoots(store),
     async close() {
       try {
         await store.close();
@@ -105,7 +108,7 @@ export async function openEngine(cfg: Config, opts: { writer?: boolean; reindex?
  * their files. For pages that show the library, which must work before a model is in place (a
  * fresh install downloading it) and should not pay for loading one.
  */
-export interface OpenLibrary extends Pick<OpenEngine, 'cfg' | 'store' | 'openVideoFile' | 'fileStates'> {
+export interface OpenLibrary extends Pick<OpenEngine, 'cfg' | 'store' | 'openVideoFile' | 'fileStates' | 'libraryRoots'> {
   /** the index's model and pooling; null before anything was indexed */
   identity: StoreIdentity | null;
   close(): Promise<void>;
@@ -121,6 +124,7 @@ export async function openLibrary(cfg: Config): Promise<OpenLibrary> {
     },
     openVideoFile: (video) => openVideoFile(store, video),
     fileStates: (videos) => videoFileStates(store, videos),
+    libraryRoots: () => libraryRoots(store),
     close: () => store.close(),
   };
 }

@@ -121,6 +121,41 @@ const VIDEO_FIELDS = {
 type VideoRow = { size: bigint; status: string } & Omit<VideoRecord, 'size' | 'status'>;
 const toVideo = (r: VideoRow): VideoRecord => ({ ...r, size: Number(r.size), status: r.status as VideoStatus });
 
+/** How the library page browses: by status, inside a folder, by words in the file name, sorted. */
+export interface VideoQuery {
+  status?: VideoStatus;
+  /** a folder: videos anywhere below it */
+  dir?: string;
+  /** words in the file name (not the folders), case-insensitive for ASCII */
+  name?: string;
+  /** path (the default), name (file name, A to Z), date (file modified, newest first), duration (longest first) */
+  sort?: VideoSort;
+}
+export type VideoSort = 'path' | 'name' | 'date' | 'duration';
+
+// A path's last component, for either separator (paths come from the indexing machine): rtrim
+// strips every trailing character that is not a separator, leaving the folder part.
+const BASENAME = `substr("path", length(rtrim("path", replace(replace("path", '/', ''), '\\', ''))) + 1)`;
+// Ties (and equal names in different folders) by path, so pages never overlap or skip.
+const BROWSE_ORDER: Record<VideoSort, string> = {
+  path: '"path"',
+  name: `${BASENAME} COLLATE NOCASE, "path"`,
+  date: '"mtimeMs" DESC, "path"',
+  duration: '"duration" IS NULL, "duration" DESC, "path"',
+};
+
+/** FROM and WHERE of a browse query; its parameters, in order, are browseArgs'. */
+function browseSql(q: VideoQuery & { ids?: number[] }): string {
+  const where = [q.ids ? '"id" IN (SELECT value FROM json_each(?))' : '', q.status ? '"status" = ?' : '', q.dir !== undefined ? 'substr("path", 1, length(?)) = ?' : '', q.name ? `instr(lower(${BASENAME}), lower(?)) > 0` : ''].filter(Boolean);
+  return `FROM "Video"${where.length ? ` WHERE ${where.join(' AND ')}` : ''}`;
+}
+
+function browseArgs(q: VideoQuery & { ids?: number[] }): string[] {
+  // A folder matches what lies below it, not its namesakes ("/a/b" is no prefix of "/a/bc/x").
+  const prefix = q.dir === undefined ? undefined : /[\\/]$/.test(q.dir) ? q.dir : q.dir + path.sep;
+  return [...(q.ids ? [JSON.stringify(q.ids)] : []), ...(q.status ? [q.status] : []), ...(prefix !== undefined ? [prefix, prefix] : []), ...(q.name ? [q.name] : [])];
+}
+
 /** The parts of the identity that decide whether vectors are comparable. */
 export function identityKey(i: StoreIdentity): string {
   const files = Object.keys(i.model.files)
@@ -523,7 +558,20 @@ export class Store {
     return r ? toVideo(r) : null;
   }
 
-  async videos(opts: { status?: VideoStatus; offset?: number; limit?: number; ids?: number[] } = {}): Promise<VideoRecord[]> {
+  /**
+   * A page of videos, by path unless `sort` says otherwise. `dir`, `name` and `sort` are the
+   * library page's browsing: they go through one SQL query (below) because a file name is not a
+   * column, so Prisma can neither sort nor search by it.
+   */
+  async videos(opts: VideoQuery & { offset?: number; limit?: number; ids?: number[] } = {}): Promise<VideoRecord[]> {
+    if (opts.dir !== undefined || opts.name || (opts.sort && opts.sort !== 'path')) {
+      const order = this.prepared(`SELECT "id" ${browseSql(opts)} ORDER BY ${BROWSE_ORDER[opts.sort ?? 'path']} LIMIT ? OFFSET ?`)
+        .all(...browseArgs(opts), opts.limit ?? -1, opts.offset ?? 0)
+        .map((r) => Number((r as [number | bigint])[0]));
+      const rows = await this.db.video.findMany({ where: { id: { in: order } }, select: VIDEO_FIELDS });
+      const byId = new Map(rows.map((r) => [r.id, toVideo(r)]));
+      return order.flatMap((id) => byId.get(id) ?? []);
+    }
     const rows = await this.db.video.findMany({
       where: { status: opts.status, id: opts.ids ? { in: opts.ids } : undefined },
       orderBy: { path: 'asc' },
@@ -534,8 +582,16 @@ export class Store {
     return rows.map(toVideo);
   }
 
-  async countVideos(status?: VideoStatus): Promise<number> {
-    return this.db.video.count({ where: { status } });
+  async countVideos(query?: VideoStatus | VideoQuery): Promise<number> {
+    const q = typeof query === 'object' ? query : { status: query };
+    if (q.dir !== undefined || q.name) return Number((this.prepared(`SELECT count(*) ${browseSql(q)}`).get(...browseArgs(q)) as [number | bigint])[0]);
+    return this.db.video.count({ where: { status: q.status } });
+  }
+
+  /** Every folder that directly holds a video, with how many it holds, by path. */
+  async videoFolders(): Promise<Array<{ dir: string; videos: number }>> {
+    const rows = this.prepared(`SELECT substr("path", 1, length("path") - length(${BASENAME}) - 1) AS d, count(*) FROM "Video" GROUP BY d ORDER BY d`).all() as Array<[string, number | bigint]>;
+    return rows.map(([dir, n]) => ({ dir, videos: Number(n) }));
   }
 
   /** Videos whose path lies inside `dir`. */

@@ -62,14 +62,38 @@ export function fileStateLabel(state: FileState): string | null {
 export function fileStateNote(state: Exclude<FileState, 'ok'>): string {
   switch (state) {
     case 'missing':
-      return 'The file is gone from disk. Run vidsearch index on its folder to remove it from the index.';
+      return 'The file is gone from disk. Indexing its folder again removes it from the index.';
     case 'changed':
-      return 'The file changed since it was indexed. Run vidsearch index on its folder to index it again.';
+      return 'The file changed since it was indexed. Indexing its folder again indexes it anew.';
     case 'outside':
       return 'The file (symlinks resolved) lies outside every library folder, so it is not served.';
     case 'unreadable':
       return 'The file cannot be read: it is not a regular file, or the server has no permission.';
     case 'unverified':
-      return 'No library folders are recorded for this data directory (it was indexed by an older vidsearch). Run vidsearch index <folder> once for each library folder: unchanged files are skipped.';
+      return 'No library folders are recorded for this data directory (it was indexed by an older vidsearch). Index each library folder once more (unchanged files are skipped, nothing is decoded), this one with:';
   }
+}
+
+/** The folder part of a path, for either separator; "." for a bare name. */
+export function folderOf(p: string): string {
+  const cut = Math.max(p.lastIndexOf('/'), p.lastIndexOf('\\'));
+  return cut > 0 ? p.slice(0, cut) : cut === 0 ? p[0] : '.';
+}
+
+/** A path as one POSIX shell word, quoted only when it needs to be, so a shown command can be pasted. */
+export function shellWord(s: string): string {
+  return /^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replaceAll("'", `'\\''`)}'`;
+}
+
+/**
+ * The command that brings a video's row in step with its file: indexing its folder re-indexes a
+ * changed file, removes a missing one, and (retryFailed) tries a failed one again.
+ */
+export function indexCommand(videoPath: string, { retryFailed = false } = {}): string {
+  return `vidsearch index ${retryFailed ? '--retry-failed ' : ''}${shellWord(folderOf(videoPath))}`;
+}
+
+/** Whether indexing the folder again is what fixes a file in this state. */
+export function reindexFixes(state: FileState): boolean {
+  return state === 'missing' || state === 'changed' || state === 'unverified';
 }

@@ -6,9 +6,10 @@ import type { OpenEngine } from '@/indexer/engine';
 import { validateQuery } from '@/indexer/search';
 import { dot } from '@/indexer/vectors';
 import { isLowConfidence, libraryLabels, relativeScoresNote } from '@/app/lib/actions';
-import { bytes, duration, fileName, fileStateNote, plural } from '@/app/lib/format';
+import { bytes, duration, fileName, plural } from '@/app/lib/format';
 import { EngineUnavailable, engineOrError } from '@/app/ui/engine-unavailable';
 import { MoreLikeThis } from '@/app/ui/more-like-this';
+import { FileProblem, VideoStatusLine } from '@/app/ui/file-state';
 import { TagList, actionHref, searchHref } from '@/app/ui/tags';
 import { VideoPlayer, type TimelineSegment } from '@/app/ui/video-player';
 
@@ -94,21 +95,12 @@ export default async function VideoPage({ params, searchParams }: Props) {
   const name = fileName(video.path);
   // The stream would refuse a file that is not ok (library.ts): say why instead of a broken player.
   const fileState = video.status === 'indexed' ? (await engine.fileStates([video])).get(video.id)! : 'ok';
+  const playable = video.status === 'indexed' && fileState === 'ok';
   return (
     // The scope of "more like this": it asks the player where it is (app/ui/more-like-this.tsx).
     <article className="video-page" data-like-scope>
       <h1 className="video-title">{name}</h1>
-      {video.status === 'failed' ? (
-        <section className="notice notice-error" role="alert" data-testid="video-error">
-          <h2>This file could not be indexed</h2>
-          <p>{video.error}</p>
-        </section>
-      ) : fileState !== 'ok' ? (
-        <section className="notice notice-error" role="alert" data-testid="file-state" data-state={fileState}>
-          <h2>This video cannot be played</h2>
-          <p>{fileStateNote(fileState)}</p>
-        </section>
-      ) : (
+      {playable ? (
         <>
           <VideoPlayer src={`/api/videos/${video.id}/stream`} name={name} start={start} segments={timeline} query={sims ? q : undefined} />
           <p className="like-action">
@@ -116,9 +108,11 @@ export default async function VideoPage({ params, searchParams }: Props) {
             <span className="hint small"> for the frame the player shows; choose a segment or play to pick another</span>
           </p>
         </>
+      ) : (
+        <FileProblem video={video} fileState={fileState} />
       )}
 
-      {video.status === 'indexed' && (
+      {playable && (
         <Form action={`/videos/${video.id}`} className="search-form search-form-small" role="search">
           <label htmlFor="q">Find in this video</label>
           <input key={q} id="q" name="q" type="search" defaultValue={q} placeholder="red car" autoComplete="off" />
@@ -141,7 +135,7 @@ export default async function VideoPage({ params, searchParams }: Props) {
               {/* With a query, a tag searches that query among videos with the tag; else it opens the action's list. */}
               <TagList tags={videoTags} href={(label) => (q ? searchHref(q, label) : actionHref(label))} labels={labels} name={`Action tags of ${name}`} />
               <p className="hint small">
-                The most probable of {labels.size} actions ({labels.title}) for the whole video; each segment&apos;s is under the timeline.{' '}
+                The most probable of {labels.size} actions ({labels.title}) for the whole video{playable ? "; each segment's is under the timeline" : ''}.{' '}
                 {relativeScoresNote(labels)}
               </p>
             </>
@@ -158,7 +152,7 @@ export default async function VideoPage({ params, searchParams }: Props) {
         <dd className="path">{video.path}</dd>
         <dt>Status</dt>
         <dd>
-          <span className={`status status-${video.status}`}>{video.status}</span>
+          <VideoStatusLine video={video} fileState={fileState} />
         </dd>
         <dt>Duration</dt>
         <dd>{duration(video.duration)}</dd>
