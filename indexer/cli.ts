@@ -11,6 +11,7 @@ import { WatchDaemon, lineLogger, readDaemonStatus } from './daemon';
 import { RunStoppedError, indexTargets, type IndexEvent, type IndexReport } from './pipeline';
 import { toolReport, toolReportLines, type ToolReport } from './media';
 import { Store } from './store';
+import { MAX_OFFSET } from './search';
 import { chooseLabelSet, retagAll, tagFile, tagVideo } from './tagging';
 import { cmdEval, cmdExportFeatures } from './cli-quality';
 import { cmdDoctor, damageHint } from './cli-doctor';
@@ -62,13 +63,18 @@ Options:
 ${CONFIG_HELP}
 
 Exit status: 0 all good, 1 some file failed, 2 usage error.`,
-  search: `Usage: vidsearch search "<text>" [--k 10] [--json]
+  search: `Usage: vidsearch search "<text>" [--k 10] [--offset 0] [--json]
 
 Options:
   --k N               number of videos (1-200, default 10)
+  --offset N          skip the best N videos: the next page of --k N is --offset N (0-1000)
   --no-rerank         rank by the pooled segment vectors only, without query-adaptive re-ranking
                       of the candidates (VIDSEARCH_RERANK=0; --rerank-tau T, VIDSEARCH_RERANK_TAU)
-  --json              print {"query","tookMs","results":[...]} on stdout
+  --json              print {"query","tookMs","offset","more","closeMatch","results":[...]} on stdout
+
+Each video shows its match (0-100: how clearly it stands above what the library scores for this
+query; 50 and up is a close match) and its cosine. When nothing is a close match, it says so and
+shows the closest.
 ${CONFIG_HELP}`,
   watch: `Usage: vidsearch watch <dir>... [options]
 
@@ -249,15 +255,17 @@ async function cmdIndex(args: string[]): Promise<number> {
 }
 
 async function cmdSearch(args: string[]): Promise<number> {
-  const { values, positionals } = parse(args, { ...COMMON, ...RERANKING, k: { type: 'string' } });
+  const { values, positionals } = parse(args, { ...COMMON, ...RERANKING, k: { type: 'string' }, offset: { type: 'string' } });
   if (values.help) return out(HELP.search), 0;
   const query = positionals.join(' ');
   if (!query.trim()) throw new UsageError('search needs a query: vidsearch search "a dog catching a frisbee"');
   const k = values.k === undefined ? 10 : Number(values.k);
   if (!Number.isInteger(k) || k < 1 || k > 200) throw new UsageError(`--k must be an integer from 1 to 200, got "${values.k}"`);
+  const offset = values.offset === undefined ? 0 : /^\d+$/.test(String(values.offset)) ? Number(values.offset) : NaN;
+  if (!(offset >= 0 && offset <= MAX_OFFSET)) throw new UsageError(`--offset must be an integer from 0 to ${MAX_OFFSET}, got "${values.offset}"`);
   const engine = await openEngine(configFrom(values));
   try {
-    const res = await engine.searcher.search(query, { k });
+    const res = await engine.searcher.search(query, { k, offset });
     if (values.json) {
       out(JSON.stringify(res, null, 2));
       return 0;
@@ -267,13 +275,14 @@ async function cmdSearch(args: string[]): Promise<number> {
       out(stats.videos.indexed ? `no results for "${res.query}"` : 'no videos indexed yet: run `vidsearch index <folder>`');
       return 0;
     }
+    if (!res.closeMatch) out(`no close match for "${res.query}": showing the closest`);
     res.results.forEach((r, i) => {
-      out(`${i + 1}. ${r.path}`);
-      out(`   score ${r.score.toFixed(3)}  best moment ${clock(r.bestTime)} (in ${clock(r.start)}-${clock(r.end)})`);
-      const others = r.moments.slice(1).map((m) => `${clock(m.bestTime)} (${m.score.toFixed(2)})`);
+      out(`${res.offset + i + 1}. ${r.path}`);
+      out(`   match ${r.match ?? '-'} (cosine ${r.score.toFixed(3)})  best moment ${clock(r.bestTime)} (in ${clock(r.start)}-${clock(r.end)})`);
+      const others = r.moments.slice(1).map((m) => `${clock(m.bestTime)} (match ${m.match ?? '-'})`);
       if (others.length) out(`   also: ${others.join(', ')}`);
     });
-    err(`${res.results.length} videos in ${res.tookMs} ms`);
+    err(`${res.results.length} videos in ${res.tookMs} ms${res.more ? `; more: --offset ${res.offset + k}` : ''}`);
     return 0;
   } finally {
     await engine.close();

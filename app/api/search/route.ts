@@ -1,10 +1,11 @@
-// GET /api/search?q=&k=&action= → the same document as `vidsearch search --json`. With `action`,
-// only videos and segments tagged with that action label (in the library's label set) are searched.
+// GET /api/search?q=&k=&offset=&action= → the same document as `vidsearch search --json`. With
+// `action`, only videos and segments tagged with that action label (in the library's label set) are
+// searched. Pages: offset=k, 2k, … while `more` is true; the order is the same on every page.
 import { z } from 'zod';
 import { MAX_LABEL_CHARS } from '@/indexer/actions';
 import { getEngine } from '@/app/lib/engine';
 import { handle, intParam, json, parseQuery } from '@/app/lib/http';
-import { MAX_K, MAX_QUERY_CHARS } from '@/indexer/search';
+import { MAX_K, MAX_OFFSET, MAX_QUERY_CHARS } from '@/indexer/search';
 
 export const dynamic = 'force-dynamic';
 export const runtime = 'nodejs';
@@ -16,6 +17,7 @@ const Query = z.object({
     .min(1, 'q is empty: say what to look for, e.g. "a dog catching a frisbee"')
     .max(MAX_QUERY_CHARS, `q is too long (at most ${MAX_QUERY_CHARS} characters)`),
   k: intParam('k', 1, MAX_K).default(10),
+  offset: intParam('offset', 0, MAX_OFFSET).default(0),
   // An empty action (a form's blank field) means no filter.
   action: z
     .string()
@@ -26,7 +28,7 @@ const Query = z.object({
 });
 
 export const GET = handle(async (req) => {
-  const { q, k, action } = parseQuery(req, Query);
+  const { q, k, offset, action } = parseQuery(req, Query);
   const engine = await getEngine();
-  return json(await engine.searcher.search(q, { k, action }));
+  return json(await engine.searcher.search(q, { k, offset, action }));
 });
