@@ -3,7 +3,7 @@ import Form from 'next/form';
 import Link from 'next/link';
 import { Suspense } from 'react';
 import { MAX_LABEL_CHARS } from '@/indexer/actions';
-import { SearchResults, ResultsSkeleton } from '@/app/ui/search-results';
+import { SearchResults, ResultsSkeleton, shownOf } from '@/app/ui/search-results';
 import { searchHref } from '@/app/ui/tags';
 
 type Props = { searchParams: Promise<Record<string, string | string[] | undefined>> };
@@ -23,6 +23,7 @@ export default async function SearchPage({ searchParams }: Props) {
   const sp = await searchParams;
   const q = queryOf(sp.q);
   const action = actionOf(sp.action);
+  const n = shownOf(sp.n);
   return (
     <>
       <h1 className="visually-hidden">Search videos</h1>
@@ -48,9 +49,9 @@ export default async function SearchPage({ searchParams }: Props) {
           </Link>
         </p>
       )}
-      {/* key: a new query shows the skeleton again instead of the previous query's results */}
+      {/* key: a new query shows the skeleton again instead of the previous query's results ("Show more" keeps the list) */}
       <Suspense key={`${q}\n${action}`} fallback={<ResultsSkeleton />}>
-        <SearchResults q={q} action={action || undefined} />
+        <SearchResults q={q} action={action || undefined} n={n} />
       </Suspense>
     </>
   );

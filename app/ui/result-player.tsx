@@ -3,7 +3,7 @@
 // in place from the chosen moment. The card's text comes in as children from the server.
 import { useEffect, useRef, useState } from 'react';
 import type { Moment } from '@/indexer/search';
-import { clock, score } from '@/app/lib/format';
+import { clock, match } from '@/app/lib/format';
 
 interface Props {
   videoId: number;
@@ -67,8 +67,8 @@ export function ResultPlayer({ videoId, name, best, others, children }: Props) {
                   <span className="visually-hidden">Play from </span>
                   {clock(m.bestTime)}
                   <span className="chip-score">
-                    <span className="visually-hidden">, score </span>
-                    {score(m.score)}
+                    <span className="visually-hidden">, match </span>
+                    {match(m.match)}
                   </span>
                 </button>
               </li>
