@@ -63,7 +63,7 @@ export function ResultPlayer({ videoId, name, best, others, children }: Props) {
           <ul className="chips" aria-label={`Other moments in ${name}`}>
             {others.map((m) => (
               <li key={m.start}>
-                <button type="button" className="chip" data-testid="moment-chip" data-time={m.bestTime} onClick={() => play(m.bestTime)}>
+                <button type="button" className="chip" data-testid="moment-chip" data-time={m.bestTime} title={`match ${match(m.match)} of 100`} onClick={() => play(m.bestTime)}>
                   <span className="visually-hidden">Play from </span>
                   {clock(m.bestTime)}
                   <span className="chip-score">

@@ -4,7 +4,7 @@
 // without JavaScript, and the URL says what is on the page.
 import Link from 'next/link';
 import type { SearchResult } from '@/indexer/search';
-import { libraryLabels, type LibraryLabels } from '@/app/lib/actions';
+import { confidentTag, libraryLabels, type LibraryLabels } from '@/app/lib/actions';
 import { clock, duration, fileName, match, plural, score } from '@/app/lib/format';
 import { EngineUnavailable, engineOrError } from '@/app/ui/engine-unavailable';
 import { ResultPlayer } from '@/app/ui/result-player';
@@ -91,7 +91,7 @@ export async function SearchResults({ q, action, n = RESULTS }: { q: string; act
       )}
       <p className="results-summary" role="status">
         {more ? `The best ${res.results.length} videos` : `${plural(res.results.length, 'video')}, best first`} ({Math.round(res.tookMs)} ms)
-        {labels && res.results.some((r) => r.labels.length > 0) && (
+        {labels && res.results.some((r) => r.labels.some(confidentTag)) && (
           <>
             {' '}
             · tags: most probable of {labels.size} actions ({labels.title}), relative scores · <Link href="/actions">browse by action</Link>
