@@ -185,8 +185,13 @@ export class Searcher {
       this.sample = { key: set.key, rows: vectors.length, matrix, dim };
     }
     const { rows, matrix, dim } = this.sample;
-    const scores = new Float32Array(rows);
-    for (let i = 0; i < scores.length; i++) scores[i] = dot(vector, matrix.subarray(i * dim, (i + 1) * dim));
+    // One matrix-vector product, inlined: a subarray per row would cost more than the arithmetic.
+    const scores = new Float64Array(rows);
+    for (let i = 0, at = 0; i < rows; i++) {
+      let sum = 0;
+      for (let j = 0; j < dim; j++, at++) sum += matrix[at] * vector[j];
+      scores[i] = sum;
+    }
     return { bg: backgroundOf(scores), line: closeMatchLine(set.count) };
   }
 
