@@ -79,7 +79,7 @@ export const MAX_QUERY_CHARS = 1000;
 export const MAX_K = 200;
 /** Pages reach this deep at most: a page needs the search to rank every video before it. */
 export const MAX_OFFSET = 1000;
-/** Segment vectors a query's background is measured on (relevance.ts): about 0.3 ms a query at 512-d. */
+/** Segment vectors a query's background is measured on (relevance.ts): about 1 ms a query at 512-d (measured on 10,000 segments, 2 busy cores). */
 export const BACKGROUND_SAMPLE = 1024;
 
 /** Least-recently-used cache: a Map keeps insertion order, so re-inserting marks an entry recent. */
