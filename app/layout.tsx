@@ -13,6 +13,12 @@ export default function RootLayout({ children }: { children: React.ReactNode }) 
   return (
     <html lang="en">
       <body>
+        {/* Without JavaScript: a part of the page that streams in after the first bytes (results
+            under a Suspense boundary) arrives hidden, and only a script would swap it for its
+            skeleton. Show it, and hide the skeletons, so every page works without JavaScript. */}
+        <noscript>
+          <style>{'div[hidden][id^="S:"]{display:block}[aria-busy="true"]{display:none}'}</style>
+        </noscript>
         <a className="skip-link" href="#main">
           Skip to content
         </a>

@@ -203,8 +203,14 @@ export function topLabels(labels: string[], probs: Float32Array, k = 5): Tag[] {
     .map((i) => ({ label: labels[i], score: Math.round(probs[i] * 1e6) / 1e6 }));
 }
 
-export function lowConfidence(tags: Tag[]): boolean {
-  return (tags[0]?.score ?? 0) < LOW_CONFIDENCE;
+/** A tag is confident at LOW_CONFIDENCE or more; under it, a guess (shown only where marked as one). */
+export function confidentTag(tag: { score: number }): boolean {
+  return tag.score >= LOW_CONFIDENCE;
+}
+
+/** Whether a video's (or segment's) tags, best first, hold no confident one. */
+export function lowConfidence(tags: Array<{ score: number }>): boolean {
+  return !tags[0] || !confidentTag(tags[0]);
 }
 
 const MAX_CUSTOM_SETS_IN_MEMORY = 8;

@@ -70,8 +70,8 @@ Options:
 ${CONFIG_HELP}
 
 Exit status: 0 all good, 1 some file failed, 2 usage error.`,
-  search: `Usage: vidsearch search "<text>" [--k 10] [--json]
-       vidsearch search --like <videoId>@<seconds> [--k 10] [--json]
+  search: `Usage: vidsearch search "<text>" [--k 10] [--offset 0] [--json]
+       vidsearch search --like <videoId>@<seconds> [--k 10] [--offset 0] [--json]
        vidsearch search --image <file> [--k 10] [--json]
 
 Options:
@@ -79,9 +79,14 @@ Options:
                       segment and the neighbouring ones are left out, and its video comes last
   --image FILE        search with a picture (PNG, JPEG, WebP, BMP, TIFF), read as a frame is
   --k N               number of videos (1-200, default 10)
+  --offset N          skip the best N videos: the next page of --k N is --offset N (0-1000)
   --no-rerank         rank by the pooled segment vectors only, without query-adaptive re-ranking
                       of the candidates (VIDSEARCH_RERANK=0; --rerank-tau T, VIDSEARCH_RERANK_TAU)
-  --json              print {"query","tookMs","results":[...]} on stdout
+  --json              print {"query","tookMs","offset","more","closeMatch","results":[...]} on stdout
+
+Each video shows its match (0-100: how clearly it stands above what the library scores for this
+query; 50 and up is a close match) and its cosine. When nothing is a close match, it says so and
+shows the closest.
 ${CONFIG_HELP}`,
   watch: `Usage: vidsearch watch <dir>... [options]
 
@@ -305,7 +310,7 @@ async function cmdIndex(args: string[]): Promise<number> {
 }
 
 async function cmdSearch(args: string[]): Promise<number> {
-  const { values, positionals } = parse(args, { ...COMMON, ...RERANKING, k: { type: 'string' }, like: { type: 'string' }, image: { type: 'string' } });
+  const { values, positionals } = parse(args, { ...COMMON, ...RERANKING, k: { type: 'string' }, offset: { type: 'string' }, like: { type: 'string' }, image: { type: 'string' } });
   if (values.help) return out(HELP.search), 0;
   const query = positionals.join(' ');
   const like = typeof values.like === 'string' ? splitLike(values.like) : undefined;
@@ -314,12 +319,13 @@ async function cmdSearch(args: string[]): Promise<number> {
   if (image === undefined && !like && !query.trim()) throw new UsageError('search needs a query: vidsearch search "a dog catching a frisbee" (or --like <videoId>@<seconds>, --image <file>)');
   // The API's schema (GET /api/search), so that both refuse the same things.
   const k = values.k as string | undefined;
-  const req = image === undefined ? parseSearchRequest({ q: query.trim() ? query : undefined, ...like, k }) : { ...parseSearchRequest({ k }, ImageSearchFields), q: undefined, like: undefined, t: undefined };
+  const offset = values.offset as string | undefined;
+  const req = image === undefined ? parseSearchRequest({ q: query.trim() ? query : undefined, ...like, k, offset }) : { ...parseSearchRequest({ k }, ImageSearchFields), q: undefined, like: undefined, t: undefined, offset: 0 };
   if (image !== undefined && !fs.statSync(image, { throwIfNoEntry: false })?.isFile()) throw new UsageError(`no such file: ${image}`, { cause: { file: image } });
   const engine = await openEngine(configFrom(values));
   try {
     const res =
-      image !== undefined ? await engine.searcher.searchImage(image, { k: req.k }) : req.like !== undefined ? await engine.searcher.searchLike(req.like, req.t!, { k: req.k }) : await engine.searcher.search(req.q!, { k: req.k });
+      image !== undefined ? await engine.searcher.searchImage(image, { k: req.k }) : req.like !== undefined ? await engine.searcher.searchLike(req.like, req.t!, { k: req.k, offset: req.offset }) : await engine.searcher.search(req.q!, { k: req.k, offset: req.offset });
     if (values.json) {
       out(JSON.stringify(res, null, 2));
       return 0;
@@ -329,13 +335,14 @@ async function cmdSearch(args: string[]): Promise<number> {
       out(stats.videos.indexed ? `no results for "${res.query}"` : 'no videos indexed yet: run `vidsearch index <folder>`');
       return 0;
     }
+    if (!res.closeMatch) out(`no close match for "${res.query}": showing the closest`);
     res.results.forEach((r, i) => {
-      out(`${i + 1}. ${r.path}`);
-      out(`   score ${r.score.toFixed(3)}  best moment ${clock(r.bestTime)} (in ${clock(r.start)}-${clock(r.end)})`);
-      const others = r.moments.slice(1).map((m) => `${clock(m.bestTime)} (${m.score.toFixed(2)})`);
+      out(`${res.offset + i + 1}. ${r.path}`);
+      out(`   match ${r.match ?? '-'} (cosine ${r.score.toFixed(3)})  best moment ${clock(r.bestTime)} (in ${clock(r.start)}-${clock(r.end)})`);
+      const others = r.moments.slice(1).map((m) => `${clock(m.bestTime)} (match ${m.match ?? '-'})`);
       if (others.length) out(`   also: ${others.join(', ')}`);
     });
-    err(`${res.results.length} videos in ${res.tookMs} ms`);
+    err(`${res.results.length} videos in ${res.tookMs} ms${res.more ? `; more: --offset ${res.offset + req.k}` : ''}`);
     return 0;
   } finally {
     await engine.close();

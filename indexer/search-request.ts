@@ -4,7 +4,7 @@
 import { z } from 'zod';
 import { MAX_LABEL_CHARS } from './actions';
 import { UsageError } from './errors';
-import { MAX_K, MAX_QUERY_CHARS } from './search';
+import { MAX_K, MAX_OFFSET, MAX_QUERY_CHARS } from './search';
 
 const quoted = (value: string) => JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
 
@@ -34,7 +34,7 @@ const EXAMPLE = 'say what to look for, e.g. "a dog catching a frisbee"';
 
 /**
  * A text query (`q`) or a moment to find more like (`like` = video id, `t` = seconds into it):
- * exactly one of the two. `k` videos; `action` keeps only videos and segments tagged with it.
+ * exactly one of the two. `k` videos from `offset`; `action` keeps only videos and segments tagged with it.
  */
 export const SearchRequest = z
   .object({
@@ -42,6 +42,8 @@ export const SearchRequest = z
     like: intParam('like (a video id)', 1, Number.MAX_SAFE_INTEGER).optional(),
     t: secondsParam('t').optional(),
     k: intParam('k', 1, MAX_K).default(10),
+    // Pages: offset = k, 2k, … while the answer says `more`; the order is the same on every page.
+    offset: intParam('offset', 0, MAX_OFFSET).default(0),
     // An empty action (a form's blank field) means no filter.
     action: z
       .string()

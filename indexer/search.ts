@@ -10,12 +10,16 @@ import { decodeImage } from './media';
 import type { FrameRecord, SegmentRecord, Store, TagRecord } from './store';
 import { dot } from './vectors';
 import { bestFrameTime, compareCandidates, DEFAULT_RERANK, rerankCandidates, topCandidateIds, type RerankSettings } from './rerank';
+import { backgroundOf, closeMatchLine, isCloseMatch, matchScore, standardScore, type Background } from './relevance';
 
 export interface Moment {
   start: number;
   end: number;
   bestTime: number;
+  /** the cosine (re-ranked when re-ranking is on); for tools */
   score: number;
+  /** 0-100 for people: see SearchResult.match */
+  match: number | null;
 }
 
 export interface SearchResult {
@@ -23,6 +27,11 @@ export interface SearchResult {
   path: string;
   duration: number | null;
   score: number;
+  /**
+   * The score for people, 0-100: how clearly the best moment stands above the query's background
+   * in the library (relevance.ts); 50 is the close-match line. Null when it could not be judged.
+   */
+  match: number | null;
   start: number;
   end: number;
   bestTime: number;
@@ -34,6 +43,15 @@ export interface SearchResult {
 export interface SearchResponse {
   query: string;
   tookMs: number;
+  /** results skipped before this page (videos ranked before the first result) */
+  offset: number;
+  /** whether videos ranked after this page exist: ask again with offset + k */
+  more: boolean;
+  /**
+   * Whether the query's best video (of all pages) is a close match; false: nothing matches well,
+   * and the results are only the closest the library has.
+   */
+  closeMatch: boolean;
   results: SearchResult[];
   /** for "more like this" (searchLike): the moment the query vector was taken from */
   like?: LikeSource;
@@ -51,6 +69,8 @@ export interface LikeSource {
 
 export interface SearchOptions {
   k?: number;
+  /** videos to skip, best first: the next page starts at offset + k (same order as the first) */
+  offset?: number;
   /** moments listed per video, best first */
   moments?: number;
   /** only videos and segments tagged with this action label */
@@ -77,6 +97,10 @@ interface Candidate {
 
 export const MAX_QUERY_CHARS = 1000;
 export const MAX_K = 200;
+/** Pages reach this deep at most: a page needs the search to rank every video before it. */
+export const MAX_OFFSET = 1000;
+/** Segment vectors a query's background is measured on (relevance.ts): about 1 ms a query at 512-d (measured on 10,000 segments, 2 busy cores). */
+export const BACKGROUND_SAMPLE = 1024;
 
 /** Least-recently-used cache: a Map keeps insertion order, so re-inserting marks an entry recent. */
 export class LruCache<K, V> {
@@ -106,6 +130,12 @@ export class LruCache<K, V> {
 }
 
 const round = (x: number, digits = 4) => Math.round(x * 10 ** digits) / 10 ** digits;
+
+export function validateOffset(offset: unknown): number {
+  const n = typeof offset === 'number' ? offset : Number(offset);
+  if (!Number.isInteger(n) || n < 0 || n > MAX_OFFSET) throw new UsageError(`offset must be an integer from 0 to ${MAX_OFFSET}, got "${offset}"`, { cause: { field: 'offset' } });
+  return n;
+}
 
 export function validateQuery(query: unknown, k: unknown = 10): { query: string; k: number } {
   const q = typeof query === 'string' ? query.trim() : '';
@@ -141,6 +171,8 @@ export function firstRoundCandidates(k: number, rerankK = 0): number {
 export class Searcher {
   private cache: LruCache<string, Float32Array>;
   private readonly specKeys = new Map<string, string>();
+  /** the background sample (BACKGROUND_SAMPLE vectors, row-major) of one segment set (Store.segmentSet) */
+  private sample: { key: string; rows: number; matrix: Float32Array; dim: number } | undefined;
   /** re-ranking defaults (engine.ts sets them from the configuration) */
   rerank: RerankSettings = DEFAULT_RERANK;
 
@@ -171,6 +203,30 @@ export class Searcher {
       this.specKeys.set(stored, key);
     }
     return key;
+  }
+
+  /**
+   * The query's background: its cosines with the sampled segments, and the close-match line for a
+   * library of this many segments. The sample is read again only when the segment set changed.
+   */
+  private async background(vector: Float32Array): Promise<{ bg: Background; line: number }> {
+    const set = this.store.segmentSet();
+    if (this.sample?.key !== set.key) {
+      const vectors = await this.store.sampleSegments(BACKGROUND_SAMPLE);
+      const dim = vector.length;
+      const matrix = new Float32Array(vectors.length * dim);
+      vectors.forEach((v, i) => matrix.set(v, i * dim));
+      this.sample = { key: set.key, rows: vectors.length, matrix, dim };
+    }
+    const { rows, matrix, dim } = this.sample;
+    // One matrix-vector product, inlined: a subarray per row would cost more than the arithmetic.
+    const scores = new Float64Array(rows);
+    for (let i = 0, at = 0; i < rows; i++) {
+      let sum = 0;
+      for (let j = 0; j < dim; j++, at++) sum += matrix[at] * vector[j];
+      scores[i] = sum;
+    }
+    return { bg: backgroundOf(scores), line: closeMatchLine(set.count) };
   }
 
   /** Over-fetches segments from HNSW until k distinct videos appear (long videos own many segments). */
@@ -298,10 +354,13 @@ export class Searcher {
 
   /** The ranking every search shares, from its query vector on. */
   private async rank(query: string, vector: Float32Array, k: number, opts: RankOptions, started: number): Promise<SearchResponse> {
+    const offset = validateOffset(opts.offset ?? 0);
+    // One more than the page ends at, to know whether another page follows.
+    const depth = offset + k + 1;
     const perVideo = opts.moments ?? 5;
     const labelSet = await this.labelSetKey();
     const rerank = opts.rerank ?? this.rerank.enabled;
-    const byVideo = opts.action ? await this.taggedCandidates(vector, opts.action, labelSet) : await this.annCandidates(vector, k, rerank ? this.rerank.k : 0);
+    const byVideo = opts.action ? await this.taggedCandidates(vector, opts.action, labelSet) : await this.annCandidates(vector, depth, rerank ? this.rerank.k : 0);
     if (opts.excluded) {
       for (const [videoId, list] of byVideo) {
         const kept = list.filter((c) => !opts.excluded!.has(c.id));
@@ -312,7 +371,13 @@ export class Searcher {
     // Packed frames (one row per segment) serve both the re-ranking and the best moments.
     const packs = rerank ? await this.store.segmentPacks(topCandidateIds(byVideo, this.rerank.k)) : new Map<number, PackedFrames>();
     if (rerank) await rerankCandidates(this.store, vector, byVideo, this.rerank, packs);
-    const ranked = [...byVideo.entries()].sort((a, b) => compareCandidates(a[1][0], b[1][0])).slice(0, k);
+    // Equal scores (a query the model scores 0 everywhere) in video order, not the index's: the
+    // same order on every page.
+    const all = [...byVideo.entries()].sort((a, b) => compareCandidates(a[1][0], b[1][0]) || a[0] - b[0]);
+    const ranked = all.slice(offset, offset + k);
+    const { bg, line } = await this.background(vector);
+    const zOf = (score: number) => standardScore(score, bg);
+    const closeMatch = all.length > 0 && isCloseMatch(zOf(all[0][1][0].score), line);
     const ids = ranked.map(([id]) => id);
     const [videos, tags] = await Promise.all([this.store.videoBriefs(ids), this.store.tags(ids, labelSet)]);
     const shown = ranked.filter(([id]) => videos.get(id)?.status === 'indexed').map(([videoId, segs]) => ({ videoId, top: segs.slice(0, perVideo) }));
@@ -332,11 +397,11 @@ export class Searcher {
     };
 
     const results = shown.map(({ videoId, top }): SearchResult => {
-      const moments = top.map((s) => ({ start: round(s.start, 3), end: round(s.end, 3), bestTime: round(bestMoment(videoId, s), 3), score: round(s.score) }));
+      const moments = top.map((s) => ({ start: round(s.start, 3), end: round(s.end, 3), bestTime: round(bestMoment(videoId, s), 3), score: round(s.score), match: matchScore(zOf(s.score), line) }));
       const v = videos.get(videoId)!;
       const labels = tags.get(videoId)?.get(-1)?.slice(0, 3) ?? [];
-      return { videoId, path: v.path, duration: v.duration, score: moments[0].score, start: moments[0].start, end: moments[0].end, bestTime: moments[0].bestTime, moments, labels };
+      return { videoId, path: v.path, duration: v.duration, score: moments[0].score, match: moments[0].match, start: moments[0].start, end: moments[0].end, bestTime: moments[0].bestTime, moments, labels };
     });
-    return { query, tookMs: round(performance.now() - started, 2), results };
+    return { query, tookMs: round(performance.now() - started, 2), offset, more: all.length > offset + k, closeMatch, results };
   }
 }

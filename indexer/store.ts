@@ -548,6 +548,30 @@ export class Store {
     return this.ann ? this.ann.search(vector, k) : [];
   }
 
+  /**
+   * What the searchable segment set is now: the live ids' digest, their count and the identity
+   * (a re-pool changes the vectors, not the ids). Equal keys: the same vectors. In memory, no I/O.
+   */
+  segmentSet(): { key: string; count: number } {
+    return { key: `${this.ann?.digest ?? ''}|${this.identity ? identityKey(this.identity) : ''}`, count: this.ann?.size ?? 0 };
+  }
+
+  /**
+   * Up to `n` segment vectors spread evenly over the library in id order (the same choice in
+   * every process): the background a query's scores are judged against
+   * (relevance.ts). Reads every id once (the covering (videoId, idx) index, not the rows) and the
+   * chosen rows by id.
+   */
+  async sampleSegments(n: number): Promise<Float32Array[]> {
+    const ids = (this.prepared('SELECT "id" FROM "Segment"').all() as Array<[number]>).sort((a, b) => a[0] - b[0]);
+    const step = Math.max(1, ids.length / n);
+    const chosen: number[] = [];
+    for (let at = 0; Math.floor(at) < ids.length && chosen.length < n; at += step) chosen.push(ids[Math.floor(at)][0]);
+    const rows = this.readById('SELECT "id", "vector" FROM "Segment" WHERE "id" IN (SELECT value FROM json_each(?))', chosen);
+    const dim = this.identity?.model.dim;
+    return rows.map((r) => vectorFrom(r[1] as Uint8Array, dim, { table: 'Segment', row: r[0] as number }));
+  }
+
   async videoByPath(file: string): Promise<VideoRecord | null> {
     const r = await this.db.video.findUnique({ where: { path: file }, select: VIDEO_FIELDS });
     return r ? toVideo(r) : null;

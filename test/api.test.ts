@@ -108,7 +108,7 @@ describe('GET /api/search', () => {
     assert.equal(body.results.length, 3);
     assert.equal(body.results[0].path, files.red);
     for (const key of ['videoId', 'path', 'duration', 'score', 'start', 'end', 'bestTime', 'moments']) assert.ok(key in body.results[0], key);
-    assert.deepEqual(Object.keys(body.results[0].moments[0]).sort(), ['bestTime', 'end', 'score', 'start']);
+    assert.deepEqual(Object.keys(body.results[0].moments[0]).sort(), ['bestTime', 'end', 'match', 'score', 'start']);
     // The CLI's own --json output for the same query is the reference.
 
     const cli = spawnSync(process.execPath, [path.join(REPO_ROOT, 'bin', 'vidsearch.js'), 'search', 'red', '--k', '3', '--json'], {

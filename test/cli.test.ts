@@ -60,7 +60,7 @@ describe('vidsearch CLI', () => {
     const top = res.results[0];
     assert.equal(path.basename(top.path), 'red.mp4');
     for (const key of ['videoId', 'path', 'score', 'start', 'end', 'bestTime', 'moments']) assert.ok(key in top, key);
-    assert.deepEqual(Object.keys(top.moments[0]).sort(), ['bestTime', 'end', 'score', 'start']);
+    assert.deepEqual(Object.keys(top.moments[0]).sort(), ['bestTime', 'end', 'match', 'score', 'start']);
     assert.ok(res.results[0].score >= res.results[1].score);
   });
 

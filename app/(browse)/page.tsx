@@ -5,7 +5,7 @@ import { Suspense } from 'react';
 import { MAX_LABEL_CHARS } from '@/indexer/actions';
 import { modelStatus } from '@/app/lib/engine';
 import { ModelSetup } from '@/app/ui/model-setup';
-import { SearchResults, ResultsSkeleton } from '@/app/ui/search-results';
+import { SearchResults, ResultsSkeleton, shownOf } from '@/app/ui/search-results';
 import { ImageSearch } from '@/app/ui/image-search';
 import { LikeResults } from '@/app/ui/like-results';
 import { searchHref } from '@/app/ui/tags';
@@ -47,6 +47,7 @@ export default async function SearchPage({ searchParams }: Props) {
     );
   }
   const like = likeOf(sp);
+  const n = shownOf(sp.n);
   return (
     <>
       <h1 className="visually-hidden">Search videos</h1>
@@ -73,10 +74,10 @@ export default async function SearchPage({ searchParams }: Props) {
         </p>
       )}
       <ImageSearch />
-      {/* key: a new query shows the skeleton again instead of the previous query's results */}
+      {/* key: a new query shows the skeleton again instead of the previous query's results ("Show more" keeps the list) */}
       <div className="text-results">
         <Suspense key={`${q}\n${action}\n${like?.videoId}@${like?.t}`} fallback={<ResultsSkeleton />}>
-          {like ? <LikeResults videoId={like.videoId} t={like.t} action={action || undefined} /> : <SearchResults q={q} action={action || undefined} />}
+          {like ? <LikeResults videoId={like.videoId} t={like.t} action={action || undefined} /> : <SearchResults q={q} action={action || undefined} n={n} />}
         </Suspense>
       </div>
     </>

@@ -2,7 +2,7 @@
 // encoder's line, temporary disk), and how a label set is named and explained on the pages.
 import crypto from 'node:crypto';
 import os from 'node:os';
-import { LOW_CONFIDENCE, labelSet, type LabelSet } from '@/indexer/actions';
+import { LOW_CONFIDENCE, labelSet, lowConfidence, type LabelSet } from '@/indexer/actions';
 import { resolveConfig, type Config } from '@/indexer/config';
 import type { OpenEngine } from '@/indexer/engine';
 import { activeLabelSet } from '@/indexer/pipeline';
@@ -151,10 +151,11 @@ export function shippedLabelSets(names: readonly string[]) {
   return shipped;
 }
 
-export const isLowConfidence = (tags: Array<{ score: number }>) => (tags[0]?.score ?? 0) < LOW_CONFIDENCE;
+export const isLowConfidence = lowConfidence;
+export { confidentTag } from '@/indexer/actions';
 
 /** The caveat every view of tags carries. */
 export function relativeScoresNote(labels: LibraryLabels | null): string {
   const over = !labels ? 'the label set' : labels.key.startsWith('custom:') ? `your ${labels.size} labels` : `the ${labels.size} labels of ${labels.title}`;
-  return `Scores are relative, not calibrated: each is the probability of a label among ${over}. A top label under ${Math.round(LOW_CONFIDENCE * 100)} % is marked “?” (low confidence).`;
+  return `Scores are relative, not calibrated: each is the probability of a label among ${over}. A label under ${Math.round(LOW_CONFIDENCE * 100)} % is marked “?” (low confidence) and left off result cards.`;
 }

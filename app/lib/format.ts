@@ -40,6 +40,11 @@ export function score(s: number): string {
   return s.toFixed(2);
 }
 
+/** The 0-100 match score of a result (indexer/relevance.ts); "–" when it could not be judged. */
+export function match(m: number | null): string {
+  return m === null ? '–' : String(m);
+}
+
 /** A probability as a whole percentage: 0.624 → "62%"; under half a percent → "<1%". */
 export function percent(p: number): string {
   return p < 0.005 ? '<1%' : `${Math.round(p * 100)}%`;

@@ -3,7 +3,7 @@
 // in place from the chosen moment. The card's text comes in as children from the server.
 import { useEffect, useRef, useState } from 'react';
 import type { Moment } from '@/indexer/search';
-import { clock, score } from '@/app/lib/format';
+import { clock, match } from '@/app/lib/format';
 
 interface Props {
   videoId: number;
@@ -63,12 +63,12 @@ export function ResultPlayer({ videoId, name, best, others, children }: Props) {
           <ul className="chips" aria-label={`Other moments in ${name}`}>
             {others.map((m) => (
               <li key={m.start}>
-                <button type="button" className="chip" data-testid="moment-chip" data-time={m.bestTime} onClick={() => play(m.bestTime)}>
+                <button type="button" className="chip" data-testid="moment-chip" data-time={m.bestTime} title={`match ${match(m.match)} of 100`} onClick={() => play(m.bestTime)}>
                   <span className="visually-hidden">Play from </span>
                   {clock(m.bestTime)}
                   <span className="chip-score">
-                    <span className="visually-hidden">, score </span>
-                    {score(m.score)}
+                    <span className="visually-hidden">, match </span>
+                    {match(m.match)}
                   </span>
                 </button>
               </li>

@@ -1,9 +1,10 @@
-// Action tags as a row of links: label and probability, most probable first. A top label under
-// the low-confidence line is marked "?" (and says so to screen readers); the title explains that
-// the numbers are relative. Each tag links where the caller says (a filtered search, the browse view).
+// Action tags as a row of links: label and probability, most probable first. A label under the
+// low-confidence line is marked "?" (and says so to screen readers), or left out where only
+// confident tags belong (result cards); the title explains that the numbers are relative. Each tag
+// links where the caller says (a filtered search, the browse view).
 import Link from 'next/link';
 import type { TagRecord } from '@/indexer/store';
-import { isLowConfidence, relativeScoresNote, type LibraryLabels } from '@/app/lib/actions';
+import { confidentTag, relativeScoresNote, type LibraryLabels } from '@/app/lib/actions';
 import { percent } from '@/app/lib/format';
 
 interface Props {
@@ -14,16 +15,18 @@ interface Props {
   name: string;
   /** the label of the active filter, marked as current */
   current?: string;
+  /** leave out the low-confidence tags (cards: a row of guesses says nothing at a glance) */
+  confidentOnly?: boolean;
 }
 
-export function TagList({ tags, href, labels, name, current }: Props) {
+export function TagList({ tags: all, href, labels, name, current, confidentOnly = false }: Props) {
+  const tags = confidentOnly ? all.filter(confidentTag) : all;
   if (tags.length === 0) return null;
-  const low = isLowConfidence(tags);
   const note = relativeScoresNote(labels);
   return (
     <ul className="chips tags" aria-label={name} data-testid="tags">
-      {tags.map((t, i) => {
-        const guess = i === 0 && low;
+      {tags.map((t) => {
+        const guess = !confidentTag(t);
         return (
           <li key={t.label}>
             <Link

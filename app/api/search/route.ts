@@ -1,5 +1,6 @@
-// GET /api/search?q=&k=&action= → the same document as `vidsearch search --json`. With `action`,
-// only videos and segments tagged with that action label (in the library's label set) are searched.
+// GET /api/search?q=&k=&offset=&action= → the same document as `vidsearch search --json`. With
+// `action`, only videos and segments tagged with that action label (in the library's label set) are
+// searched. Pages: offset=k, 2k, … while `more` is true; the order is the same on every page.
 // GET /api/search?like=<videoId>&t=<seconds> → more like that moment (the stored frame nearest t is
 // the query; `vidsearch search --like <videoId>@<seconds>`). q and like exclude each other; the
 // schema is the CLI's (indexer/search-request.ts).
@@ -19,10 +20,10 @@ export const dynamic = 'force-dynamic';
 export const runtime = 'nodejs';
 
 export const GET = handle(async (req) => {
-  const { q, like, t, k, action } = parseQuery(req, SearchRequest);
+  const { q, like, t, k, offset, action } = parseQuery(req, SearchRequest);
   const engine = await getEngine();
-  if (like !== undefined) return json(await engine.searcher.searchLike(like, t!, { k, action }));
-  return json(await engine.searcher.search(q!, { k, action }));
+  if (like !== undefined) return json(await engine.searcher.searchLike(like, t!, { k, offset, action }));
+  return json(await engine.searcher.search(q!, { k, offset, action }));
 });
 
 export const POST = handle(async (req) => {
