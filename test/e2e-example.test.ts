@@ -7,7 +7,8 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { chromium, type Browser, type BrowserContextOptions, type Page } from 'playwright-core';
+import { type Browser, type BrowserContextOptions, type Page } from 'playwright-core';
+import { launchBrowser, requireChromium } from './browser';
 import { openEngine } from '../indexer/engine';
 import { indexTargets } from '../indexer/pipeline';
 import { runFfmpeg } from '../indexer/samples';
@@ -16,7 +17,6 @@ import { makeColorVideo, makeTextFile, type RGB } from './fixtures/videos';
 import { REPO_ROOT, tempDir, testConfig } from './helpers';
 import { ensureBuilt, startNext, type NextServer } from './next-server';
 
-const CHROMIUM = '/usr/bin/chromium';
 const ARTIFACTS = path.join(REPO_ROOT, 'test-artifacts');
 const rgb = (name: string) => TEST_COLORS[name] as RGB;
 
@@ -47,7 +47,7 @@ const noSideScroll = (page: Page) => page.evaluate(() => document.documentElemen
 describe('search by example in a browser', () => {
   before(
     async () => {
-      assert.ok(fs.existsSync(CHROMIUM), `${CHROMIUM} is missing: apt-get install -y chromium`);
+      requireChromium();
       const lib = tempDir('vidsearch-lib-');
       for (const name of ['red', 'green', 'blue', 'yellow']) await makeColorVideo(path.join(lib, `${name}.mp4`), [{ color: rgb(name), seconds: 3 }]);
       await makeColorVideo(path.join(lib, 'green-red-green.mp4'), [
@@ -75,10 +75,7 @@ describe('search by example in a browser', () => {
       // Re-ranking stays on (the default): it is what an image query is ranked with.
       [server, browser] = await Promise.all([
         startNext({ VIDSEARCH_HOME: cfg.home, VIDSEARCH_MODEL: cfg.model, DATABASE_URL: cfg.databaseUrl, VIDSEARCH_UPLOAD_DIR: tempDir('vidsearch-uploads-') }),
-        chromium.launch({
-          executablePath: CHROMIUM,
-          args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-quic', '--no-first-run'],
-        }),
+        launchBrowser(),
       ]);
     },
     { timeout: 10 * 60_000 },

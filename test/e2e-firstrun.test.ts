@@ -8,7 +8,8 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { chromium, type Browser, type BrowserContextOptions, type Page } from 'playwright-core';
+import { type Browser, type BrowserContextOptions, type Page } from 'playwright-core';
+import { launchBrowser, requireChromium } from './browser';
 import { DEFAULT_MODEL } from '../indexer/config';
 import { openEngine } from '../indexer/engine';
 import { indexTargets } from '../indexer/pipeline';
@@ -19,7 +20,6 @@ import { refusingEndpoint, serveModelFolder, type HfServer } from './hf-server';
 import { REPO_ROOT, tempDir, testConfig, testModel } from './helpers';
 import { ensureBuilt, startNext, type NextServer } from './next-server';
 
-const CHROMIUM = '/usr/bin/chromium';
 const ARTIFACTS = path.join(REPO_ROOT, 'test-artifacts');
 const spec = REGISTRY[DEFAULT_MODEL]!;
 const TOKEN = 'first-run-test-token-0123456789';
@@ -54,7 +54,7 @@ const clean = { VIDSEARCH_MODEL: '', VIDSEARCH_AUTO_PULL: '', HF_ENDPOINT: '', V
 describe('first run: npm start without a model', () => {
   before(
     async () => {
-      assert.ok(fs.existsSync(CHROMIUM), `${CHROMIUM} is missing: apt-get install -y chromium`);
+      requireChromium();
       // A library indexed with the test model; the server then has to download that same model
       // (same bytes, so the same identity) as if it were the registry's default.
       const lib = tempDir('vidsearch-lib-');
@@ -81,10 +81,7 @@ describe('first run: npm start without a model', () => {
         ),
         // A model folder the user named, missing: never downloaded; behind an API token.
         startNext({ ...clean, VIDSEARCH_HOME: pathHome, DATABASE_URL: `file:${path.join(pathHome, 'vidsearch.db')}`, VIDSEARCH_MODEL: path.join(pathHome, 'my-model'), VIDSEARCH_API_TOKEN: TOKEN }),
-        chromium.launch({
-          executablePath: CHROMIUM,
-          args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-quic', '--no-first-run'],
-        }),
+        launchBrowser(),
       ]);
     },
     { timeout: 10 * 60_000 },

@@ -6,7 +6,8 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { chromium, type Browser, type BrowserContextOptions, type Locator, type Page } from 'playwright-core';
+import { type Browser, type BrowserContextOptions, type Locator, type Page } from 'playwright-core';
+import { launchBrowser, requireChromium } from './browser';
 import { openEngine } from '../indexer/engine';
 import { indexTargets } from '../indexer/pipeline';
 import { TEST_COLORS } from '../indexer/testmodel/build';
@@ -15,7 +16,6 @@ import type { Config } from '../indexer/config';
 import { REPO_ROOT, tempDir, testConfig } from './helpers';
 import { ensureBuilt, startNext, type NextServer } from './next-server';
 
-const CHROMIUM = '/usr/bin/chromium';
 const ARTIFACTS = path.join(REPO_ROOT, 'test-artifacts', 'pages');
 const rgb = (name: string) => TEST_COLORS[name] as RGB;
 const PHONE: BrowserContextOptions = { viewport: { width: 390, height: 844 }, deviceScaleFactor: 2 };
@@ -61,7 +61,7 @@ const names = (page: Page) => page.getByTestId('library-item').locator('.library
 describe('video and library pages in a browser', () => {
   before(
     async () => {
-      assert.ok(fs.existsSync(CHROMIUM), `${CHROMIUM} is missing: apt-get install -y chromium`);
+      requireChromium();
       lib = tempDir('vidsearch-lib-');
       const clips = path.join(lib, 'clips');
       const long = path.join(lib, 'long');
@@ -95,10 +95,7 @@ describe('video and library pages in a browser', () => {
       fs.mkdirSync(ARTIFACTS, { recursive: true });
       [server, browser] = await Promise.all([
         startNext({ VIDSEARCH_HOME: cfg.home, VIDSEARCH_MODEL: cfg.model, DATABASE_URL: cfg.databaseUrl }),
-        chromium.launch({
-          executablePath: CHROMIUM,
-          args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-quic', '--no-first-run'],
-        }),
+        launchBrowser(),
       ]);
     },
     { timeout: 10 * 60_000 },

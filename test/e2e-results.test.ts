@@ -8,12 +8,12 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { chromium, type Browser, type BrowserContextOptions, type Page } from 'playwright-core';
+import { type Browser, type BrowserContextOptions, type Page } from 'playwright-core';
+import { launchBrowser, requireChromium } from './browser';
 import { REPO_ROOT } from './helpers';
 import { ensureBuilt, startNext, type NextServer } from './next-server';
 import { LIBRARY_SIZE, makeResultsLibrary, NONSENSE, type ResultsLibrary } from './results-library';
 
-const CHROMIUM = '/usr/bin/chromium';
 const ARTIFACTS = path.join(REPO_ROOT, 'test-artifacts');
 const PAGE = 20;
 
@@ -40,7 +40,7 @@ async function results(page: Page, url: string): Promise<string[]> {
 describe('search results in a browser', () => {
   before(
     async () => {
-      assert.ok(fs.existsSync(CHROMIUM), `${CHROMIUM} is missing: apt-get install -y chromium`);
+      requireChromium();
       lib = await makeResultsLibrary();
       await ensureBuilt();
       fs.mkdirSync(ARTIFACTS, { recursive: true });
@@ -48,10 +48,7 @@ describe('search results in a browser', () => {
       const env = { VIDSEARCH_HOME: lib.cfg.home, VIDSEARCH_MODEL: lib.cfg.model, DATABASE_URL: lib.cfg.databaseUrl, VIDSEARCH_RERANK: '0', VIDSEARCH_THREADS: '1' };
       [server, browser] = await Promise.all([
         startNext(env),
-        chromium.launch({
-          executablePath: CHROMIUM,
-          args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-quic', '--no-first-run'],
-        }),
+        launchBrowser(),
       ]);
     },
     { timeout: 10 * 60_000 },

@@ -6,7 +6,8 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { chromium, type Browser, type BrowserContextOptions, type Locator, type Page } from 'playwright-core';
+import { type Browser, type BrowserContextOptions, type Locator, type Page } from 'playwright-core';
+import { launchBrowser, requireChromium } from './browser';
 import { customLabelSet } from '../indexer/actions';
 import { openEngine } from '../indexer/engine';
 import { indexTargets } from '../indexer/pipeline';
@@ -16,7 +17,6 @@ import { makeColorVideo, makeTextFile, type RGB } from './fixtures/videos';
 import { REPO_ROOT, tempDir, testConfig, testModel } from './helpers';
 import { ensureBuilt, startNext, type NextServer } from './next-server';
 
-const CHROMIUM = '/usr/bin/chromium';
 const ARTIFACTS = path.join(REPO_ROOT, 'test-artifacts');
 const rgb = (name: string) => TEST_COLORS[name] as RGB;
 
@@ -69,7 +69,7 @@ const cardTitles = (page: Page) => page.getByTestId('result-card').locator('.car
 describe('web UI in a browser', () => {
   before(
     async () => {
-      assert.ok(fs.existsSync(CHROMIUM), `${CHROMIUM} is missing: apt-get install -y chromium`);
+      requireChromium();
       const lib = tempDir('vidsearch-lib-');
       for (const name of ['red', 'green', 'blue']) await makeColorVideo(path.join(lib, `${name}.mp4`), [{ color: rgb(name), seconds: 3 }]);
       await makeColorVideo(path.join(lib, 'blue-red-green.mp4'), [
@@ -102,10 +102,7 @@ describe('web UI in a browser', () => {
       [server, spare, browser] = await Promise.all([
         startNext(env),
         startNext({ VIDSEARCH_HOME: spareHome, VIDSEARCH_MODEL: lateModel, DATABASE_URL: `file:${path.join(spareHome, 'vidsearch.db')}` }),
-        chromium.launch({
-          executablePath: CHROMIUM,
-          args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-quic', '--no-first-run'],
-        }),
+        launchBrowser(),
       ]);
     },
     { timeout: 10 * 60_000 },
