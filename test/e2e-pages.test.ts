@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { type Browser, type BrowserContextOptions, type Locator, type Page } from 'playwright-core';
-import { launchBrowser, requireChromium } from './browser';
+import { launchBrowser, requireChromium, seekedBy } from './browser';
 import { openEngine } from '../indexer/engine';
 import { indexTargets } from '../indexer/pipeline';
 import { TEST_COLORS } from '../indexer/testmodel/build';
@@ -43,18 +43,6 @@ async function newPage(opts: BrowserContextOptions = {}): Promise<Page> {
 }
 
 const noSideways = (page: Page) => page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth);
-
-/** Runs `act`, then resolves with currentTime at the next `seeked` event; rejects after 10 s. */
-async function seekedBy(player: Locator, act: () => Promise<void>): Promise<number> {
-  await player.evaluate((v: HTMLVideoElement & { seekDone?: Promise<number> }) => {
-    v.seekDone = new Promise((resolve, reject) => {
-      v.addEventListener('seeked', () => resolve(v.currentTime), { once: true });
-      setTimeout(() => reject(new Error(`no seek within 10 s: paused=${v.paused} readyState=${v.readyState} t=${v.currentTime}`)), 10_000);
-    });
-  });
-  await act();
-  return player.evaluate((v: HTMLVideoElement & { seekDone?: Promise<number> }) => v.seekDone!);
-}
 
 const names = (page: Page) => page.getByTestId('library-item').locator('.library-name').allTextContents();
 
