@@ -574,17 +574,36 @@ async function mainVideoStream(file: string, videos: StreamInfo[], signal?: Abor
 /** Per stream (in the order given): how many packets, and the time from the first to the end of the last. */
 async function packetSpans(file: string, indices: number[], signal?: AbortSignal, limitSeconds?: number): Promise<Array<{ packets: number; seconds: number }>> {
   const spans = indices.map(() => ({ packets: 0, first: Infinity, end: -Infinity, tb: 0 }));
-  const child = spawn(
-    resolveTools().ffmpeg,
-    [
-      '-nostdin', '-hide_banner', '-loglevel', 'error',
-      ...inputArgs(file, limitSeconds ? ['-t', String(limitSeconds)] : []),
-      ...indices.flatMap((i) => ['-map', `0:${i}`]),
-      '-c', 'copy', '-f', 'framecrc', 'pipe:1',
-    ],
-    { stdio: ['ignore', 'pipe', 'ignore'] },
-  );
-  const done = exited(child, 'ffmpeg');
+  const args = [
+    '-nostdin', '-hide_banner', '-loglevel', 'error',
+    ...inputArgs(file, limitSeconds ? ['-t', String(limitSeconds)] : []),
+    ...indices.flatMap((i) => ['-map', `0:${i}`]),
+    '-c', 'copy', '-f', 'framecrc', 'pipe:1',
+  ];
+  const { exit } = await toolLines(resolveTools().ffmpeg, 'ffmpeg', args, signal, (line) => {
+    const tb = /^#tb (\d+): (\d+)\/(\d+)/.exec(line);
+    if (tb && spans[Number(tb[1])]) spans[Number(tb[1])].tb = Number(tb[2]) / Number(tb[3]);
+    if (line.startsWith('#')) return;
+    const [stream, , pts, duration] = line.split(',').map((v) => Number(v.trim()));
+    const span = spans[stream];
+    if (!span || !Number.isFinite(pts)) return;
+    span.packets++;
+    span.first = Math.min(span.first, pts);
+    span.end = Math.max(span.end, pts + (Number.isFinite(duration) ? duration : 0));
+  });
+  signal?.throwIfAborted();
+  if (exit!.code !== 0) throw new MediaError('cannot read the packets of the video streams', { cause: { file, exitCode: exit!.code } });
+  return spans.map((s) => ({ packets: s.packets, seconds: s.packets ? (s.end - s.first) * s.tb : 0 }));
+}
+
+/**
+ * Runs a tool whose stdout is read line by line (packet listings: cheap, no decoding), killed on
+ * abort or after PACKET_SCAN_TIMEOUT_MS. `onLine` returning false stops it early (`stopped`).
+ * A spawn failure rejects with the ToolError of exited().
+ */
+async function toolLines(cmd: string, tool: string, args: string[], signal: AbortSignal | undefined, onLine: (line: string) => boolean | void): Promise<{ exit?: Exit; stopped: boolean }> {
+  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'ignore'] });
+  const done = exited(child, tool);
   done.catch(() => {});
   const onAbort = () => kill(child);
   signal?.addEventListener('abort', onAbort, { once: true });
@@ -594,22 +613,9 @@ async function packetSpans(file: string, indices: number[], signal?: AbortSignal
     for await (const chunk of child.stdout! as AsyncIterable<Buffer>) {
       const lines = (rest + chunk.toString('latin1')).split('\n');
       rest = lines.pop()!;
-      for (const line of lines) {
-        const tb = /^#tb (\d+): (\d+)\/(\d+)/.exec(line);
-        if (tb && spans[Number(tb[1])]) spans[Number(tb[1])].tb = Number(tb[2]) / Number(tb[3]);
-        if (line.startsWith('#')) continue;
-        const [stream, , pts, duration] = line.split(',').map((v) => Number(v.trim()));
-        const span = spans[stream];
-        if (!span || !Number.isFinite(pts)) continue;
-        span.packets++;
-        span.first = Math.min(span.first, pts);
-        span.end = Math.max(span.end, pts + (Number.isFinite(duration) ? duration : 0));
-      }
+      for (const line of lines) if (onLine(line) === false) return { stopped: true };
     }
-    const exit = await done;
-    signal?.throwIfAborted();
-    if (exit.code !== 0) throw new MediaError('cannot read the packets of the video streams', { cause: { file, exitCode: exit.code } });
-    return spans.map((s) => ({ packets: s.packets, seconds: s.packets ? (s.end - s.first) * s.tb : 0 }));
+    return { exit: await done, stopped: false };
   } finally {
     clearTimeout(timer);
     signal?.removeEventListener('abort', onAbort);
@@ -870,17 +876,8 @@ interface PacketFrame {
  * alone; true when both pick the same frames. Reads `ffprobe -show_packets` as a stream.
  */
 async function scanPackets(file: string, select: string, tick: (pts: number) => number | undefined, signal?: AbortSignal): Promise<boolean> {
-  const child = spawn(
-    resolveTools().ffprobe,
-    ['-v', 'error', '-select_streams', select, '-show_entries', 'packet=pts,duration,flags', '-of', 'csv=p=0', ...inputArgs(file)],
-    { stdio: ['ignore', 'pipe', 'ignore'] },
-  );
-  const done = exited(child, 'ffprobe');
-  done.catch(() => {});
-  const onAbort = () => kill(child);
-  signal?.addEventListener('abort', onAbort, { once: true });
-  // Reading the packet index is cheap (no decoding); a file where it is not gives up the shortcut.
-  const timer = setTimeout(onAbort, PACKET_SCAN_TIMEOUT_MS);
+  // Reading the packet index is cheap (no decoding); a file where it is not gives up the shortcut
+  // (toolLines' timeout).
   // Packets come in decoding order; with B-frames presentation order differs by a few frames, so
   // frames are released in pts order through a small reorder window.
   const WINDOW = 32;
@@ -905,42 +902,30 @@ async function scanPackets(file: string, select: string, tick: (pts: number) => 
     if (f.key) lastKey = f;
     return true;
   };
-  try {
-    let rest = '';
-    for await (const chunk of child.stdout! as AsyncIterable<Buffer>) {
-      const lines = (rest + chunk.toString('latin1')).split('\n');
-      rest = lines.pop()!;
-      for (const line of lines) {
-        if (!line) continue;
-        const [pts, duration, flags = ''] = line.split(',');
-        if (!/^-?\d+$/.test(pts) || !/^\d+$/.test(duration) || flags.includes('D')) return false;
-        pending.push({ pts: Number(pts), duration: Number(duration), key: flags.startsWith('K') });
-        if (pending.length > WINDOW) {
-          pending.sort((a, b) => a.pts - b.pts);
-          if (!release(pending.shift()!)) return false;
-        }
-      }
+  const args = ['-v', 'error', '-select_streams', select, '-show_entries', 'packet=pts,duration,flags', '-of', 'csv=p=0', ...inputArgs(file)];
+  const { exit, stopped } = await toolLines(resolveTools().ffprobe, 'ffprobe', args, signal, (line) => {
+    if (!line) return;
+    const [pts, duration, flags = ''] = line.split(',');
+    if (!/^-?\d+$/.test(pts) || !/^\d+$/.test(duration) || flags.includes('D')) return false;
+    pending.push({ pts: Number(pts), duration: Number(duration), key: flags.startsWith('K') });
+    if (pending.length > WINDOW) {
+      pending.sort((a, b) => a.pts - b.pts);
+      if (!release(pending.shift()!)) return false;
     }
-    const exit = await done;
-    if (exit.code !== 0) return false;
-    pending.sort((a, b) => a.pts - b.pts);
-    for (const f of pending) if (!release(f)) return false;
-    if (!selected || !lastKey || first === undefined) return false;
-    // The end: ticks stop before the one holding the end of the last decoded frame.
-    const endFull = tick(selected.pts + selected.duration);
-    const endKey = tick(lastKey.pts + lastKey.duration);
-    if (endFull === undefined || endKey === undefined) return false;
-    const lastTick = tick(selected.pts)!;
-    if (lastTick < endFull && lastTick >= first && !selected.key) return false;
-    // Every pick is a keyframe, so a keyframe-only decode picks the same ones, provided it stops
-    // at the same tick (its end is the end of the last keyframe).
-    return endFull === endKey;
-  } finally {
-    clearTimeout(timer);
-    signal?.removeEventListener('abort', onAbort);
-    kill(child);
-    await done.catch(() => {});
-  }
+  });
+  if (stopped || exit!.code !== 0) return false;
+  pending.sort((a, b) => a.pts - b.pts);
+  for (const f of pending) if (!release(f)) return false;
+  if (!selected || !lastKey || first === undefined) return false;
+  // The end: ticks stop before the one holding the end of the last decoded frame.
+  const endFull = tick(selected.pts + selected.duration);
+  const endKey = tick(lastKey.pts + lastKey.duration);
+  if (endFull === undefined || endKey === undefined) return false;
+  const lastTick = tick(selected.pts)!;
+  if (lastTick < endFull && lastTick >= first && !selected.key) return false;
+  // Every pick is a keyframe, so a keyframe-only decode picks the same ones, provided it stops
+  // at the same tick (its end is the end of the last keyframe).
+  return endFull === endKey;
 }
 
 /**
