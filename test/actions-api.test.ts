@@ -9,7 +9,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { customLabelSet, labelSet } from '../indexer/actions';
 import type { Config } from '../indexer/config';
-import { openEngine, type OpenEngine } from '../indexer/engine';
+import { openEngine } from '../indexer/engine';
 import { indexTargets } from '../indexer/pipeline';
 import { retagAll, tagVideo } from '../indexer/tagging';
 import { TEST_COLORS } from '../indexer/testmodel/build';
@@ -21,7 +21,7 @@ import { uploadSlots } from '../app/lib/actions';
 import { runFfmpeg } from '../indexer/samples';
 import { getEngine } from '../app/lib/engine';
 import { makeColorVideo, makeTextFile, type RGB } from './fixtures/videos';
-import { REPO_ROOT, tempDir, testConfig } from './helpers';
+import { REPO_ROOT, tempDir, testConfig, resetAppEngine } from './helpers';
 
 const rgb = (name: string) => TEST_COLORS[name] as RGB;
 const COLOURS = ['red', 'green', 'blue', 'yellow', 'magenta'];
@@ -31,7 +31,6 @@ let uploads: string;
 const ids: Record<string, number> = {};
 const files: Record<string, string> = {};
 
-const singleton = globalThis as typeof globalThis & { __vidsearchEngine?: Promise<OpenEngine> };
 
 function post(body: unknown, headers: Record<string, string> = {}): Promise<Response> {
   return tag(new Request('http://localhost/api/actions', { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) }), { params: Promise.resolve({}) });
@@ -164,11 +163,7 @@ before(async () => {
   });
 });
 
-after(async () => {
-  const open = singleton.__vidsearchEngine;
-  singleton.__vidsearchEngine = undefined;
-  await (await open?.catch(() => undefined))?.close();
-});
+after(resetAppEngine);
 
 describe('POST /api/actions with a video id', () => {
   test('custom labels: the red video is "red"; blue→red→green per segment in order; the CLI\'s JSON', async () => {

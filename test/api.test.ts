@@ -8,7 +8,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Config } from '../indexer/config';
-import { openEngine, type OpenEngine } from '../indexer/engine';
+import { openEngine } from '../indexer/engine';
 import { resolveTools } from '../indexer/media';
 import { indexTargets } from '../indexer/pipeline';
 import { MAX_QUERY_CHARS } from '../indexer/search';
@@ -22,7 +22,7 @@ import { GET as videos } from '../app/api/videos/route';
 import { contentType, parseRange } from '../app/lib/stream';
 import { pruneThumbnails } from '../app/lib/thumbnails';
 import { makeColorVideo, makeTextFile, type RGB } from './fixtures/videos';
-import { REPO_ROOT, tempDir, testConfig } from './helpers';
+import { REPO_ROOT, tempDir, testConfig, resetAppEngine } from './helpers';
 
 type Handler = (req: Request, ctx: { params: Promise<{ id: string }> }) => Promise<Response>;
 
@@ -54,17 +54,9 @@ let lib: string;
 const ids: Record<string, number> = {};
 const files: Record<string, string> = {};
 
-// The web app's engine is a process-wide singleton opened from the environment on first use.
-const singleton = globalThis as typeof globalThis & { __vidsearchEngine?: Promise<OpenEngine> };
 function cliEnv(): NodeJS.ProcessEnv {
   const env: Record<string, string | undefined> = { PATH: process.env.PATH, VIDSEARCH_HOME: cfg.home, VIDSEARCH_MODEL: cfg.model, VIDSEARCH_THREADS: '1' };
   return env as NodeJS.ProcessEnv;
-}
-
-async function resetAppEngine(): Promise<void> {
-  const open = singleton.__vidsearchEngine;
-  singleton.__vidsearchEngine = undefined;
-  await (await open?.catch(() => undefined))?.close();
 }
 
 before(async () => {

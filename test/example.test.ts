@@ -18,7 +18,7 @@ import { TEST_COLORS } from '../indexer/testmodel/build';
 // A namespace import: each test (not the whole file) fails where a handler is missing.
 import * as searchRoute from '../app/api/search/route';
 import { makeColorVideo, makeRandomBytes, makeTextFile, type RGB } from './fixtures/videos';
-import { REPO_ROOT, tempDir, testConfig } from './helpers';
+import { REPO_ROOT, tempDir, testConfig, resetAppEngine } from './helpers';
 
 const rgb = (name: string) => TEST_COLORS[name] as RGB;
 const searchPost = (req: Request, ctx: { params: Promise<object> }) => (searchRoute as { POST?: typeof searchRoute.GET }).POST!(req, ctx);
@@ -29,7 +29,6 @@ let uploads: string;
 let pics: string;
 const ids: Record<string, number> = {};
 const files: Record<string, string> = {};
-const singleton = globalThis as typeof globalThis & { __vidsearchEngine?: Promise<OpenEngine> };
 
 async function get(url: string): Promise<{ status: number; body: any }> {
   const res = await searchRoute.GET(new Request(new URL(url, 'http://localhost')), { params: Promise.resolve({}) });
@@ -109,11 +108,7 @@ before(async () => {
   Object.assign(process.env, { VIDSEARCH_HOME: cfg.home, VIDSEARCH_MODEL: cfg.model, VIDSEARCH_THREADS: '1', VIDSEARCH_CACHE_DIR: cfg.cacheDir, VIDSEARCH_UPLOAD_DIR: uploads });
 });
 
-after(async () => {
-  const open = singleton.__vidsearchEngine;
-  singleton.__vidsearchEngine = undefined;
-  await (await open?.catch(() => undefined))?.close();
-});
+after(resetAppEngine);
 
 describe('more like this moment', () => {
   test('like a red moment: the other red moments first, the source segment and its neighbours never, its video last', async () => {

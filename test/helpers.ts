@@ -5,6 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { resolveConfig, type Config, type ConfigInput } from '../indexer/config';
 import { buildTestModel } from '../indexer/testmodel/build';
+import type { OpenEngine, OpenLibrary } from '../indexer/engine';
 
 export const REPO_ROOT = path.resolve(import.meta.dirname, '..');
 /** Committed test data (copied from reference sources, so tests never read outside the repository). */
@@ -33,4 +34,16 @@ const sharedCache = tempDir('vidsearch-cache-');
 export async function testConfig(overrides: ConfigInput = {}): Promise<Config> {
   const home = tempDir('vidsearch-home-');
   return resolveConfig({ home, model: await testModel(), threads: 1, cacheDir: sharedCache, ...overrides }, {});
+}
+
+// The web app's engine and library handles are process-wide singletons opened from the environment
+// on first use (app/lib/engine.ts); a test that changes the environment closes them first.
+const app = globalThis as typeof globalThis & { __vidsearchEngine?: Promise<OpenEngine>; __vidsearchLibrary?: Promise<OpenLibrary> };
+
+/** Closes the app's engine and library handles, so the next request opens them anew. */
+export async function resetAppEngine(): Promise<void> {
+  const open = [app.__vidsearchEngine, app.__vidsearchLibrary];
+  app.__vidsearchEngine = undefined;
+  app.__vidsearchLibrary = undefined;
+  for (const handle of open) await (await handle?.catch(() => undefined))?.close();
 }

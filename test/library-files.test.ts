@@ -17,7 +17,7 @@ import { GET as stream, HEAD as streamHead } from '../app/api/videos/[id]/stream
 import { GET as thumbnail } from '../app/api/videos/[id]/thumbnail/route';
 import { GET as videos } from '../app/api/videos/route';
 import { makeColorVideo, type RGB } from './fixtures/videos';
-import { tempDir, testConfig } from './helpers';
+import { tempDir, testConfig, resetAppEngine } from './helpers';
 
 type Handler = (req: Request, ctx: { params: Promise<{ id: string }> }) => Promise<Response>;
 
@@ -31,7 +31,6 @@ const ids: Record<string, number> = {};
 let farSkip: string | undefined;
 const files: Record<string, string> = {};
 
-const singleton = globalThis as typeof globalThis & { __vidsearchEngine?: Promise<OpenEngine> };
 
 async function call(handler: Handler, id: number, url = `/api/videos/${id}/stream`, method = 'GET'): Promise<Response> {
   return handler(new Request(new URL(url, 'http://localhost'), { method }), { params: Promise.resolve({ id: String(id) }) });
@@ -103,9 +102,7 @@ before(async () => {
   process.env.VIDSEARCH_THREADS = '1';
 });
 
-after(async () => {
-  await (await singleton.__vidsearchEngine?.catch(() => undefined))?.close();
-});
+after(resetAppEngine);
 
 describe('the stream and thumbnails serve library files only', () => {
   test('an unchanged indexed video: 200, its bytes, and a JPEG', async () => {

@@ -9,14 +9,14 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Config } from '../indexer/config';
-import { openEngine, type OpenEngine } from '../indexer/engine';
+import { openEngine } from '../indexer/engine';
 import { frames, probe, thumbnail } from '../indexer/media';
 import { runFfmpeg } from '../indexer/samples';
 import { indexTargets } from '../indexer/pipeline';
 import { TEST_COLORS } from '../indexer/testmodel/build';
 import { POST as tag } from '../app/api/actions/route';
 import { makeColorVideo, type RGB } from './fixtures/videos';
-import { REPO_ROOT, tempDir, testConfig } from './helpers';
+import { REPO_ROOT, tempDir, testConfig, resetAppEngine } from './helpers';
 
 const RED = TEST_COLORS.red as RGB;
 const NOT_PLAIN = /^not a video file: not a plain video container/;
@@ -29,7 +29,6 @@ let cfg: Config;
 /** An indexed video; the files below name it. */
 let red: string;
 
-const singleton = globalThis as typeof globalThis & { __vidsearchEngine?: Promise<OpenEngine> };
 
 before(async () => {
   const lib = tempDir('vidsearch-lib-');
@@ -51,11 +50,7 @@ before(async () => {
   });
 });
 
-after(async () => {
-  const open = singleton.__vidsearchEngine;
-  singleton.__vidsearchEngine = undefined;
-  await (await open?.catch(() => undefined))?.close();
-});
+after(resetAppEngine);
 
 async function upload(name: string, text: string): Promise<{ status: number; body: Record<string, unknown> }> {
   const fd = new FormData();
