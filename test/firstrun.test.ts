@@ -105,10 +105,14 @@ describe('the server downloads a missing default model', () => {
     const lost = p.state();
     assert.equal(lost.phase, 'downloading');
     assert.match(lost.message!, /connection .* was lost while downloading onnx\/text_model\.onnx/);
-    const before = lost.download!.bytesDone;
+    // What the cut file had received when the socket dropped: this host offers no ranges, so the
+    // next try starts that file again; how much arrived before the drop varies with timing.
+    const partial = Number(/the (\d+) bytes received are kept/.exec(lost.message!)?.[1]);
+    assert.ok(partial > 0, lost.message);
+    const finishedBefore = lost.download!.bytesDone - partial;
     await until('the next try', () => p.state().retryAt === undefined && (p.state().download?.bytesDone ?? 0) > 0);
     // The tokenizer and configs fetched before the cut are not counted again from zero.
-    assert.ok(p.state().download!.bytesDone >= before - 200_000, `${p.state().download!.bytesDone} after ${before}`);
+    assert.ok(p.state().download!.bytesDone >= finishedBefore, `${p.state().download!.bytesDone} after ${finishedBefore} in finished files`);
     await until('ready', () => p.state().phase === 'ready');
     assert.equal(host.gets.get('onnx/text_model.onnx'), 2);
     assert.equal(host.gets.get('tokenizer.json'), 1);
