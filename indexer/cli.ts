@@ -322,7 +322,8 @@ async function cmdSearch(args: string[]): Promise<number> {
   const offset = values.offset as string | undefined;
   const req = image === undefined ? parseSearchRequest({ q: query.trim() ? query : undefined, ...like, k, offset }) : { ...parseSearchRequest({ k }, ImageSearchFields), q: undefined, like: undefined, t: undefined, offset: 0 };
   if (image !== undefined && !fs.statSync(image, { throwIfNoEntry: false })?.isFile()) throw new UsageError(`no such file: ${image}`, { cause: { file: image } });
-  const engine = await openEngine(configFrom(values));
+  // One query per process: the text encoder is loaded lean (model.ts, oneQuery).
+  const engine = await openEngine(configFrom(values), { oneQuery: true });
   try {
     const res =
       image !== undefined ? await engine.searcher.searchImage(image, { k: req.k }) : req.like !== undefined ? await engine.searcher.searchLike(req.like, req.t!, { k: req.k, offset: req.offset }) : await engine.searcher.search(req.q!, { k: req.k, offset: req.offset });

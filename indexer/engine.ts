@@ -30,8 +30,8 @@ export interface OpenEngine extends Engine {
   close(): Promise<void>;
 }
 
-export async function loadConfiguredModel(cfg: Config): Promise<ClipModel> {
-  return loadModel({ ...cfg, hashCacheFile: path.join(cfg.home, 'model-hashes.json') });
+export async function loadConfiguredModel(cfg: Config, opts: { oneQuery?: boolean } = {}): Promise<ClipModel> {
+  return loadModel({ ...cfg, hashCacheFile: path.join(cfg.home, 'model-hashes.json'), mapped: { dir: path.join(cfg.home, 'onnx-mapped') }, oneQuery: opts.oneQuery });
 }
 
 /**
@@ -40,8 +40,11 @@ export async function loadConfiguredModel(cfg: Config): Promise<ClipModel> {
  * the index pooled another way (same model) re-pools it from the stored frame vectors first; a
  * reader pools nothing, so it searches the index as it was pooled (its identity says how).
  */
-export async function openEngine(cfg: Config, opts: { writer?: boolean; reindex?: boolean; onRepool?: RepoolProgress } = {}): Promise<OpenEngine> {
-  const model = await loadConfiguredModel(cfg);
+export async function openEngine(
+  cfg: Config,
+  opts: { writer?: boolean; reindex?: boolean; onRepool?: RepoolProgress; oneQuery?: boolean } = {},
+): Promise<OpenEngine> {
+  const model = await loadConfiguredModel(cfg, { oneQuery: opts.oneQuery });
   let pooling: PoolingStrategy;
   try {
     pooling = await loadPooling(cfg, model.dim);

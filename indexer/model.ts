@@ -14,6 +14,8 @@ import type { RawFrame } from './types';
 import { l2normalize } from './vectors';
 import { PROJECT_ROOT } from './paths';
 import { verifyModelFiles } from '../models/pull';
+import { GRAPH_FILE, mappedCopy } from './onnx-external';
+import { logOnce } from './log-once';
 
 export interface ModelIdentity {
   name: string;
@@ -239,14 +241,17 @@ async function createSession(
   optionalIn: string[],
   expectOut: string,
   where: 'here' | 'worker' = 'here',
+  prepack = true,
 ): Promise<Session> {
   let session: Session;
   try {
-    const options: ort.InferenceSession.SessionOptions = { intraOpNumThreads: threads, interOpNumThreads: 1, graphOptimizationLevel: 'all' };
+    const extra: Record<string, unknown> = {};
+    if (!prepack) extra.disable_prepacking = '1';
     // The worker's session shares the cores with ffmpeg decoding the next frames: threads that
     // spin-wait between operators burn CPU the decoder needs. Alone it makes no difference to speed
     // (bench/); on a busy 2-core machine it used less CPU for the same batches.
-    if (where === 'worker') options.extra = { session: { intra_op: { allow_spinning: '0' } } };
+    if (where === 'worker') extra.intra_op = { allow_spinning: '0' };
+    const options: ort.InferenceSession.SessionOptions = { intraOpNumThreads: threads, interOpNumThreads: 1, graphOptimizationLevel: 'all', extra: { session: extra } };
     session = where === 'worker' ? await WorkerSession.create(file, options) : await ort.InferenceSession.create(file, options);
   } catch (err) {
     throw new ModelError(`cannot load ${file}: ${errorMessage(err)}; the file may be truncated or not an ONNX model: ${PULL_HINT}`, {
@@ -271,7 +276,20 @@ export interface LoadModelOptions extends Pick<Config, 'model' | 'modelsDir' | '
   /** where to cache file hashes between runs (usually the data directory) */
   hashCacheFile?: string;
   batchSize?: number;
+  /**
+   * Where to keep a copy of the text encoder with its weights beside the graph (onnx-external.ts),
+   * for text encoders of at least `minBytes` (default 16 MB: a test model is not worth a copy).
+   */
+  mapped?: { dir: string; minBytes?: number };
+  /**
+   * The process encodes one query and exits (a CLI search): the text encoder skips pre-packing its
+   * weights, which costs more load time and memory than it saves on one query (ViT-B/32: load
+   * 0.21 → 0.08 s and 238 → 86 MB, encode 31 → 74 ms; npm run bench -- --only=cli).
+   */
+  oneQuery?: boolean;
 }
+
+const MAP_MIN_BYTES = 16 * 1024 * 1024;
 
 /**
  * The model folder and the files it must hold, without loading anything: a cheap check for
@@ -297,99 +315,137 @@ export async function loadModel(opts: LoadModelOptions): Promise<ClipModel> {
   const files = modelFiles(opts.variant);
   await verifyModelFiles(dir, required);
 
-  const config = readJson(dir, 'config.json');
-  const pre = readJson(dir, 'preprocessor_config.json');
-  const tokenizerJson = readJson(dir, 'tokenizer.json');
-  const tokenizerConfig = fs.existsSync(path.join(dir, 'tokenizer_config.json')) ? readJson(dir, 'tokenizer_config.json') : {};
-
-  const dim = config.projection_dim;
-  if (!Number.isInteger(dim) || dim <= 0) {
-    throw new ModelError(`${path.join(dir, 'config.json')} has no projection_dim (the vector size)`, { cause: { dir, field: 'projection_dim' } });
-  }
-  const contextLength = config.text_config?.max_position_embeddings ?? tokenizerConfig.model_max_length ?? 77;
-  const size = sideOf(pre.crop_size) ?? sideOf(pre.size) ?? config.vision_config?.image_size;
-  if (!Number.isInteger(size) || size <= 0) {
-    throw new ModelError(`${path.join(dir, 'preprocessor_config.json')} has no crop_size/size (the input size)`, { cause: { dir } });
-  }
-  const image: ImageSpec = {
-    size,
-    mean: triple(pre.image_mean ?? [0.48145466, 0.4578275, 0.40821073], 'image_mean', 'preprocessor_config.json'),
-    std: triple(pre.image_std ?? [0.26862954, 0.26130258, 0.27577711], 'image_std', 'preprocessor_config.json'),
-  };
-  let tokenizer: TextTokenizer;
-  try {
-    tokenizer = new TextTokenizer(tokenizerJson, tokenizerConfig, contextLength);
-  } catch (err) {
-    throw new ModelError(`cannot read ${path.join(dir, 'tokenizer.json')}: ${errorMessage(err)}`, { cause: { dir } });
-  }
-
   // Each encoder is loaded when first used: a search needs only the text encoder, and loading the
   // image encoder it never runs cost a CLI search about a second and 600 MB with ViT-B/32
   // (npm run bench -- --only=cli). Loading errors (a truncated file, inputs named off-contract)
   // are the same ModelErrors, raised by the first encode instead of by loadModel.
   // The image encoder runs in a worker thread so that indexing can decode while it infers.
   const vision = lazySession(() => createSession(path.join(dir, files.vision), opts.threads, ['pixel_values'], [], 'image_embeds', 'worker'));
-  const text = lazySession(() => createSession(path.join(dir, files.text), opts.threads, ['input_ids'], ['attention_mask'], 'text_embeds'));
   const hashes: Record<string, string> = {};
   for (const f of [files.vision, files.text]) hashes[f] = await fileHash(path.join(dir, f), opts.hashCacheFile);
-  const identity: ModelIdentity = {
-    name: String(config._name_or_path || path.basename(dir)),
-    variant: opts.variant,
-    dim,
-    files: hashes,
-  };
-  const batchSize = opts.batchSize ?? 16;
-
-  const rows = (data: Float32Array, n: number): Float32Array[] => {
-    if (data.length !== n * dim) {
-      throw new ModelError(`model output has ${data.length / n} values per item, config.json says projection_dim ${dim}`, { cause: { dir } });
-    }
-    return Array.from({ length: n }, (_, i) => l2normalize(data.subarray(i * dim, (i + 1) * dim)));
-  };
-
-  const timings: ModelTimings = { images: 0, preprocessMs: 0, inferenceMs: 0, texts: 0, textMs: 0 };
-
-  return {
-    dir,
-    identity,
-    dim,
-    image,
-    contextLength,
-    tokenizer,
-    timings,
-    async encodeImages(frames) {
-      const out: Float32Array[] = [];
-      for (let i = 0; i < frames.length; i += batchSize) {
-        const chunk = frames.slice(i, i + batchSize);
-        const t0 = performance.now();
-        const pixels = new ort.Tensor('float32', normalizeFrames(chunk, image), [chunk.length, 3, size, size]);
-        const session = await vision.get();
-        const t1 = performance.now();
-        const result = await session.run({ pixel_values: pixels });
-        timings.preprocessMs += t1 - t0;
-        timings.inferenceMs += performance.now() - t1;
-        timings.images += chunk.length;
-        out.push(...rows(result.image_embeds.data as Float32Array, chunk.length));
+  const text = lazySession(async () => {
+    const file = path.join(dir, files.text);
+    const open = (f: string) => createSession(f, opts.threads, ['input_ids'], ['attention_mask'], 'text_embeds', opts.oneQuery ? 'worker' : 'here', !opts.oneQuery);
+    const mapped = opts.mapped && fs.statSync(file).size >= (opts.mapped.minBytes ?? MAP_MIN_BYTES) ? mappedText(file, hashes[files.text]!, opts.mapped.dir) : undefined;
+    if (mapped) {
+      try {
+        return await open(mapped);
+      } catch (err) {
+        // A damaged copy is only a cache: drop it, the original still loads (or says what is wrong).
+        logOnce(`mapped:${mapped}`, `vidsearch: the mapped copy ${mapped} of ${file} did not load (${errorMessage(err)}); loading the original, a new copy is made next time`);
+        fs.rmSync(path.dirname(mapped), { recursive: true, force: true });
       }
-      return out;
-    },
-    async encodeTexts(texts) {
-      if (texts.length === 0) return [];
-      const t0 = performance.now();
-      const session = await text.get();
-      const t = tokenizer.batch(texts);
-      // Feed exactly what the graph declares: some exports take no attention_mask.
-      const feeds: Record<string, ort.Tensor> = { input_ids: new ort.Tensor('int64', t.ids, [t.batch, t.length]) };
-      if (session.inputNames.includes('attention_mask')) feeds.attention_mask = new ort.Tensor('int64', t.mask, [t.batch, t.length]);
-      const result = await session.run(feeds);
-      timings.textMs += performance.now() - t0;
-      timings.texts += t.batch;
-      return rows(result.text_embeds.data as Float32Array, t.batch);
-    },
-    async close() {
-      await Promise.all([vision.release(), text.release()]);
-    },
-  };
+    }
+    return open(file);
+  });
+  // A one-query process needs the text encoder at once: loading it in a worker thread overlaps
+  // the tokenizer, the store and the index opening on the main thread. An error waits for the
+  // encode that needs it.
+  if (opts.oneQuery) text.get().catch(() => {});
+  try {
+    return await describe();
+  } catch (err) {
+    await Promise.all([vision.release(), text.release()]);
+    throw err;
+  }
+
+  // What the folder's JSON files say: read while the text encoder loads (oneQuery).
+  async function describe(): Promise<ClipModel> {
+    const config = readJson(dir, 'config.json');
+    const pre = readJson(dir, 'preprocessor_config.json');
+    const tokenizerJson = readJson(dir, 'tokenizer.json');
+    const tokenizerConfig = fs.existsSync(path.join(dir, 'tokenizer_config.json')) ? readJson(dir, 'tokenizer_config.json') : {};
+
+    const dim = config.projection_dim;
+    if (!Number.isInteger(dim) || dim <= 0) {
+      throw new ModelError(`${path.join(dir, 'config.json')} has no projection_dim (the vector size)`, { cause: { dir, field: 'projection_dim' } });
+    }
+    const contextLength = config.text_config?.max_position_embeddings ?? tokenizerConfig.model_max_length ?? 77;
+    const size = sideOf(pre.crop_size) ?? sideOf(pre.size) ?? config.vision_config?.image_size;
+    if (!Number.isInteger(size) || size <= 0) {
+      throw new ModelError(`${path.join(dir, 'preprocessor_config.json')} has no crop_size/size (the input size)`, { cause: { dir } });
+    }
+    const image: ImageSpec = {
+      size,
+      mean: triple(pre.image_mean ?? [0.48145466, 0.4578275, 0.40821073], 'image_mean', 'preprocessor_config.json'),
+      std: triple(pre.image_std ?? [0.26862954, 0.26130258, 0.27577711], 'image_std', 'preprocessor_config.json'),
+    };
+    let tokenizer: TextTokenizer;
+    try {
+      tokenizer = new TextTokenizer(tokenizerJson, tokenizerConfig, contextLength);
+    } catch (err) {
+      throw new ModelError(`cannot read ${path.join(dir, 'tokenizer.json')}: ${errorMessage(err)}`, { cause: { dir } });
+    }
+
+    const identity: ModelIdentity = {
+      name: String(config._name_or_path || path.basename(dir)),
+      variant: opts.variant,
+      dim,
+      files: hashes,
+    };
+    const batchSize = opts.batchSize ?? 16;
+
+    const rows = (data: Float32Array, n: number): Float32Array[] => {
+      if (data.length !== n * dim) {
+        throw new ModelError(`model output has ${data.length / n} values per item, config.json says projection_dim ${dim}`, { cause: { dir } });
+      }
+      return Array.from({ length: n }, (_, i) => l2normalize(data.subarray(i * dim, (i + 1) * dim)));
+    };
+
+    const timings: ModelTimings = { images: 0, preprocessMs: 0, inferenceMs: 0, texts: 0, textMs: 0 };
+
+    return {
+      dir,
+      identity,
+      dim,
+      image,
+      contextLength,
+      tokenizer,
+      timings,
+      async encodeImages(frames) {
+        const out: Float32Array[] = [];
+        for (let i = 0; i < frames.length; i += batchSize) {
+          const chunk = frames.slice(i, i + batchSize);
+          const t0 = performance.now();
+          const pixels = new ort.Tensor('float32', normalizeFrames(chunk, image), [chunk.length, 3, size, size]);
+          const session = await vision.get();
+          const t1 = performance.now();
+          const result = await session.run({ pixel_values: pixels });
+          timings.preprocessMs += t1 - t0;
+          timings.inferenceMs += performance.now() - t1;
+          timings.images += chunk.length;
+          out.push(...rows(result.image_embeds.data as Float32Array, chunk.length));
+        }
+        return out;
+      },
+      async encodeTexts(texts) {
+        if (texts.length === 0) return [];
+        const t0 = performance.now();
+        const session = await text.get();
+        const t = tokenizer.batch(texts);
+        // Feed exactly what the graph declares: some exports take no attention_mask.
+        const feeds: Record<string, ort.Tensor> = { input_ids: new ort.Tensor('int64', t.ids, [t.batch, t.length]) };
+        if (session.inputNames.includes('attention_mask')) feeds.attention_mask = new ort.Tensor('int64', t.mask, [t.batch, t.length]);
+        const result = await session.run(feeds);
+        timings.textMs += performance.now() - t0;
+        timings.texts += t.batch;
+        return rows(result.text_embeds.data as Float32Array, t.batch);
+      },
+      async close() {
+        await Promise.all([vision.release(), text.release()]);
+      },
+    };
+  }
+}
+
+/** The mapped copy's graph file, or undefined (with a note) where it cannot be made: a full disk, a read-only data directory. */
+function mappedText(file: string, sha256: string, cacheDir: string): string | undefined {
+  try {
+    return path.join(mappedCopy(file, sha256, cacheDir), GRAPH_FILE);
+  } catch (err) {
+    logOnce(`mapped:${file}`, `vidsearch: cannot keep a mapped copy of ${file} in ${cacheDir} (${errorMessage(err)}): the text encoder loads from the original, more slowly`);
+    return undefined;
+  }
 }
 
 /**

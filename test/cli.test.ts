@@ -117,3 +117,27 @@ describe('vidsearch CLI', () => {
     assert.match(r.stderr, /model not found at \/nowhere\/model: run `vidsearch models pull`/);
   });
 });
+
+describe('the compiled CLI (bin/vidsearch.js)', () => {
+  const bundle = path.join(REPO_ROOT, 'dist', 'cli.mjs');
+  test('runs one bundle, made again when a source is newer; the sources run as they are on request', () => {
+    assert.equal(vidsearch(['--help']).code, 0);
+    const inputs: string[] = JSON.parse(fs.readFileSync(`${bundle}.inputs.json`, 'utf8'));
+    assert.ok(inputs.some((f) => f.endsWith('cli.ts')), inputs.join(', '));
+    // An edited source (here: only its time) makes the next command rebuild before it runs.
+    const source = path.join(REPO_ROOT, inputs[inputs.length - 1]!);
+    const { atime, mtime } = fs.statSync(source);
+    const built = fs.statSync(bundle).mtimeMs;
+    const later = new Date(built + 1);
+    try {
+      fs.utimesSync(source, later, later);
+      assert.equal(vidsearch(['--help']).code, 0);
+      assert.ok(fs.statSync(bundle).mtimeMs > built, 'the bundle was made again');
+    } finally {
+      fs.utimesSync(source, atime, mtime);
+    }
+    const r = vidsearch(['--help'], { VIDSEARCH_CLI_SOURCES: '1' });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /search a video library/);
+  });
+});

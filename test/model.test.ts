@@ -141,3 +141,41 @@ test('model errors say what is wrong and how to fix it', async () => {
   await assert.rejects(wrongModel.encodeImages([solidFrame(224, [255, 0, 0])]), (e: Error) => e instanceof ModelError && /declares inputs \[pixels\]/.test(e.message) && /pixel_values/.test(e.message));
   await wrongModel.close();
 });
+
+// The text encoder with its weights beside the graph (onnx-external.ts), mapped instead of copied,
+// and loaded lean for a one-query process: the same vectors as the original file gives.
+test('a mapped copy of the text encoder, made once and loaded lean, encodes exactly as the original', async () => {
+  const model = await testModel();
+  const mappedDir = tempDir('vidsearch-mapped-');
+  const texts = ['a photo of red', 'blue', 'something else entirely'];
+  const plain = await load(model);
+  const expected = await plain.encodeTexts(texts);
+  await plain.close();
+  for (const oneQuery of [false, true]) {
+    const m = await loadModel({ model, modelsDir: '/nonexistent', variant: 'fp32', threads: 1, mapped: { dir: mappedDir, minBytes: 0 }, oneQuery });
+    const got = await m.encodeTexts(texts);
+    await m.close();
+    assert.deepEqual(got.map((v) => Array.from(v)), expected.map((v) => Array.from(v)), `oneQuery ${oneQuery}`);
+  }
+  const copies = fs.readdirSync(mappedDir);
+  assert.equal(copies.length, 1, `one copy: ${copies}`);
+  const copy = path.join(mappedDir, copies[0]!);
+  assert.ok(fs.statSync(path.join(copy, 'model.weights')).size > 0);
+  // The graph alone is small: the weights are out of it.
+  assert.ok(fs.statSync(path.join(copy, 'model.onnx')).size < fs.statSync(path.join(model, 'onnx', 'text_model.onnx')).size / 2);
+
+  // A damaged copy is dropped and the original loads, with the same answers.
+  fs.truncateSync(path.join(copy, 'model.weights'), 16);
+  const m = await loadModel({ model, modelsDir: '/nonexistent', variant: 'fp32', threads: 1, mapped: { dir: mappedDir, minBytes: 0 } });
+  assert.deepEqual(Array.from((await m.encodeTexts(texts))[0]!), Array.from(expected[0]!));
+  await m.close();
+  assert.ok(!fs.existsSync(copy), 'the damaged copy is removed');
+});
+
+test('no mapped copy where it cannot be written: the original loads', async () => {
+  const blocked = path.join(tempDir('vidsearch-mapped-'), 'file');
+  fs.writeFileSync(blocked, 'not a folder');
+  const m = await loadModel({ model: await testModel(), modelsDir: '/nonexistent', variant: 'fp32', threads: 1, mapped: { dir: blocked, minBytes: 0 }, oneQuery: true });
+  assert.equal((await m.encodeTexts(['red'])).length, 1);
+  await m.close();
+});
