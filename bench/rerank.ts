@@ -14,7 +14,7 @@ import { resolveConfig } from '../indexer/services/config';
 import { loadConfiguredModel, openEngine, type OpenEngine } from '../indexer/services/engine';
 import { indexTargets } from '../indexer/services/pipeline';
 import { PROJECT_ROOT } from '../indexer/io/files/paths';
-import { rerankCandidates } from '../indexer/core/rerank';
+import { rerankCandidates } from '../indexer/services/rerank';
 import { buildTestModel } from '../indexer/testkit/build';
 import { makeMomentLibrary } from '../indexer/testkit/moments';
 import { ensureBenchModel } from './clip-b32';

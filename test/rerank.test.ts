@@ -12,7 +12,7 @@ import { openEngine, type OpenEngine } from '../indexer/services/engine';
 import { evaluate, rankOf, readCaptions, retrievalMetrics } from '../indexer/services/eval';
 import { indexTargets } from '../indexer/services/pipeline';
 import { packBestFrame, packFrames, packRescore, packScore, readPack, unpackFrames } from '../indexer/core/framepack';
-import { compareCandidates, meanScore, queryAdaptiveScore, rerankCandidates, topCandidateIds, type RerankCandidate } from '../indexer/core/rerank';
+import { compareCandidates, meanScore, queryAdaptiveScore, rerankCandidates, topCandidateIds, type RerankCandidate } from '../indexer/services/rerank';
 import { repoolLibrary } from '../indexer/services/repool';
 import { makeMomentLibrary, type MomentCase } from '../indexer/testkit/moments';
 import { REPO_ROOT, tempDir, testConfig, testModel } from './helpers';

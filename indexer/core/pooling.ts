@@ -1,7 +1,6 @@
 // Frames → segments → pooled vectors, CLIP4Clip-style. Pooling is a named strategy so a learned
 // temporal pooler can stand beside parameter-free mean pooling.
-import type { PoolingName } from '../services/config';
-import type { SegmentVectors } from './types';
+import type { PoolingName, SegmentVectors } from './types';
 import { l2normalize } from './vectors';
 
 export interface TimedVector {

@@ -10,11 +10,11 @@
 // softmax(0.1 × 100 × cos) = softmax(cos / 0.1): τ = 0.1 on cosine similarities (config
 // rerankTemperature, VIDSEARCH_RERANK_TAU). With real CLIP, frame-query cosines inside a segment
 // differ by a few hundredths, so this re-weights gently; with a clear match it picks the moment.
-import type { Config } from '../services/config';
-import { DEFAULT_RERANK_TEMPERATURE } from '../services/config';
-import { packRescore, type PackedFrames } from './framepack';
-import type { FrameRecord, Store } from '../io/db/store';
 import { dot } from './vectors';
+
+// Bain et al. 2022 (query scoring): softmax over frame-query similarities at temperature 0.1, i.e.
+// 0.1 × CLIP's logits (logit scale 100 × cosine) = cosine / 0.1.
+export const DEFAULT_RERANK_TEMPERATURE = 0.1;
 
 export interface RerankSettings {
   enabled: boolean;
@@ -25,10 +25,6 @@ export interface RerankSettings {
 }
 
 export const DEFAULT_RERANK: RerankSettings = { enabled: true, temperature: DEFAULT_RERANK_TEMPERATURE, k: 100 };
-
-export function rerankSettings(cfg: Pick<Config, 'rerank' | 'rerankTemperature' | 'rerankK'>): RerankSettings {
-  return { enabled: cfg.rerank, temperature: cfg.rerankTemperature, k: cfg.rerankK };
-}
 
 /**
  * cos(query, softmax(query·f / τ)-weighted mean of the frames). `query` and the frames are unit
@@ -100,44 +96,6 @@ export function compareCandidates(a: RerankCandidate, b: RerankCandidate): numbe
   return Number(b.rescored ?? false) - Number(a.rescored ?? false) || b.score - a.score;
 }
 
-/**
- * Re-scores the best `settings.k` candidates (by their HNSW score, across videos) in place, and
- * sorts each video's list with compareCandidates. The searcher over-fetches from HNSW until it has
- * enough distinct videos; the candidates beyond the top K only fill the list, in HNSW order, so a
- * query costs K re-scorings however many segments it had to look through. Reads each candidate's
- * packed frames (one row per segment, framepack.ts), or its Frame rows where the index has no
- * pack yet; a segment whose frames are gone keeps its score.
- */
-export async function rerankCandidates(
-  store: Pick<Store, 'segmentPacks' | 'segmentFrames'>,
-  query: Float32Array,
-  byVideo: Map<number, RerankCandidate[]>,
-  settings: Pick<RerankSettings, 'temperature'> & { k?: number },
-  /** packs already read by the caller (the searcher reads them once for re-ranking and moments) */
-  preloaded?: Map<number, PackedFrames>,
-): Promise<void> {
-  const all = bestCandidates(byVideo, settings.k ?? Infinity);
-  const packs = preloaded ?? (await store.segmentPacks(all.flatMap(({ c }) => (c.id === undefined ? [] : [c.id]))));
-  const unpacked = all.filter(({ c }) => c.id === undefined || !packs.has(c.id));
-  const frames = unpacked.length ? await store.segmentFrames(unpacked.map(({ videoId, c }) => ({ videoId, idx: c.idx }))) : new Map<string, FrameRecord[]>();
-  for (const { videoId, c } of all) {
-    c.rescored = true;
-    const pack = c.id === undefined ? undefined : packs.get(c.id);
-    if (pack) {
-      const r = packRescore(query, pack, settings.temperature);
-      c.score = r.score;
-      c.bestTime = r.bestTime;
-      continue;
-    }
-    const f = frames.get(`${videoId}:${c.idx}`);
-    if (f?.length) {
-      c.score = queryAdaptiveScore(query, f.map((x) => x.vector), settings.temperature);
-      c.bestTime = bestFrameTime(query, f);
-    }
-  }
-  for (const list of byVideo.values()) list.sort(compareCandidates);
-}
-
 /** The time of the frame most similar to the query (frames in time order; the first wins ties). */
 export function bestFrameTime(query: Float32Array, frames: Array<{ time: number; vector: Float32Array }>): number | undefined {
   let best = -Infinity;
@@ -153,7 +111,7 @@ export function bestFrameTime(query: Float32Array, frames: Array<{ time: number;
 }
 
 /** The best `k` candidates by score across videos: the ones rerankCandidates re-scores. */
-function bestCandidates<C extends { score: number }>(byVideo: Map<number, C[]>, k: number): Array<{ videoId: number; c: C }> {
+export function bestCandidates<C extends { score: number }>(byVideo: Map<number, C[]>, k: number): Array<{ videoId: number; c: C }> {
   return [...byVideo]
     .flatMap(([videoId, list]) => list.map((c) => ({ videoId, c })))
     .sort((a, b) => b.c.score - a.c.score)

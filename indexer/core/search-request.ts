@@ -2,9 +2,13 @@
 // take it: one zod schema over string inputs (a query string, flags), so that the two accept and
 // refuse the same things with the same messages.
 import { z } from 'zod';
-import { MAX_LABEL_CHARS } from '../services/actions';
+import { MAX_LABEL_CHARS } from './labels';
 import { UsageError } from './errors';
-import { MAX_K, MAX_OFFSET, MAX_QUERY_CHARS } from '../services/search';
+
+export const MAX_QUERY_CHARS = 1000;
+export const MAX_K = 200;
+/** Pages reach this deep at most: a page needs the search to rank every video before it. */
+export const MAX_OFFSET = 1000;
 
 const quoted = (value: string) => JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
 

@@ -58,3 +58,6 @@ export interface SegmentVectors {
 }
 
 export type VideoStatus = 'pending' | 'indexed' | 'failed';
+
+export type ModelVariant = 'fp32' | 'quantized' | 'fp16';
+export type PoolingName = 'mean' | 'transformer';

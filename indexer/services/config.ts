@@ -5,8 +5,11 @@ import path from 'node:path';
 import { UsageError } from '../core/errors';
 import { DEFAULT_MODELS_DIR, PROJECT_ROOT } from '../io/files/paths';
 
-export type ModelVariant = 'fp32' | 'quantized' | 'fp16';
-export type PoolingName = 'mean' | 'transformer';
+import type { ModelVariant, PoolingName } from '../core/types';
+import { DEFAULT_RERANK_TEMPERATURE } from '../core/rerank';
+
+export type { ModelVariant, PoolingName } from '../core/types';
+export { DEFAULT_RERANK_TEMPERATURE } from '../core/rerank';
 
 export interface Config {
   /** data directory: database, HNSW index, thumbnails, lock */
@@ -65,9 +68,6 @@ export const DEFAULT_HOME = path.join(PROJECT_ROOT, 'data');
 // 10 s at 1 fps: close to CLIP4Clip's 12 frames a clip, short enough that a moment is not diluted
 // by the rest of a long shot; the best frame inside the segment gives the finer position.
 export const DEFAULT_SEGMENT_SECONDS = 10;
-// Bain et al. 2022 (query scoring): softmax over frame-query similarities at temperature 0.1, i.e.
-// 0.1 × CLIP's logits (logit scale 100 × cosine) = cosine / 0.1. See indexer/core/rerank.ts.
-export const DEFAULT_RERANK_TEMPERATURE = 0.1;
 export const DEFAULT_UPLOAD_MAX_MB = 512;
 export const DEFAULT_UPLOAD_MAX_SECONDS = 600;
 // 1,000 custom labels × 28 templates of 512-d vectors take 57 MB; 256 MB keeps the shipped sets

@@ -9,7 +9,7 @@ import { activeLabelSet, type Engine } from './pipeline';
 import type { PoolingStrategy } from '../core/pooling';
 import { loadPooling } from './pooler';
 import { repoolLibrary, type RepoolProgress, type RepoolReport } from './repool';
-import { rerankSettings } from '../core/rerank';
+import { rerankSettings } from './rerank';
 import { Searcher } from './search';
 import { Store, identityKey, type StoreIdentity, type VideoRecord } from '../io/db/store';
 

@@ -3,13 +3,14 @@
 import path from 'node:path';
 import { MIN_EF } from '../io/ann/ann';
 import { NotFoundError, UsageError } from '../core/errors';
+import { MAX_K, MAX_OFFSET, MAX_QUERY_CHARS } from '../core/search-request';
 import type { ClipModel } from '../io/onnx/model';
 import { labelSetFromSpec } from './actions';
 import { packBestFrame, type PackedFrames } from '../core/framepack';
 import { decodeImage } from '../io/ffmpeg/media';
 import type { FrameRecord, SegmentRecord, Store, TagRecord } from '../io/db/store';
 import { dot } from '../core/vectors';
-import { bestFrameTime, compareCandidates, DEFAULT_RERANK, rerankCandidates, topCandidateIds, type RerankSettings } from '../core/rerank';
+import { bestFrameTime, compareCandidates, DEFAULT_RERANK, rerankCandidates, topCandidateIds, type RerankSettings } from './rerank';
 import { backgroundOf, closeMatchLine, isCloseMatch, matchScore, standardScore, type Background } from '../core/relevance';
 
 export interface Moment {
@@ -95,10 +96,7 @@ interface Candidate {
   bestTime?: number;
 }
 
-export const MAX_QUERY_CHARS = 1000;
-export const MAX_K = 200;
-/** Pages reach this deep at most: a page needs the search to rank every video before it. */
-export const MAX_OFFSET = 1000;
+export { MAX_K, MAX_OFFSET, MAX_QUERY_CHARS } from '../core/search-request';
 /** Segment vectors a query's background is measured on (relevance.ts): about 1 ms a query at 512-d (measured on 10,000 segments, 2 busy cores). */
 export const BACKGROUND_SAMPLE = 1024;
 
