@@ -6,10 +6,7 @@ import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { resolveConfig, resolveServerConfig, type Config, type ServerConfig } from '../indexer/services/config';
-import { errorMessage } from '../indexer/core/errors';
-import { PROJECT_ROOT } from '../indexer/io/files/paths';
-import { Store } from '../indexer/io/db/store';
+import { resolveConfig, resolveServerConfig, type Config, type ServerConfig, errorMessage, PROJECT_ROOT, Store } from '../indexer/index';
 
 const NEXT_BIN = createRequire(path.join(PROJECT_ROOT, 'package.json')).resolve('next/dist/bin/next');
 // What the server bundle is built from; data, tests and scripts are not part of it.

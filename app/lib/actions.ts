@@ -2,10 +2,7 @@
 // encoder's line, temporary disk), and how a label set is named and explained on the pages.
 import crypto from 'node:crypto';
 import os from 'node:os';
-import { LOW_CONFIDENCE, labelSet, lowConfidence, type LabelSet } from '@/indexer/services/actions';
-import { resolveConfig, type Config } from '@/indexer/services/config';
-import type { OpenEngine } from '@/indexer/services/engine';
-import { activeLabelSet } from '@/indexer/services/pipeline';
+import { LOW_CONFIDENCE, labelSet, lowConfidence, type LabelSet, resolveConfig, type Config, type OpenEngine, activeLabelSet } from '@/indexer';
 import { HttpError } from '@/app/lib/http';
 import { Slots } from '@/app/lib/slots';
 
@@ -152,7 +149,7 @@ export function shippedLabelSets(names: readonly string[]) {
 }
 
 export const isLowConfidence = lowConfidence;
-export { confidentTag } from '@/indexer/services/actions';
+export { confidentTag } from '@/indexer';
 
 /** The caveat every view of tags carries. */
 export function relativeScoresNote(labels: LibraryLabels | null): string {

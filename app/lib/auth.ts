@@ -14,7 +14,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import type http from 'node:http';
 import path from 'node:path';
-import { isLoopbackHost, type ServerConfig } from '@/indexer/services/config';
+import { isLoopbackHost, type ServerConfig } from '@/indexer/settings';
 
 export const SESSION_COOKIE = 'vidsearch_session';
 export const SESSION_SECONDS = 30 * 24 * 3600;

@@ -1,5 +1,5 @@
 // Display formatting shared by server pages and client leaves; pure, so both can import it.
-import type { FileState } from '@/indexer/services/engine';
+import type { FileState } from '@/indexer/client';
 
 /** 75.4 → "1:15"; 3725 → "1:02:05". Seconds are floored: a moment at 4.9 s shows where it starts. */
 export function clock(seconds: number): string {

@@ -1,8 +1,7 @@
 // The HTTP side shared by the route handlers: query and path parsing (zod), JSON responses, and
 // the one place where the engine's typed errors become status codes.
 import { z } from 'zod';
-import { logOnce } from '@/indexer/io/files/log-once';
-import { intParam, secondsParam } from '@/indexer/core/search-request';
+import { logOnce, intParam, secondsParam } from '@/indexer';
 
 /** A failure that already knows its status (unknown id, file gone from disk), and maybe headers. */
 export class HttpError extends Error {

@@ -9,7 +9,7 @@
 // its `query` naming the picture. The upload follows /api/actions' rules (app/lib/upload.ts): a
 // place in line and temporary space taken before the body is read, size-limited, its type told by
 // its content (ffmpeg's picture demuxers only), a private temporary file, always removed.
-import { ImageSearchFields, parseSearchRequest, SearchRequest } from '@/indexer/core/search-request';
+import { ImageSearchFields, parseSearchRequest, SearchRequest } from '@/indexer';
 import { requireToken, uploadLimits } from '@/app/lib/actions';
 import { getEngine } from '@/app/lib/engine';
 import { HttpError, handle, json, parseQuery } from '@/app/lib/http';
