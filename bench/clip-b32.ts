@@ -6,8 +6,8 @@
 // quantized` can be measured beside fp32.
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { CLIP_TOKENIZER_CONFIG, CLIP_TOKENIZER_JSON, clipPreprocessorConfig } from '../indexer/testmodel/clip-files';
-import { GraphBuilder, type Tensor } from '../indexer/onnx-writer';
+import { CLIP_TOKENIZER_CONFIG, CLIP_TOKENIZER_JSON, clipPreprocessorConfig } from '../indexer/testkit/clip-files';
+import { GraphBuilder, type Tensor } from '../indexer/io/onnx/onnx-writer';
 
 export interface VisionShape {
   imageSize: number;

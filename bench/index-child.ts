@@ -2,9 +2,9 @@
 // prints one JSON line: wall time, frames, the time per stage, ffmpeg's CPU, memory over time.
 // Usage: node --import tsx bench/index-child.ts '<json IndexChildOptions>'
 import fs from 'node:fs';
-import { resolveConfig } from '../indexer/config';
-import { openEngine } from '../indexer/engine';
-import { indexTargets } from '../indexer/pipeline';
+import { resolveConfig } from '../indexer/services/config';
+import { openEngine } from '../indexer/services/engine';
+import { indexTargets } from '../indexer/services/pipeline';
 
 export interface IndexChildOptions {
   video: string;

@@ -14,12 +14,12 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { loadModel } from '../indexer/model';
-import { PROJECT_ROOT } from '../indexer/paths';
-import { loadTransformerPooling } from '../indexer/pooler';
-import { meanPooling, planSegments, poolSegments, type PoolingStrategy, type TimedVector } from '../indexer/pooling';
-import type { RawFrame } from '../indexer/types';
-import { l2normalize } from '../indexer/vectors';
+import { loadModel } from '../indexer/io/onnx/model';
+import { PROJECT_ROOT } from '../indexer/io/files/paths';
+import { loadTransformerPooling } from '../indexer/services/pooler';
+import { meanPooling, planSegments, poolSegments, type PoolingStrategy, type TimedVector } from '../indexer/core/pooling';
+import type { RawFrame } from '../indexer/core/types';
+import { l2normalize } from '../indexer/core/vectors';
 import { ensureBenchModel } from './clip-b32';
 import { log, median, round } from './util';
 

@@ -10,21 +10,21 @@
 // prints both as JSON.
 import os from 'node:os';
 import path from 'node:path';
-import { resolveConfig } from '../indexer/config';
-import { loadConfiguredModel, openEngine, type OpenEngine } from '../indexer/engine';
-import { indexTargets } from '../indexer/pipeline';
-import { PROJECT_ROOT } from '../indexer/paths';
-import { rerankCandidates } from '../indexer/rerank';
-import { buildTestModel } from '../indexer/testmodel/build';
-import { makeMomentLibrary } from '../indexer/testmodel/moments';
+import { resolveConfig } from '../indexer/services/config';
+import { loadConfiguredModel, openEngine, type OpenEngine } from '../indexer/services/engine';
+import { indexTargets } from '../indexer/services/pipeline';
+import { PROJECT_ROOT } from '../indexer/io/files/paths';
+import { rerankCandidates } from '../indexer/services/rerank';
+import { buildTestModel } from '../indexer/testkit/build';
+import { makeMomentLibrary } from '../indexer/testkit/moments';
 import { ensureBenchModel } from './clip-b32';
 import { queries } from './queries';
 import { buildStore } from './synthetic';
 import { log, quantile, round } from './util';
 import fs from 'node:fs';
 import Database from 'better-sqlite3';
-import { migrate } from '../indexer/db';
-import { packSegments } from '../indexer/framepack';
+import { migrate } from '../indexer/io/db/db';
+import { packSegments } from '../indexer/core/framepack';
 
 export interface RerankLatency {
   queries: number;

@@ -10,10 +10,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { migrate } from '../indexer/db';
-import { packFrames } from '../indexer/framepack';
-import { meanPool } from '../indexer/pooling';
-import type { StoreIdentity } from '../indexer/store';
+import { migrate } from '../indexer/io/db/db';
+import { packFrames } from '../indexer/core/framepack';
+import { meanPool } from '../indexer/core/pooling';
+import type { StoreIdentity } from '../indexer/io/db/store';
 
 export const DIM = 512;
 const TOPICS = 64;

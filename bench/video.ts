@@ -7,7 +7,7 @@ import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { resolveTools } from '../indexer/media';
+import { resolveTools } from '../indexer/io/ffmpeg/media';
 
 const run = promisify(execFile);
 

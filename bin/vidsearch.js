@@ -10,7 +10,7 @@ import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const ENTRY = 'indexer/cli.ts';
+const ENTRY = 'indexer/cli/cli.ts';
 const BUNDLE = path.join(ROOT, 'dist', 'cli.mjs');
 /** the sources the bundle was made from, relative to ROOT, to tell when it is stale */
 const INPUTS = `${BUNDLE}.inputs.json`;

@@ -4,8 +4,8 @@ import { createHash, type Hash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import type { ModelVariant } from '../indexer/config';
-import { DownloadError, ModelError, UsageError } from '../indexer/errors';
+import type { ModelVariant } from '../indexer/services/config';
+import { DownloadError, ModelError, UsageError } from '../indexer/core/errors';
 import { CLIP_LAYOUT, REGISTRY, type ModelFile, type ModelSpec } from './registry';
 
 export const MANIFEST_FILE = 'vidsearch-manifest.json';

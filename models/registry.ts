@@ -1,6 +1,6 @@
 // Models `vidsearch models pull` knows how to fetch. Each entry pins a revision (a commit), so a
 // pull is reproducible and the vectors of an index stay comparable with the model that made them.
-import type { ModelVariant } from '../indexer/config';
+import type { ModelVariant } from '../indexer/services/config';
 
 export interface ModelFile {
   path: string;

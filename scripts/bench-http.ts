@@ -14,13 +14,8 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { resolveConfig } from '../indexer/config';
-import { openEngine } from '../indexer/engine';
-import { recordLibraryRoots } from '../indexer/library';
-import { PROJECT_ROOT } from '../indexer/paths';
-import { TEST_DIM, buildTestModel } from '../indexer/testmodel/build';
-import type { VideoProbe } from '../indexer/types';
-import { l2normalize } from '../indexer/vectors';
+import { resolveConfig, openEngine, recordLibraryRoots, PROJECT_ROOT, type VideoProbe, l2normalize } from '../indexer/index';
+import { TEST_DIM, buildTestModel } from '../indexer/testkit';
 import { needsBuild, next } from './serve';
 
 const { values: args } = parseArgs({

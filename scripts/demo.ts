@@ -3,12 +3,8 @@
 // them into their own data directory, then serves the app on it. Re-running reuses what exists.
 import fs from 'node:fs';
 import path from 'node:path';
-import { resolveConfig } from '../indexer/config';
-import { openEngine } from '../indexer/engine';
-import { PROJECT_ROOT } from '../indexer/paths';
-import { indexTargets } from '../indexer/pipeline';
-import { makeColorVideo, type ColorPart } from '../indexer/samples';
-import { TEST_COLORS, buildTestModel } from '../indexer/testmodel/build';
+import { resolveConfig, openEngine, PROJECT_ROOT, indexTargets } from '../indexer/index';
+import { makeColorVideo, type ColorPart, TEST_COLORS, buildTestModel } from '../indexer/testkit';
 import { serve } from './serve';
 
 const home = path.resolve(PROJECT_ROOT, process.env.VIDSEARCH_DEMO_HOME ?? 'data/demo');

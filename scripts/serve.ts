@@ -6,10 +6,7 @@ import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { resolveConfig, resolveServerConfig, type Config, type ServerConfig } from '../indexer/config';
-import { errorMessage } from '../indexer/errors';
-import { PROJECT_ROOT } from '../indexer/paths';
-import { Store } from '../indexer/store';
+import { resolveConfig, resolveServerConfig, type Config, type ServerConfig, errorMessage, PROJECT_ROOT, Store } from '../indexer/index';
 
 const NEXT_BIN = createRequire(path.join(PROJECT_ROOT, 'package.json')).resolve('next/dist/bin/next');
 // What the server bundle is built from; data, tests and scripts are not part of it.
@@ -133,7 +130,7 @@ export async function serve(env: NodeJS.ProcessEnv = process.env): Promise<numbe
     return 1;
   }
   // A missing model is the normal state of a fresh install: the server downloads the default one
-  // in the background (indexer/provision.ts) and says so in its log, once; the page shows the
+  // in the background (indexer/services/provision.ts) and says so in its log, once; the page shows the
   // progress or, offline, what to do. Not checked here, or the log would say it twice.
   const serverEnv = { ...env, VIDSEARCH_HOME: cfg.home, DATABASE_URL: cfg.databaseUrl };
   if (needsBuild()) {

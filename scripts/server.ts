@@ -9,10 +9,7 @@ import next from 'next';
 import { GET as health } from '../app/api/health/route';
 import { GET, HEAD } from '../app/api/videos/[id]/stream/route';
 import { AuthGate } from '../app/lib/auth';
-import { resolveConfig, resolveServerConfig, type ServerConfig } from '../indexer/config';
-import { errorMessage } from '../indexer/errors';
-import { PROJECT_ROOT } from '../indexer/paths';
-import { modelProvision } from '../indexer/provision';
+import { resolveConfig, resolveServerConfig, type ServerConfig, errorMessage, PROJECT_ROOT, modelProvision } from '../indexer/index';
 import { refuseBadRequest } from './request-check';
 
 const STREAM = /^\/api\/videos\/([^/]+)\/stream\/?$/;

@@ -11,11 +11,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { clientKey, LoginThrottle, safeNext, SECRET_FILE, SESSION_COOKIE, SESSION_SECONDS, sessionKey, signSession, verifySession } from '../app/lib/auth';
-import { InsecureBindError, isLoopbackHost, resolveServerConfig, type Config } from '../indexer/config';
-import { UsageError } from '../indexer/errors';
-import { openEngine } from '../indexer/engine';
-import { indexTargets } from '../indexer/pipeline';
-import { TEST_COLORS } from '../indexer/testmodel/build';
+import { InsecureBindError, isLoopbackHost, resolveServerConfig, type Config } from '../indexer/services/config';
+import { UsageError } from '../indexer/core/errors';
+import { openEngine } from '../indexer/services/engine';
+import { indexTargets } from '../indexer/services/pipeline';
+import { TEST_COLORS } from '../indexer/testkit/build';
 import { makeColorVideo, type RGB } from './fixtures/videos';
 import { REPO_ROOT, tempDir, testConfig } from './helpers';
 import { ensureBuilt, startNext, type NextServer } from './next-server';
@@ -88,7 +88,7 @@ function freePort(): Promise<number> {
   });
 }
 
-describe('settings: HOST, PORT and the credentials (indexer/config.ts)', () => {
+describe('settings: HOST, PORT and the credentials (indexer/services/config.ts)', () => {
   test('HOST defaults to 127.0.0.1; HOSTNAME (the machine name in shells and Docker) is not read', () => {
     const cfg = resolveServerConfig({ HOSTNAME: '0.0.0.0' });
     assert.equal(cfg.host, '127.0.0.1');

@@ -4,7 +4,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { before, describe, test } from 'node:test';
-import { TEST_COLORS } from '../indexer/testmodel/build';
+import { TEST_COLORS } from '../indexer/testkit/build';
 import { makeColorVideo, makeTextFile, type RGB } from './fixtures/videos';
 import { REPO_ROOT, tempDir, testModel } from './helpers';
 

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import test from 'node:test';
-import { resolveConfig } from '../indexer/config';
+import { resolveConfig } from '../indexer/services/config';
 import { REPO_ROOT, tempDir } from './helpers';
 
 test('the default data directory is beside the installation, whatever the working directory', () => {

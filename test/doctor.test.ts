@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { before, describe, test } from 'node:test';
 import Database from 'better-sqlite3';
-import { TEST_COLORS } from '../indexer/testmodel/build';
+import { TEST_COLORS } from '../indexer/testkit/build';
 import { makeColorVideo, type RGB } from './fixtures/videos';
 import { REPO_ROOT, tempDir, testModel } from './helpers';
 

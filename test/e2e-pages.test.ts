@@ -8,11 +8,11 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { type Browser, type BrowserContextOptions, type Locator, type Page } from 'playwright-core';
 import { launchBrowser, requireChromium, seekedBy } from './browser';
-import { openEngine } from '../indexer/engine';
-import { indexTargets } from '../indexer/pipeline';
-import { TEST_COLORS } from '../indexer/testmodel/build';
+import { openEngine } from '../indexer/services/engine';
+import { indexTargets } from '../indexer/services/pipeline';
+import { TEST_COLORS } from '../indexer/testkit/build';
 import { makeColorVideo, makeTextFile, type RGB } from './fixtures/videos';
-import type { Config } from '../indexer/config';
+import type { Config } from '../indexer/services/config';
 import { REPO_ROOT, tempDir, testConfig } from './helpers';
 import { ensureBuilt, startNext, type NextServer } from './next-server';
 

@@ -3,12 +3,12 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import type { Config } from '../indexer/config';
-import { openEngine, type OpenEngine } from '../indexer/engine';
-import { LockedError, StoreError } from '../indexer/errors';
-import { indexTargets } from '../indexer/pipeline';
-import { Store } from '../indexer/store';
-import { TEST_COLORS } from '../indexer/testmodel/build';
+import type { Config } from '../indexer/services/config';
+import { openEngine, type OpenEngine } from '../indexer/services/engine';
+import { LockedError, StoreError } from '../indexer/core/errors';
+import { indexTargets } from '../indexer/services/pipeline';
+import { Store } from '../indexer/io/db/store';
+import { TEST_COLORS } from '../indexer/testkit/build';
 import { makeAudioOnly, makeColorVideo, makeEmpty, makeRandomBytes, makeTextFile, makeTruncated, type RGB } from './fixtures/videos';
 import { tempDir, testConfig } from './helpers';
 

@@ -9,12 +9,12 @@ import fs from 'node:fs';
 import path from 'node:path';
 import zlib from 'node:zlib';
 import { after, before, describe, test } from 'node:test';
-import type { Config } from '../indexer/config';
-import { openEngine, type OpenEngine } from '../indexer/engine';
-import { indexTargets } from '../indexer/pipeline';
-import { runFfmpeg } from '../indexer/samples';
-import type { SearchResponse, SearchResult } from '../indexer/search';
-import { TEST_COLORS } from '../indexer/testmodel/build';
+import type { Config } from '../indexer/services/config';
+import { openEngine, type OpenEngine } from '../indexer/services/engine';
+import { indexTargets } from '../indexer/services/pipeline';
+import { runFfmpeg } from '../indexer/testkit/samples';
+import type { SearchResponse, SearchResult } from '../indexer/services/search';
+import { TEST_COLORS } from '../indexer/testkit/build';
 // A namespace import: each test (not the whole file) fails where a handler is missing.
 import * as searchRoute from '../app/api/search/route';
 import { makeColorVideo, makeRandomBytes, makeTextFile, type RGB } from './fixtures/videos';

@@ -7,8 +7,8 @@ import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { before, describe, test } from 'node:test';
-import { resolveTools } from '../indexer/media';
-import { TEST_COLORS } from '../indexer/testmodel/build';
+import { resolveTools } from '../indexer/io/ffmpeg/media';
+import { TEST_COLORS } from '../indexer/testkit/build';
 import { makeColorVideo, type RGB } from './fixtures/videos';
 import { REPO_ROOT, tempDir, testModel } from './helpers';
 

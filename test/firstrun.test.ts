@@ -1,4 +1,4 @@
-// The first run without a browser: the server's background model download (indexer/provision.ts)
+// The first run without a browser: the server's background model download (indexer/services/provision.ts)
 // against a real local HTTP host, offline, and not at all; the setting that turns it off; and the
 // CLI's first-run help and its progress line for one long file.
 import assert from 'node:assert/strict';
@@ -6,10 +6,10 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
-import { indexProgressLine } from '../indexer/cli';
-import { DEFAULT_MODEL, resolveConfig } from '../indexer/config';
-import { loadModel } from '../indexer/model';
-import { ModelProvision, modelProvision, type ModelState } from '../indexer/provision';
+import { indexProgressLine } from '../indexer/cli/cli';
+import { DEFAULT_MODEL, resolveConfig } from '../indexer/services/config';
+import { loadModel } from '../indexer/io/onnx/model';
+import { ModelProvision, modelProvision, type ModelState } from '../indexer/services/provision';
 import { REGISTRY } from '../models/registry';
 import { refusingEndpoint, serveModelFolder, type HfServer } from './hf-server';
 import { REPO_ROOT, tempDir, testModel } from './helpers';

@@ -9,13 +9,13 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { openEngine, type OpenEngine } from '../indexer/engine';
-import { MediaError } from '../indexer/errors';
-import { clipGeometry, frames, probe, resolveTools, thumbnail, toolReport } from '../indexer/media';
-import { encodeVideo } from '../indexer/pipeline';
-import { makeColorVideo, runFfmpeg } from '../indexer/samples';
-import { colorVector, TEST_COLORS } from '../indexer/testmodel/build';
-import type { RawFrame } from '../indexer/types';
+import { openEngine, type OpenEngine } from '../indexer/services/engine';
+import { MediaError } from '../indexer/core/errors';
+import { clipGeometry, frames, probe, resolveTools, thumbnail, toolReport } from '../indexer/io/ffmpeg/media';
+import { encodeVideo } from '../indexer/services/pipeline';
+import { makeColorVideo, runFfmpeg } from '../indexer/testkit/samples';
+import { colorVector, TEST_COLORS } from '../indexer/testkit/build';
+import type { RawFrame } from '../indexer/core/types';
 import { tempDir, testConfig } from './helpers';
 
 type RGB = [number, number, number];
@@ -371,7 +371,7 @@ test('a crashing ffmpeg is the tool\'s error, with its version, not the file\'s'
   fs.writeFileSync(wrapper, `#!/bin/sh\ncase "$*" in *-version*) exec "${resolveTools().ffmpeg}" "$@";; esac\nkill -SEGV $$\n`, { mode: 0o755 });
   await runFfmpeg([...src(color('red')), ...x264, file('for-crash.mp4')]);
   const script = `
-    const { probe } = await import('./indexer/media.ts');
+    const { probe } = await import('./indexer/io/ffmpeg/media.ts');
     try { await probe(${JSON.stringify(file('for-crash.mp4'))}); } catch (e) { console.log(e.name + ': ' + e.message); }`;
   const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
     cwd: path.resolve(import.meta.dirname, '..'),
@@ -390,7 +390,7 @@ test('an ffmpeg without a filter an HDR video needs says so, as its own shortfal
   const wrapper = file('no-zscale-ffmpeg.sh');
   fs.writeFileSync(wrapper, `#!/bin/bash\nargs=(); for a in "$@"; do args+=("\${a//zscale=/zscalx=}"); done\nexec "${resolveTools().ffmpeg}" "\${args[@]}"\n`, { mode: 0o755 });
   const script = `
-    const { frames } = await import('./indexer/media.ts');
+    const { frames } = await import('./indexer/io/ffmpeg/media.ts');
     try { for await (const f of frames(${JSON.stringify(file('hdr-pq.mkv'))}, { fps: 1, size: 16 })); console.log('no error'); } catch (e) { console.log(e.name + ': ' + e.message); }`;
   const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
     cwd: path.resolve(import.meta.dirname, '..'),

@@ -3,9 +3,9 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { resolveConfig, type Config, type ConfigInput } from '../indexer/config';
-import { buildTestModel } from '../indexer/testmodel/build';
-import type { OpenEngine, OpenLibrary } from '../indexer/engine';
+import { resolveConfig, type Config, type ConfigInput } from '../indexer/services/config';
+import { buildTestModel } from '../indexer/testkit/build';
+import type { OpenEngine, OpenLibrary } from '../indexer/services/engine';
 
 export const REPO_ROOT = path.resolve(import.meta.dirname, '..');
 /** Committed test data (copied from reference sources, so tests never read outside the repository). */

@@ -7,8 +7,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { frames, resolveTools, sampledFramesAreKeyframes } from '../indexer/media';
-import type { RawFrame } from '../indexer/types';
+import { frames, resolveTools, sampledFramesAreKeyframes } from '../indexer/io/ffmpeg/media';
+import type { RawFrame } from '../indexer/core/types';
 
 const run = promisify(execFile);
 let dir: string;

@@ -5,9 +5,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { MediaError } from '../indexer/errors';
-import { frames, probe, resolveTools, thumbnail } from '../indexer/media';
-import type { RawFrame } from '../indexer/types';
+import { MediaError } from '../indexer/core/errors';
+import { frames, probe, resolveTools, thumbnail } from '../indexer/io/ffmpeg/media';
+import type { RawFrame } from '../indexer/core/types';
 import {
   makeAudioOnly,
   makeColorVideo,
@@ -94,7 +94,7 @@ test('resolveTools finds executable ffmpeg and ffprobe, once', () => {
 });
 
 test('resolveTools says what to do when FFMPEG_PATH is wrong', async () => {
-  const script = `import('./indexer/media.ts').then((m) => { try { m.resolveTools(); } catch (e) { console.log(e.name + ': ' + e.message); } });`;
+  const script = `import('./indexer/io/ffmpeg/media.ts').then((m) => { try { m.resolveTools(); } catch (e) { console.log(e.name + ': ' + e.message); } });`;
   const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', '-e', script], {
     cwd: path.resolve(import.meta.dirname, '..'),
     env: { ...process.env, FFMPEG_PATH: path.join(dir, 'no-such-ffmpeg') },
@@ -250,7 +250,7 @@ test('ffmpeg failing after some frames is an error, with its last words', async 
   const wrapper = file('failing-ffmpeg.sh');
   fs.writeFileSync(wrapper, `#!/bin/sh\n"${resolveTools().ffmpeg}" "$@"\necho "[h264 @ 0x1234] simulated decoder failure" >&2\nexit 1\n`, { mode: 0o755 });
   const script = `
-    const { frames } = await import('./indexer/media.ts');
+    const { frames } = await import('./indexer/io/ffmpeg/media.ts');
     let n = 0;
     try { for await (const f of frames(${JSON.stringify(file('red5.mp4'))}, { fps: 1, size: 8 })) n++; }
     catch (e) { console.log(n + ' ' + e.name + ': ' + e.message); }`;

@@ -9,11 +9,11 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, test } from 'node:test';
-import { FEATURES_FORMAT } from '../indexer/features';
-import { loadTransformerPooling } from '../indexer/pooler';
-import { meanPool } from '../indexer/pooling';
-import { retrievalMetrics, rankOf } from '../indexer/eval';
-import { dot, l2normalize } from '../indexer/vectors';
+import { FEATURES_FORMAT } from '../indexer/services/features';
+import { loadTransformerPooling } from '../indexer/services/pooler';
+import { meanPool } from '../indexer/core/pooling';
+import { retrievalMetrics, rankOf } from '../indexer/services/eval';
+import { dot, l2normalize } from '../indexer/core/vectors';
 import { tempDir } from './helpers';
 import { torchMissing, trainPy } from './python';
 

@@ -9,7 +9,7 @@ import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, beforeEach, describe, test } from 'node:test';
-import { DownloadError, ModelError, UsageError } from '../indexer/errors';
+import { DownloadError, ModelError, UsageError } from '../indexer/core/errors';
 import { MANIFEST_FILE, listModels, pullModel, readManifest, renderProgress, verifyModelFiles, type PullProgress } from '../models/pull';
 import type { ModelSpec } from '../models/registry';
 

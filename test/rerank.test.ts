@@ -1,20 +1,20 @@
-// Query-adaptive re-ranking (indexer/rerank.ts) and `vidsearch eval`, on a generated library where
+// Query-adaptive re-ranking (indexer/core/rerank.ts) and `vidsearch eval`, on a generated library where
 // the answer is known: 25 videos where the queried colour fills 2 of 10 seconds, each beside a
-// video that is uniformly a near colour (indexer/testmodel/moments.ts). Mean pooling ranks the
+// video that is uniformly a near colour (indexer/testkit/moments.ts). Mean pooling ranks the
 // uniform video first; re-ranking must find the short moment.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import type { Config } from '../indexer/config';
-import { openEngine, type OpenEngine } from '../indexer/engine';
-import { evaluate, rankOf, readCaptions, retrievalMetrics } from '../indexer/eval';
-import { indexTargets } from '../indexer/pipeline';
-import { packBestFrame, packFrames, packRescore, packScore, readPack, unpackFrames } from '../indexer/framepack';
-import { compareCandidates, meanScore, queryAdaptiveScore, rerankCandidates, topCandidateIds, type RerankCandidate } from '../indexer/rerank';
-import { repoolLibrary } from '../indexer/repool';
-import { makeMomentLibrary, type MomentCase } from '../indexer/testmodel/moments';
+import type { Config } from '../indexer/services/config';
+import { openEngine, type OpenEngine } from '../indexer/services/engine';
+import { evaluate, rankOf, readCaptions, retrievalMetrics } from '../indexer/services/eval';
+import { indexTargets } from '../indexer/services/pipeline';
+import { packBestFrame, packFrames, packRescore, packScore, readPack, unpackFrames } from '../indexer/core/framepack';
+import { compareCandidates, meanScore, queryAdaptiveScore, rerankCandidates, topCandidateIds, type RerankCandidate } from '../indexer/services/rerank';
+import { repoolLibrary } from '../indexer/services/repool';
+import { makeMomentLibrary, type MomentCase } from '../indexer/testkit/moments';
 import { REPO_ROOT, tempDir, testConfig, testModel } from './helpers';
 
 const unit = (xs: number[]) => {
@@ -218,7 +218,7 @@ describe('vidsearch eval on distinct colours', () => {
   test('every caption finds its video; bad caption files are usage errors', async () => {
     const lib = tempDir('vidsearch-evalcol-');
     const { makeColorVideo } = await import('./fixtures/videos');
-    const { TEST_COLORS } = await import('../indexer/testmodel/build');
+    const { TEST_COLORS } = await import('../indexer/testkit/build');
     const names = ['red', 'green', 'blue', 'yellow', 'white'];
     for (const n of names) await makeColorVideo(path.join(lib, `${n}.mp4`), [{ color: TEST_COLORS[n], seconds: 3 }], { width: 64, height: 48, fps: 2 });
     fs.writeFileSync(path.join(lib, 'c.jsonl'), names.map((n) => JSON.stringify({ path: `${n}.mp4`, caption: `a ${n} wall` })).join('\n'));

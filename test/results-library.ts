@@ -4,10 +4,10 @@
 // blue→red→green clip. With the test model the answers are known: "red" finds red.mp4 first and
 // stands far above the dark clips; a word that names no colour scores exactly 0 everywhere.
 import path from 'node:path';
-import type { Config } from '../indexer/config';
-import { openEngine } from '../indexer/engine';
-import { indexTargets } from '../indexer/pipeline';
-import { TEST_COLORS } from '../indexer/testmodel/build';
+import type { Config } from '../indexer/services/config';
+import { openEngine } from '../indexer/services/engine';
+import { indexTargets } from '../indexer/services/pipeline';
+import { TEST_COLORS } from '../indexer/testkit/build';
 import { makeColorVideo, type RGB } from './fixtures/videos';
 import { tempDir, testConfig } from './helpers';
 

@@ -1,4 +1,4 @@
-// Relevance, pages and confident tags (issue 11, items 6-8): the pure rules of indexer/relevance.ts,
+// Relevance, pages and confident tags (issue 11, items 6-8): the pure rules of indexer/core/relevance.ts,
 // then the searcher, the API route and the CLI on a generated library of 26 videos (most of them
 // dark clips no colour word describes). With the test model a nonsense query scores exactly 0
 // against every frame, so nothing can stand out; "red" scores 1 on red.mp4 and about 0.33 on the
@@ -7,10 +7,10 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { confidentTag, lowConfidence, LOW_CONFIDENCE } from '../indexer/actions';
-import { openEngine, type OpenEngine } from '../indexer/engine';
-import { backgroundOf, closeMatchLine, isCloseMatch, matchScore, normalTail, standardScore, Z_CAP } from '../indexer/relevance';
-import type { SearchResponse } from '../indexer/search';
+import { confidentTag, lowConfidence, LOW_CONFIDENCE } from '../indexer/services/actions';
+import { openEngine, type OpenEngine } from '../indexer/services/engine';
+import { backgroundOf, closeMatchLine, isCloseMatch, matchScore, normalTail, standardScore, Z_CAP } from '../indexer/core/relevance';
+import type { SearchResponse } from '../indexer/services/search';
 import { GET as search } from '../app/api/search/route';
 import { REPO_ROOT } from './helpers';
 import { LIBRARY_SIZE, makeResultsLibrary, NONSENSE, type ResultsLibrary } from './results-library';

@@ -6,8 +6,8 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, test } from 'node:test';
-import { Store, type IndexedVideoInput, type StoreIdentity } from '../indexer/store';
-import { l2normalize } from '../indexer/vectors';
+import { Store, type IndexedVideoInput, type StoreIdentity } from '../indexer/io/db/store';
+import { l2normalize } from '../indexer/core/vectors';
 import { REPO_ROOT, tempDir } from './helpers';
 
 const DIM = 8;

@@ -5,8 +5,8 @@ import os from 'node:os';
 import path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { Tokenizer } from '@huggingface/tokenizers';
-import { GraphBuilder } from '../indexer/onnx-writer';
-import { TEST_COLORS, TEST_DIM, buildTestModel, colorVector } from '../indexer/testmodel/build';
+import { GraphBuilder } from '../indexer/io/onnx/onnx-writer';
+import { TEST_COLORS, TEST_DIM, buildTestModel, colorVector } from '../indexer/testkit/build';
 
 const MEAN = [0.48145466, 0.4578275, 0.40821073];
 const STD = [0.26862954, 0.26130258, 0.27577711];
@@ -130,7 +130,7 @@ test('model folder: files and config', () => {
   assert.deepEqual(pre.crop_size, { height: SIZE, width: SIZE });
   assert.deepEqual(
     fs.readFileSync(path.join(withMask, 'tokenizer.json')),
-    fs.readFileSync(new URL('../indexer/testmodel/clip-tokenizer.json', import.meta.url)),
+    fs.readFileSync(new URL('../indexer/testkit/clip-tokenizer.json', import.meta.url)),
   );
   assert.deepEqual(fs.readdirSync(path.join(withMask, 'onnx')).sort(), [
     'text_model.onnx', 'text_model_fp16.onnx', 'text_model_quantized.onnx',

@@ -5,11 +5,11 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import type { Config } from '../indexer/config';
-import { WatchDaemon, readDaemonStatus, type LogEntry } from '../indexer/daemon';
-import { openEngine, type OpenEngine } from '../indexer/engine';
-import { Store } from '../indexer/store';
-import { TEST_COLORS } from '../indexer/testmodel/build';
+import type { Config } from '../indexer/services/config';
+import { WatchDaemon, readDaemonStatus, type LogEntry } from '../indexer/services/daemon';
+import { openEngine, type OpenEngine } from '../indexer/services/engine';
+import { Store } from '../indexer/io/db/store';
+import { TEST_COLORS } from '../indexer/testkit/build';
 import { makeColorVideo, makeTextFile, type RGB } from './fixtures/videos';
 import { REPO_ROOT, tempDir, testConfig, testModel } from './helpers';
 

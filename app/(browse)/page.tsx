@@ -2,7 +2,7 @@ import type { Metadata } from 'next';
 import Form from 'next/form';
 import Link from 'next/link';
 import { Suspense } from 'react';
-import { MAX_LABEL_CHARS } from '@/indexer/actions';
+import { MAX_LABEL_CHARS } from '@/indexer';
 import { modelStatus } from '@/app/lib/engine';
 import { ModelSetup } from '@/app/ui/model-setup';
 import { SearchResults, ResultsSkeleton, shownOf } from '@/app/ui/search-results';

@@ -2,10 +2,7 @@
 // encoder's line, temporary disk), and how a label set is named and explained on the pages.
 import crypto from 'node:crypto';
 import os from 'node:os';
-import { LOW_CONFIDENCE, labelSet, lowConfidence, type LabelSet } from '@/indexer/actions';
-import { resolveConfig, type Config } from '@/indexer/config';
-import type { OpenEngine } from '@/indexer/engine';
-import { activeLabelSet } from '@/indexer/pipeline';
+import { LOW_CONFIDENCE, labelSet, lowConfidence, type LabelSet, resolveConfig, type Config, type OpenEngine, activeLabelSet } from '@/indexer';
 import { HttpError } from '@/app/lib/http';
 import { Slots } from '@/app/lib/slots';
 
@@ -19,7 +16,7 @@ export interface UploadLimits {
 }
 
 /**
- * The upload settings of indexer/config.ts, read per request so that they apply without a
+ * The upload settings of indexer/services/config.ts, read per request so that they apply without a
  * restart. A bad value is the server's fault, not the client's: 500, with the config's message.
  */
 export function uploadLimits(env: NodeJS.ProcessEnv = process.env): UploadLimits {
@@ -152,7 +149,7 @@ export function shippedLabelSets(names: readonly string[]) {
 }
 
 export const isLowConfidence = lowConfidence;
-export { confidentTag } from '@/indexer/actions';
+export { confidentTag } from '@/indexer';
 
 /** The caveat every view of tags carries. */
 export function relativeScoresNote(labels: LibraryLabels | null): string {

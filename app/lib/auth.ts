@@ -2,7 +2,7 @@
 // `AuthGate.handle` before Next.js or the stream route sees it, so pages, API routes, the stream
 // and thumbnails are guarded in one place, and a new route cannot forget to ask.
 //
-// Credentials (indexer/config.ts, ServerConfig): VIDSEARCH_PASSWORD signs a browser in (a form at
+// Credentials (indexer/services/config.ts, ServerConfig): VIDSEARCH_PASSWORD signs a browser in (a form at
 // /login, then a session cookie); VIDSEARCH_API_TOKEN is sent by API clients as
 // `Authorization: Bearer <token>`. With neither set, the server listens on loopback only (the config
 // refuses anything else) and asks for nothing.
@@ -14,7 +14,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import type http from 'node:http';
 import path from 'node:path';
-import { isLoopbackHost, type ServerConfig } from '@/indexer/config';
+import { isLoopbackHost, type ServerConfig } from '@/indexer/settings';
 
 export const SESSION_COOKIE = 'vidsearch_session';
 export const SESSION_SECONDS = 30 * 24 * 3600;

@@ -1,14 +1,12 @@
 // The JSON bodies of the API, one type per payload, so that clients can type what they fetch.
 // Search answers with the engine's own SearchResponse, the same document as `vidsearch search --json`.
-import type { FileState } from '@/indexer/engine';
-import type { ModelIdentity } from '@/indexer/model';
-import type { SegmentRecord, VideoRecord } from '@/indexer/store';
+import type { FileState, ModelIdentity, SegmentRecord, VideoRecord } from '@/indexer';
 
-export type { SearchResponse, SearchResult, Moment } from '@/indexer/search';
+export type { SearchResponse, SearchResult, Moment } from '@/indexer';
 // GET /api/model answers with the engine's ModelState (ready, downloading with its progress, offline, ...).
-export type { ModelState as ModelJson } from '@/indexer/engine';
+export type { ModelState as ModelJson } from '@/indexer';
 // POST /api/actions answers with the engine's TagResult, the same document as `vidsearch tag --json`.
-export type { TagResult } from '@/indexer/tagging';
+export type { TagResult } from '@/indexer';
 
 /** A video row; dates as ISO 8601 strings. */
 export interface VideoJson extends Omit<VideoRecord, 'indexedAt' | 'createdAt'> {

@@ -1,5 +1,5 @@
 // Display formatting shared by server pages and client leaves; pure, so both can import it.
-import type { FileState } from '@/indexer/engine';
+import type { FileState } from '@/indexer/client';
 
 /** 75.4 → "1:15"; 3725 → "1:02:05". Seconds are floored: a moment at 4.9 s shows where it starts. */
 export function clock(seconds: number): string {
@@ -40,7 +40,7 @@ export function score(s: number): string {
   return s.toFixed(2);
 }
 
-/** The 0-100 match score of a result (indexer/relevance.ts); "–" when it could not be judged. */
+/** The 0-100 match score of a result (indexer/core/relevance.ts); "–" when it could not be judged. */
 export function match(m: number | null): string {
   return m === null ? '–' : String(m);
 }

@@ -1,8 +1,7 @@
 // The HTTP side shared by the route handlers: query and path parsing (zod), JSON responses, and
 // the one place where the engine's typed errors become status codes.
 import { z } from 'zod';
-import { logOnce } from '@/indexer/log-once';
-import { intParam, secondsParam } from '@/indexer/search-request';
+import { logOnce, intParam, secondsParam } from '@/indexer';
 
 /** A failure that already knows its status (unknown id, file gone from disk), and maybe headers. */
 export class HttpError extends Error {
@@ -85,7 +84,7 @@ export function parseQuery<S extends z.ZodType>(req: Request, schema: S): z.outp
   return result.data;
 }
 
-// Defined with the schemas the CLI shares (indexer/search-request.ts); here for the other routes.
+// Defined with the schemas the CLI shares (indexer/core/search-request.ts); here for the other routes.
 export { intParam, secondsParam };
 
 const VideoId = intParam('video id', 1, Number.MAX_SAFE_INTEGER);

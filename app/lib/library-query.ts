@@ -2,8 +2,7 @@
 // can be linked, reloaded and used without JavaScript. A value that does not parse is ignored (the
 // default applies): a hand-edited link still shows the library.
 import { z } from 'zod';
-import type { VideoSort } from '@/indexer/store';
-import type { VideoStatus } from '@/indexer/types';
+import type { VideoSort, VideoStatus } from '@/indexer';
 import { intParam } from '@/app/lib/http';
 
 export const LIBRARY_SORTS = { name: 'Name (A to Z)', date: 'Newest file first', duration: 'Longest first' } as const satisfies Partial<Record<VideoSort, string>>;

@@ -4,10 +4,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { markUsed, pruneLeastRecentlyUsed, type PruneReport } from '@/indexer/disk-cache';
-import type { VideoFile } from '@/indexer/engine';
-import { thumbnail } from '@/indexer/media';
-import type { VideoRecord } from '@/indexer/store';
+import { markUsed, pruneLeastRecentlyUsed, type PruneReport, type VideoFile, thumbnail, type VideoRecord } from '@/indexer';
 import { Slots } from '@/app/lib/slots';
 
 // A library page asks for dozens of thumbnails at once; one ffmpeg per core at most.

@@ -4,7 +4,7 @@
 import type { Metadata } from 'next';
 import Link from 'next/link';
 import { safeNext } from '@/app/lib/auth';
-import { resolveServerConfig } from '@/indexer/config';
+import { resolveServerConfig } from '@/indexer/settings';
 
 export const dynamic = 'force-dynamic';
 export const metadata: Metadata = { title: 'Sign in', robots: { index: false } };

@@ -2,7 +2,7 @@
 // state (no model pulled yet, an index built with another model, a bad setting), not a crash: the
 // page shows the engine's own message, which says what to run. Anything else goes to error.tsx.
 import { getEngine, getLibrary } from '@/app/lib/engine';
-import type { OpenEngine, OpenLibrary } from '@/indexer/engine';
+import type { OpenEngine, OpenLibrary } from '@/indexer/client';
 
 // By name rather than instanceof: the engine is a process-wide singleton that another route's
 // bundle may have opened, with its own copies of the error classes.

@@ -1,8 +1,7 @@
 // What the video page shows instead of a player when there is nothing to play: a file that failed
 // to index (its error, and the command that tries it again), or an indexed video whose file is not
 // servable now (engine.fileStates: missing, changed, ...), with the command that fixes it when one does.
-import type { FileState } from '@/indexer/engine';
-import type { VideoRecord } from '@/indexer/store';
+import type { FileState, VideoRecord } from '@/indexer/client';
 import { fileStateLabel, fileStateNote, indexCommand, reindexFixes } from '@/app/lib/format';
 
 function Command({ children }: { children: string }) {

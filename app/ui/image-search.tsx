@@ -5,7 +5,7 @@
 // page never holds it, and a text search's URL stays the page's own.
 import Link from 'next/link';
 import { useEffect, useRef, useState } from 'react';
-import type { SearchResponse, SearchResult } from '@/indexer/search';
+import type { SearchResponse, SearchResult } from '@/indexer/client';
 import { clock, duration, fileName, plural, score } from '@/app/lib/format';
 import { MoreLikeThis } from '@/app/ui/more-like-this';
 import { ResultPlayer } from '@/app/ui/result-player';

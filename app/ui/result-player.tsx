@@ -2,7 +2,7 @@
 // A result's media: its best-moment thumbnail until asked to play, then the video itself, playing
 // in place from the chosen moment. The card's text comes in as children from the server.
 import { useEffect, useRef, useState } from 'react';
-import type { Moment } from '@/indexer/search';
+import type { Moment } from '@/indexer/client';
 import { clock, match } from '@/app/lib/format';
 
 interface Props {

@@ -3,14 +3,13 @@
 // the page. "Show more" is a link to the same search with a longer list (?n=40): it works
 // without JavaScript, and the URL says what is on the page.
 import Link from 'next/link';
-import type { SearchResult } from '@/indexer/search';
+import { type SearchResult, MAX_K } from '@/indexer/client';
 import { confidentTag, libraryLabels, type LibraryLabels } from '@/app/lib/actions';
 import { clock, duration, fileName, match, plural, score } from '@/app/lib/format';
 import { EngineUnavailable, engineOrError } from '@/app/ui/engine-unavailable';
 import { MoreLikeThis } from '@/app/ui/more-like-this';
 import { ResultPlayer } from '@/app/ui/result-player';
 import { TagList, actionHref, searchHref } from '@/app/ui/tags';
-import { MAX_K } from '@/indexer/search';
 
 /** Results a page shows first, and how many more each "Show more" adds. */
 export const RESULTS = 20;

@@ -3,7 +3,7 @@
 // confident tags belong (result cards); the title explains that the numbers are relative. Each tag
 // links where the caller says (a filtered search, the browse view).
 import Link from 'next/link';
-import type { TagRecord } from '@/indexer/store';
+import type { TagRecord } from '@/indexer/client';
 import { confidentTag, relativeScoresNote, type LibraryLabels } from '@/app/lib/actions';
 import { percent } from '@/app/lib/format';
 

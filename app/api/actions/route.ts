@@ -8,10 +8,7 @@
 // never indexed.
 // With VIDSEARCH_API_TOKEN set, requests need `Authorization: Bearer <token>`.
 import { z } from 'zod';
-import { LABEL_SETS, MAX_CUSTOM_LABELS, MAX_LABEL_CHARS, TEMPLATE_SETS } from '@/indexer/actions';
-import type { OpenEngine } from '@/indexer/engine';
-import { probe } from '@/indexer/media';
-import { chooseLabelSet, storedVideoTags, tagFile, tagVideo, type TagResult } from '@/indexer/tagging';
+import { LABEL_SETS, MAX_CUSTOM_LABELS, MAX_LABEL_CHARS, TEMPLATE_SETS, type OpenEngine, probe, chooseLabelSet, storedVideoTags, tagFile, tagVideo, type TagResult } from '@/indexer';
 import { requireToken, uploadLimits, uploadSlots } from '@/app/lib/actions';
 import { getEngine } from '@/app/lib/engine';
 import { HttpError, handle, intParam, json } from '@/app/lib/http';

@@ -4,7 +4,7 @@
 import type { HealthJson } from '@/app/lib/dto';
 import { getEngine } from '@/app/lib/engine';
 import { describeError, json } from '@/app/lib/http';
-import { readDaemonStatus } from '@/indexer/daemon';
+import { readDaemonStatus } from '@/indexer';
 
 export const dynamic = 'force-dynamic';
 export const runtime = 'nodejs';

@@ -3,13 +3,13 @@
 // searched. Pages: offset=k, 2k, … while `more` is true; the order is the same on every page.
 // GET /api/search?like=<videoId>&t=<seconds> → more like that moment (the stored frame nearest t is
 // the query; `vidsearch search --like <videoId>@<seconds>`). q and like exclude each other; the
-// schema is the CLI's (indexer/search-request.ts).
+// schema is the CLI's (indexer/core/search-request.ts).
 // POST /api/search, multipart/form-data with a picture in "image" (and optionally k, action) →
 // the library searched with that picture (`vidsearch search --image <file>`), the same document,
 // its `query` naming the picture. The upload follows /api/actions' rules (app/lib/upload.ts): a
 // place in line and temporary space taken before the body is read, size-limited, its type told by
 // its content (ffmpeg's picture demuxers only), a private temporary file, always removed.
-import { ImageSearchFields, parseSearchRequest, SearchRequest } from '@/indexer/search-request';
+import { ImageSearchFields, parseSearchRequest, SearchRequest } from '@/indexer';
 import { requireToken, uploadLimits } from '@/app/lib/actions';
 import { getEngine } from '@/app/lib/engine';
 import { HttpError, handle, json, parseQuery } from '@/app/lib/http';

@@ -3,7 +3,7 @@
 import type { Metadata } from 'next';
 import Form from 'next/form';
 import Link from 'next/link';
-import { MAX_LABEL_CHARS } from '@/indexer/actions';
+import { MAX_LABEL_CHARS } from '@/indexer';
 import { isLowConfidence, libraryLabels, relativeScoresNote } from '@/app/lib/actions';
 import { clock, duration, fileName, percent, plural } from '@/app/lib/format';
 import { EngineUnavailable, libraryOrError } from '@/app/ui/engine-unavailable';

@@ -4,7 +4,7 @@ import type { LabelSetsJson } from '@/app/lib/dto';
 import { libraryLabels, shippedLabelSets } from '@/app/lib/actions';
 import { getEngine } from '@/app/lib/engine';
 import { handle, json } from '@/app/lib/http';
-import { LABEL_SETS, TEMPLATE_SETS } from '@/indexer/actions';
+import { LABEL_SETS, TEMPLATE_SETS } from '@/indexer';
 
 export const dynamic = 'force-dynamic';
 export const runtime = 'nodejs';

@@ -4,8 +4,7 @@ import type { LabelSetJson } from '@/app/lib/dto';
 import { labelSetTitle } from '@/app/lib/actions';
 import { getEngine } from '@/app/lib/engine';
 import { handle, json, notFound } from '@/app/lib/http';
-import { LABEL_SETS, labelSet, type LabelSet } from '@/indexer/actions';
-import { activeLabelSet } from '@/indexer/pipeline';
+import { LABEL_SETS, labelSet, type LabelSet, activeLabelSet } from '@/indexer';
 
 export const dynamic = 'force-dynamic';
 export const runtime = 'nodejs';

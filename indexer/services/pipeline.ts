@@ -1,0 +1,351 @@
+// Indexing rules: which files to (re)index, skip or remove, and how one video becomes rows and
+// vectors. Takes the I/O modules as arguments; a job reports indexed / skipped / failed and never
+// throws for a bad file.
+import fs from 'node:fs';
+import path from 'node:path';
+import { ActionTagger, labelSet, labelSetFromSpec, type LabelSet } from './actions';
+import type { Config } from './config';
+import { ModelError, ToolError, VidsearchError, asDiskFull, errorMessage, isTransientError } from '../core/errors';
+import { fileStamp, fingerprint, presence, scanVideos, type FileStamp, type ScanProblem } from '../io/files/files';
+import { recordLibraryRoots } from './library';
+import { frames as decodeFrames, probe as probeVideo } from '../io/ffmpeg/media';
+import type { ClipModel } from '../io/onnx/model';
+import { planSegments, poolSegments, type PoolingStrategy, type TimedVector } from '../core/pooling';
+import type { Store, VideoRecord } from '../io/db/store';
+import type { RawFrame } from '../core/types';
+
+export interface Engine {
+  cfg: Config;
+  model: ClipModel;
+  store: Store;
+  pooling: PoolingStrategy;
+  tagger: ActionTagger;
+}
+
+/** The label set new videos are tagged with: the library's (set by `tag --all`), else the config's. */
+export async function activeLabelSet(engine: Pick<Engine, 'store' | 'cfg'>): Promise<LabelSet | undefined> {
+  const stored = await engine.store.setting('labelSet');
+  if (stored) return labelSetFromSpec(JSON.parse(stored));
+  return engine.cfg.labelSet === 'none' ? undefined : labelSet(engine.cfg.labelSet);
+}
+
+export type JobResult =
+  | { status: 'indexed'; path: string; videoId: number; segments: number; frames: number; seconds: number }
+  | { status: 'skipped'; path: string; reason: string }
+  | {
+      status: 'failed';
+      path: string;
+      error: string;
+      /** may succeed later by itself (busy, timed out): the daemon retries it */
+      transient?: boolean;
+      /** nothing was recorded against the file (the tool crashed on it): tried again next run */
+      unrecorded?: boolean;
+    };
+
+export interface IndexReport {
+  indexed: Array<{ path: string; videoId: number; segments: number; frames: number }>;
+  skipped: Array<{ path: string; reason: string }>;
+  removed: Array<{ path: string }>;
+  failed: Array<{ path: string; error: string }>;
+}
+
+export interface IndexOptions {
+  /** re-index even unchanged files */
+  force?: boolean;
+  /** retry files that failed before even if they did not change */
+  retryFailed?: boolean;
+  signal?: AbortSignal;
+  /** called as work progresses (for progress bars and logs) */
+  onEvent?: (e: IndexEvent) => void;
+}
+
+export type IndexEvent =
+  | { type: 'plan'; files: number; removed: number }
+  | { type: 'start'; path: string; index: number; files: number }
+  | { type: 'frames'; path: string; frames: number; duration: number }
+  | { type: 'done'; result: JobResult; index: number; files: number };
+
+/**
+ * Reads ahead of the consumer, up to `limit` items, so decoding runs while the model infers:
+ * onnxruntime-node runs inference off the event loop, and ffmpeg is its own process.
+ */
+export async function* readAhead<T>(source: AsyncIterable<T>, limit: number): AsyncGenerator<T> {
+  const it = source[Symbol.asyncIterator]();
+  const queue: Array<Promise<IteratorResult<T>>> = [];
+  try {
+    for (;;) {
+      while (queue.length < limit) queue.push(it.next());
+      const next = await queue.shift()!;
+      if (next.done) return;
+      yield next.value;
+    }
+  } finally {
+    // Settle what is in flight before closing the source so the decoder is not left running.
+    await Promise.allSettled(queue);
+    await it.return?.();
+  }
+}
+
+export async function encodeVideo(engine: Engine, file: string, signal: AbortSignal | undefined, onFrames: (n: number, duration: number) => void) {
+  const probe = await probeVideo(file, { signal });
+  const { cfg, model } = engine;
+  const vectors: TimedVector[] = [];
+  let batch: RawFrame[] = [];
+  const flush = async () => {
+    if (batch.length === 0) return;
+    const encoded = await model.encodeImages(batch);
+    batch.forEach((f, i) => vectors.push({ time: f.time, vector: encoded[i] }));
+    batch = [];
+    onFrames(vectors.length, probe.duration);
+  };
+  const source = decodeFrames(file, { fps: cfg.fps, size: model.image.size, probe, signal });
+  for await (const frame of readAhead(source, cfg.batchSize * 2)) {
+    batch.push(frame);
+    if (batch.length >= cfg.batchSize) await flush();
+  }
+  await flush();
+  return { probe, vectors };
+}
+
+/**
+ * A file that is new by path but has the size and fingerprint of an indexed video whose path is
+ * gone was moved or renamed: its rows follow it, without decoding anything. A path that cannot be
+ * looked at (an unreadable folder) is not gone: the new file is a copy.
+ */
+async function detectMove(store: Store, file: string, stamp: FileStamp, print: string): Promise<VideoRecord | undefined> {
+  for (const v of await store.videosWithFingerprint(stamp.size, print)) {
+    if (v.path !== file && v.status === 'indexed' && presence(v.path).state === 'gone') return v;
+  }
+  return undefined;
+}
+
+/** Indexes one file: skipped when unchanged, failed (recorded with its error) when unusable. */
+export async function indexFile(engine: Engine, file: string, opts: IndexOptions = {}, onFrames: (n: number, d: number) => void = () => {}): Promise<JobResult> {
+  const started = Date.now();
+  let st: fs.Stats;
+  try {
+    st = fs.statSync(file);
+    if (!st.isFile()) return { status: 'failed', path: file, error: 'not a regular file' };
+  } catch (err) {
+    return { status: 'failed', path: file, error: `cannot read: ${errorMessage(err)}` };
+  }
+  const stamp = fileStamp(st);
+  const known = await engine.store.videoByPath(file);
+  const unchanged = !!known && known.size === stamp.size && known.mtimeMs === stamp.mtimeMs;
+  if (unchanged && !opts.force) {
+    if (known.status === 'indexed') return { status: 'skipped', path: file, reason: 'unchanged' };
+    if (known.status === 'failed' && !opts.retryFailed) return { status: 'skipped', path: file, reason: `unchanged, failed earlier: ${known.error}` };
+  }
+  try {
+    const print = fingerprint(file);
+    if (known?.status !== 'indexed' && !opts.force) {
+      const moved = await detectMove(engine.store, file, stamp, print);
+      if (moved) {
+        await engine.store.moveVideo(moved.id, file, stamp);
+        return { status: 'skipped', path: file, reason: `moved from ${moved.path}` };
+      }
+    }
+    const { probe, vectors } = await encodeVideo(engine, file, opts.signal, onFrames);
+    if (vectors.length === 0) throw new Error('no frames could be decoded');
+    const after = fileStamp(fs.statSync(file));
+    if (after.size !== stamp.size || after.mtimeMs !== stamp.mtimeMs) {
+      return { status: 'skipped', path: file, reason: CHANGED_WHILE_INDEXING };
+    }
+    const interval = 1 / engine.cfg.fps;
+    const plan = planSegments(vectors.map((v) => v.time), engine.cfg.segmentSeconds, probe.duration, interval);
+    const segmentOf = new Array<number>(vectors.length);
+    for (const p of plan) for (const i of p.frames) segmentOf[i] = p.idx;
+    const { segments, video } = await poolSegments(vectors, plan, engine.pooling);
+    const set = await activeLabelSet(engine);
+    const tags = set ? await engine.tagger.tag(set, video, segments) : undefined;
+    const saved = await engine.store.saveIndexed({
+      path: file,
+      ...stamp,
+      fingerprint: print,
+      probe,
+      frames: vectors.map((v, i) => ({ time: v.time, segmentIdx: segmentOf[i], vector: v.vector })),
+      segments,
+      video,
+      tags,
+    });
+    return { status: 'indexed', path: file, videoId: saved.videoId, segments: saved.segments, frames: saved.frames, seconds: (Date.now() - started) / 1000 };
+  } catch (err) {
+    if (opts.signal?.aborted) throw err;
+    // Not the file's fault, so nothing is recorded against it: a full disk or a broken tool stops
+    // the work (the caller decides: the CLI stops the run, the daemon retries later); a tool that
+    // crashed on this file fails this job only, and the file is tried again next time.
+    const full = asDiskFull(err, engine.cfg.home);
+    if (full) throw full;
+    // The model loads its image encoder on the first frame (model.ts): a broken one stops the run.
+    if (err instanceof ModelError) throw err;
+    if (err instanceof ToolError) {
+      // A build that is broken or missing stops the run; one that fails on this file (a crash, a
+      // filter it lacks) fails this file only, unrecorded, so a better ffmpeg can index it later.
+      if (err.detail.kind !== 'crashed' && err.detail.kind !== 'lacks-filter') throw err;
+      return { status: 'failed', path: file, error: err.message, unrecorded: true };
+    }
+    const error = errorMessage(err);
+    await engine.store.markFailed(file, stamp.size, stamp.mtimeMs, error);
+    return { status: 'failed', path: file, error, ...(isTransientError(err) ? { transient: true } : {}) };
+  }
+}
+
+/**
+ * An indexing run stopped before its end by something that is not any file's fault (a full disk,
+ * a broken ffmpeg/ffprobe): `reason` says what; `report` holds what was done (and saved) before it.
+ */
+export class RunStoppedError extends VidsearchError {
+  override name = 'RunStoppedError';
+  constructor(
+    readonly reason: VidsearchError,
+    readonly report: IndexReport,
+  ) {
+    const n = report.indexed.length;
+    super(`${reason.message.replace(/\.$/, '')}; ${n} ${n === 1 ? 'file' : 'files'} saved before it`, { cause: reason });
+  }
+}
+
+export const CHANGED_WHILE_INDEXING = 'file changed while it was being indexed; it will be picked up next time';
+
+export interface TargetPlan {
+  /** files that need work (new, changed, or failed and to be retried), with their stamps */
+  work: Array<{ path: string } & FileStamp>;
+  /** unchanged files, decided by stat alone */
+  unchanged: Array<{ path: string; reason: string }>;
+  /** indexed videos whose file is gone (unless it turns out to have moved) */
+  gone: VideoRecord[];
+  /** targets that do not exist and were never indexed */
+  missing: string[];
+  /**
+   * folders and files that could not be looked at (unreadable, names that are not UTF-8): what
+   * the index holds under them stays as it is
+   */
+  problems: ScanProblem[];
+}
+
+/**
+ * Decides what a set of files and folders needs, from one stat per file and one query per folder:
+ * unchanged files cost no database round trip, so reconciling a large library is quick.
+ */
+export async function planTargets(store: Store, targets: string[], opts: Pick<IndexOptions, 'force' | 'retryFailed'> = {}): Promise<TargetPlan> {
+  const plan: TargetPlan = { work: [], unchanged: [], gone: [], missing: [], problems: [] };
+  const seen = new Set<string>();
+  const unreadable = (p: string, err: unknown) => {
+    const code = (err as NodeJS.ErrnoException).code ?? 'EUNKNOWN';
+    plan.problems.push({ path: p, kind: 'unreadable', code, error: `cannot read it (${errorMessage(err)}); the index keeps what it had` });
+  };
+  const statOf = (p: string): fs.Stats | undefined | 'unreadable' => {
+    try {
+      return fs.statSync(p, { throwIfNoEntry: false });
+    } catch (err) {
+      unreadable(p, err);
+      return 'unreadable';
+    }
+  };
+  const consider = (file: string, known: VideoRecord | undefined) => {
+    if (seen.has(file)) return;
+    seen.add(file);
+    const st = statOf(file);
+    if (!st || st === 'unreadable') return;
+    const stamp = fileStamp(st);
+    const same = !!known && known.size === stamp.size && known.mtimeMs === stamp.mtimeMs;
+    if (same && !opts.force && known.status === 'indexed') plan.unchanged.push({ path: file, reason: 'unchanged' });
+    else if (same && !opts.force && known.status === 'failed' && !opts.retryFailed) plan.unchanged.push({ path: file, reason: `unchanged, failed earlier: ${known.error}` });
+    else plan.work.push({ path: file, ...stamp });
+  };
+  for (const target of targets.map((t) => path.resolve(t))) {
+    const st = statOf(target);
+    if (st === 'unreadable') continue;
+    if (st?.isDirectory()) {
+      const known = new Map((await store.videosUnder(target)).map((v) => [v.path, v]));
+      const scan = scanVideos(target);
+      for (const file of scan.files) consider(file, known.get(file));
+      const present = new Set(scan.files);
+      const folders = scan.problems.filter((p) => p.kind === 'unreadable').map((p) => p.path + path.sep);
+      const kept = new Map<string, number>();
+      const outside = scan.problems.filter((p) => p.kind === 'outside').map((p) => p.path);
+      for (const v of known.values()) {
+        if (present.has(v.path)) continue;
+        // Reached through a link out of the library (indexed before links were checked): not a
+        // library file, so it leaves the index; the file itself is not touched.
+        if (outside.some((o) => v.path === o || v.path.startsWith(o + path.sep))) {
+          plan.gone.push(v);
+          continue;
+        }
+        // Only a file known to be gone leaves the index; one we cannot see is kept as it is.
+        const now = presence(v.path);
+        if (now.state === 'gone') plan.gone.push(v);
+        else if (now.state === 'unknown') {
+          const folder = folders.find((f) => v.path.startsWith(f));
+          if (folder) kept.set(folder, (kept.get(folder) ?? 0) + 1);
+          else plan.problems.push({ path: v.path, kind: 'unreadable', code: now.code, error: `cannot tell whether it still exists (${now.code}: ${now.error}); kept in the index as it is` });
+        }
+      }
+      for (const p of scan.problems) {
+        const n = p.kind === 'unreadable' ? (kept.get(p.path + path.sep) ?? 0) : 0;
+        plan.problems.push(n ? { ...p, error: `${p.error}; its ${n} indexed ${n === 1 ? 'video stays in the index as it is' : 'videos stay in the index as they are'}` } : p);
+      }
+    } else if (st) {
+      consider(target, (await store.videoByPath(target)) ?? undefined);
+    } else {
+      const known = await store.videoByPath(target);
+      if (known) plan.gone.push(known);
+      else plan.missing.push(target);
+    }
+  }
+  return plan;
+}
+
+/**
+ * Indexes files and folders: new and changed files are indexed, unchanged ones skipped without
+ * decoding, moved ones followed, and videos of a folder that are gone from disk removed.
+ */
+export async function indexTargets(engine: Engine, targets: string[], opts: IndexOptions = {}): Promise<IndexReport> {
+  const report: IndexReport = { indexed: [], skipped: [], removed: [], failed: [] };
+  try {
+    // What the user gives to index is the library: the server serves files inside these roots only.
+    await recordLibraryRoots(engine.store, targets);
+    await runPlan(engine, targets, opts, report);
+  } catch (err) {
+    if (opts.signal?.aborted) throw err;
+    const reason = asDiskFull(err, engine.cfg.home) ?? (err instanceof ToolError || err instanceof ModelError ? err : undefined);
+    if (reason) throw new RunStoppedError(reason, report);
+    throw err;
+  }
+  return report;
+}
+
+async function runPlan(engine: Engine, targets: string[], opts: IndexOptions, report: IndexReport): Promise<void> {
+  const plan = await planTargets(engine.store, targets, opts);
+  report.skipped.push(...plan.unchanged);
+  report.failed.push(...plan.missing.map((p) => ({ path: p, error: 'no such file or directory' })));
+  // Reported as failed (exit 1): not indexed, and only the user can fix it. A link out of the
+  // library is the user's choice, so it is skipped with the reason instead.
+  for (const p of plan.problems) {
+    if (p.kind === 'outside') report.skipped.push({ path: p.path, reason: p.error });
+    else report.failed.push({ path: p.path, error: p.error });
+  }
+  opts.onEvent?.({ type: 'plan', files: plan.work.length, removed: plan.gone.length });
+  await engine.store.markPendingMany(plan.work);
+  for (const [i, { path: file }] of plan.work.entries()) {
+    if (opts.signal?.aborted) break;
+    opts.onEvent?.({ type: 'start', path: file, index: i, files: plan.work.length });
+    const result = await indexFile(engine, file, opts, (frames, duration) => opts.onEvent?.({ type: 'frames', path: file, frames, duration }));
+    if (result.status === 'indexed') report.indexed.push({ path: file, videoId: result.videoId, segments: result.segments, frames: result.frames });
+    else if (result.status === 'skipped') report.skipped.push({ path: file, reason: result.reason });
+    else report.failed.push({ path: file, error: result.error });
+    opts.onEvent?.({ type: 'done', result, index: i, files: plan.work.length });
+    // Readers see new videos within seconds, without rewriting a large index after every file.
+    await engine.store.flushIndex(5000);
+  }
+  // Removals come last: a file that was moved has been followed above, and keeps its rows.
+  if (!opts.signal?.aborted) {
+    for (const v of plan.gone) {
+      const current = await engine.store.video(v.id);
+      if (!current || current.path !== v.path) continue;
+      await engine.store.removeVideo(v.id);
+      report.removed.push({ path: v.path });
+    }
+  }
+  await engine.store.flushIndex();
+}
