@@ -204,6 +204,11 @@ export class JobQueue {
     });
   }
 
+  /** Drops a library's jobs that no worker has started (the library was removed). */
+  dropQueued(libraryId: number): number {
+    return this.db.prepare(`DELETE FROM "Job" WHERE "libraryId" = ? AND "state" = 'queued'`).run(libraryId).changes;
+  }
+
   get(id: number): JobRecord | undefined {
     const r = this.db.prepare(`SELECT * FROM "Job" WHERE "id" = ?`).get(id) as JobRow | undefined;
     return r && toJob(r);

@@ -1,0 +1,105 @@
+// Libraries: the folders the user asked vidsearch to follow (rows, io/db/libraries.ts), and the
+// rules for adding, removing and scanning them. Work is never done here: a scan is a job that any
+// worker runs (worker.ts); removing a library removes its videos from the index, never the files.
+import fs from 'node:fs';
+import path from 'node:path';
+import { VidsearchError } from '../core/errors';
+import type { JobQueue } from '../io/db/jobs';
+import type { LibraryCounts, LibraryRecord, LibraryRepository, WatchMode } from '../io/db/libraries';
+import type { Store } from '../io/db/store';
+import { insideRoots } from '../io/files/files';
+import { ROOTS_SETTING, libraryRoots, recordLibraryRoots } from './library';
+
+export type LibraryProblem = 'not-a-folder' | 'nested' | 'not-found';
+
+/** A library that cannot be added or found; `kind` says which, for the HTTP status and the CLI's exit code. */
+export class LibraryError extends VidsearchError {
+  override name = 'LibraryError';
+  constructor(
+    message: string,
+    readonly kind: LibraryProblem,
+    options?: { cause?: Record<string, unknown> },
+  ) {
+    super(message, options);
+  }
+}
+
+export interface LibraryContext {
+  store: Store;
+  libraries: LibraryRepository;
+  queue: JobQueue;
+}
+
+export type LibraryView = LibraryRecord & LibraryCounts;
+
+export function listLibraries(ctx: Pick<LibraryContext, 'libraries'>): LibraryView[] {
+  return ctx.libraries.list().map((l) => ({ ...l, ...ctx.libraries.counts(l) }));
+}
+
+/** The library by id or by path (as given: resolved and real-pathed). */
+export function findLibrary(ctx: Pick<LibraryContext, 'libraries'>, ref: number | string): LibraryRecord {
+  const lib = typeof ref === 'number' ? ctx.libraries.get(ref) : ctx.libraries.byPath(realOrResolved(ref));
+  if (!lib) throw new LibraryError(`no library ${typeof ref === 'number' ? `with id ${ref}` : `at ${ref}`}: \`vidsearch library list\` shows them`, 'not-found', { cause: { ref } });
+  return lib;
+}
+
+function realOrResolved(p: string): string {
+  try {
+    return fs.realpathSync(path.resolve(p));
+  } catch {
+    return path.resolve(p);
+  }
+}
+
+/**
+ * Adds a folder as a library and queues its first scan. A folder inside another library, or one
+ * holding a library, is refused: its files would belong to two libraries.
+ */
+export async function addLibrary(ctx: LibraryContext, dir: string, opts: { watch?: boolean; mode?: WatchMode } = {}): Promise<{ library: LibraryRecord; created: boolean; scanJob: number }> {
+  let real: string;
+  try {
+    real = fs.realpathSync(path.resolve(dir));
+  } catch {
+    throw new LibraryError(`no such folder: ${dir}`, 'not-a-folder', { cause: { dir } });
+  }
+  if (!fs.statSync(real).isDirectory()) throw new LibraryError(`not a folder: ${dir} (a library is a folder of videos)`, 'not-a-folder', { cause: { dir } });
+  const existing = ctx.libraries.byPath(real);
+  if (!existing) {
+    for (const other of ctx.libraries.list()) {
+      if (insideRoots(real, [other.path])) throw new LibraryError(`${real} is inside the library ${other.path}, which already holds its videos`, 'nested', { cause: { dir: real, library: other.path } });
+      if (insideRoots(other.path, [real])) throw new LibraryError(`${real} holds the library ${other.path}: remove that one first, or add the folders side by side`, 'nested', { cause: { dir: real, library: other.path } });
+    }
+  }
+  const { library, created } = ctx.libraries.add(real, opts);
+  if (!created && (opts.watch !== undefined || opts.mode !== undefined)) ctx.libraries.update(library.id, opts);
+  // A library's files are the ones the server may serve (library.ts).
+  await recordLibraryRoots(ctx.store, [real]);
+  const [scanJob] = ctx.queue.enqueue([{ kind: 'scan', key: real, libraryId: library.id }]);
+  return { library: ctx.libraries.get(library.id)!, created, scanJob: scanJob! };
+}
+
+export function scanLibrary(ctx: Pick<LibraryContext, 'libraries' | 'queue'>, ref: number | string, opts: { force?: boolean; retryFailed?: boolean } = {}): number {
+  const lib = findLibrary(ctx, ref);
+  const payload = opts.force || opts.retryFailed ? opts : undefined;
+  return ctx.queue.enqueue([{ kind: 'scan', key: lib.path, libraryId: lib.id, payload }])[0]!;
+}
+
+export function setWatching(ctx: Pick<LibraryContext, 'libraries'>, ref: number | string, changes: { watch?: boolean; mode?: WatchMode }): LibraryRecord {
+  const lib = findLibrary(ctx, ref);
+  return ctx.libraries.update(lib.id, changes)!;
+}
+
+/**
+ * Removes a library: its queued jobs are dropped, its videos leave the index (rows and vectors),
+ * and the server stops serving files under it. The files themselves are never touched.
+ */
+export async function removeLibrary(ctx: LibraryContext, ref: number | string): Promise<{ library: LibraryRecord; removedVideos: number }> {
+  const lib = findLibrary(ctx, ref);
+  ctx.libraries.remove(lib.id);
+  ctx.queue.dropQueued(lib.id);
+  const videos = await ctx.store.videosUnder(lib.path);
+  for (const v of videos) await ctx.store.removeVideo(v.id);
+  const roots = (await libraryRoots(ctx.store)).filter((r) => r !== lib.path);
+  await ctx.store.setSetting(ROOTS_SETTING, JSON.stringify(roots));
+  return { library: lib, removedVideos: videos.length };
+}

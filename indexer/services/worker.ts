@@ -1,0 +1,182 @@
+// A worker: claims jobs from the queue in the database and runs them, any number of workers per
+// data directory (in the server, in `vidsearch index`, as `vidsearch worker`). Every job ends done
+// or failed with its error (a transient failure is queued again by the queue's rules, core/jobs.ts);
+// a job whose lease is lost (this process stalled past it, another worker took the job over) is
+// abandoned here. Stopping hands the running jobs back untouched, so nothing waits for a lease.
+import os from 'node:os';
+import crypto from 'node:crypto';
+import { DiskFullError, ModelError, ToolError, errorMessage, isTransientError } from '../core/errors';
+import { HEARTBEAT_MS, type JobKind } from '../core/jobs';
+import type { ClaimFilter, JobOutcome, JobQueue, JobRecord, NewJob } from '../io/db/jobs';
+import { presence } from '../io/files/files';
+import { CHANGED_WHILE_INDEXING, indexFile, planTargets, type Engine, type JobResult } from './pipeline';
+
+export interface WorkerOptions {
+  /** jobs run at once (inference is CPU-bound: 1, with batches inside, is right on a small machine) */
+  concurrency?: number;
+  filter?: ClaimFilter;
+  /** return once no job of the filter is queued or running anywhere (a `vidsearch index` run) */
+  untilDone?: boolean;
+  /** stops the worker: running jobs are handed back */
+  signal?: AbortSignal;
+  /** the longest wait between looks at an empty queue */
+  idleMs?: number;
+  onEvent?: (e: WorkerEvent) => void;
+}
+
+export type WorkerEvent =
+  | { type: 'claimed'; job: JobRecord }
+  | { type: 'progress'; job: JobRecord; done: number; total: number }
+  | { type: 'finished'; job: JobRecord; outcome: JobOutcome }
+  | { type: 'handed-back'; job: JobRecord; reason: string };
+
+/** A failure that is nobody's fault and stops every job alike (a full disk, a broken ffmpeg, a bad model): the run stops. */
+export function stopsTheRun(err: unknown): boolean {
+  return err instanceof DiskFullError || err instanceof ModelError || (err instanceof ToolError && err.detail.kind !== 'crashed' && err.detail.kind !== 'lacks-filter');
+}
+
+export function workerId(): string {
+  return `${os.hostname()}:${process.pid}:${crypto.randomBytes(3).toString('hex')}`;
+}
+
+/**
+ * Runs jobs until stopped (or, with untilDone, until the filter's jobs are all finished). A
+ * run-stopping error in an untilDone run hands its job back and is thrown, so the CLI can say
+ * what stopped it; a long-running worker records it as a transient failure and goes on, so the
+ * job is tried again after a backoff.
+ */
+export async function runWorker(engine: Engine, queue: JobQueue, opts: WorkerOptions = {}): Promise<void> {
+  const id = workerId();
+  const concurrency = Math.max(1, opts.concurrency ?? 1);
+  const idleMs = opts.idleMs ?? 1000;
+  const running = new Map<number, Promise<void>>();
+  let stopError: unknown;
+  let wake: () => void = () => {};
+  queue.registerWorker(id, concurrency);
+  const beat = setInterval(() => queue.beatWorker(id, running.keys().next().value ?? null), HEARTBEAT_MS);
+  beat.unref();
+  const onAbort = () => wake();
+  opts.signal?.addEventListener('abort', onAbort);
+  try {
+    for (;;) {
+      if (opts.signal?.aborted || stopError) break;
+      while (running.size < concurrency && !opts.signal?.aborted && !stopError) {
+        const job = queue.claim(id, opts.filter);
+        if (!job) break;
+        opts.onEvent?.({ type: 'claimed', job });
+        queue.beatWorker(id, job.id);
+        const done = runOne(engine, queue, id, job, opts).catch((err) => {
+          stopError ??= err;
+        });
+        running.set(job.id, done.finally(() => {
+          running.delete(job.id);
+          wake();
+        }));
+      }
+      if (opts.untilDone && running.size === 0 && !pending(queue, opts.filter)) break;
+      // Sleep until a job of ours ends, the worker is stopped, or it is time to look again.
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, idleMs);
+        wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+    }
+    await Promise.all(running.values());
+    if (stopError) throw stopError;
+  } finally {
+    clearInterval(beat);
+    opts.signal?.removeEventListener('abort', onAbort);
+    queue.removeWorker(id);
+  }
+}
+
+/** Whether any job of the filter is still queued or running (here or in another worker). */
+function pending(queue: JobQueue, filter: ClaimFilter | undefined): boolean {
+  if (!filter?.ids) return queue.counts().queued + queue.counts().running > 0;
+  return queue.list({ ids: filter.ids, states: ['queued', 'running'], limit: 1 }).length > 0;
+}
+
+async function runOne(engine: Engine, queue: JobQueue, owner: string, job: JobRecord, opts: WorkerOptions): Promise<void> {
+  const controller = new AbortController();
+  const stop = () => controller.abort(opts.signal?.reason);
+  opts.signal?.addEventListener('abort', stop);
+  let lost = false;
+  let progress: { done: number; total: number } | undefined;
+  const lease = setInterval(() => {
+    if (!queue.heartbeat(job.id, owner, progress)) {
+      lost = true;
+      controller.abort(new Error('lease lost'));
+    }
+  }, HEARTBEAT_MS);
+  lease.unref();
+  try {
+    let outcome: JobOutcome;
+    try {
+      outcome = await perform(engine, queue, job, controller.signal, (done, total) => {
+        progress = { done, total };
+        opts.onEvent?.({ type: 'progress', job, done, total });
+      });
+    } catch (err) {
+      if (lost) return opts.onEvent?.({ type: 'handed-back', job, reason: 'its lease passed to another worker' });
+      if (controller.signal.aborted) {
+        queue.release(job.id, owner);
+        return opts.onEvent?.({ type: 'handed-back', job, reason: 'the worker is stopping' });
+      }
+      if (stopsTheRun(err) && opts.untilDone) {
+        queue.release(job.id, owner);
+        opts.onEvent?.({ type: 'handed-back', job, reason: errorMessage(err) });
+        throw err;
+      }
+      outcome = { error: errorMessage(err), transient: stopsTheRun(err) || isTransientError(err) };
+    }
+    if (lost) return opts.onEvent?.({ type: 'handed-back', job, reason: 'its lease passed to another worker' });
+    queue.finish(job.id, owner, outcome);
+    opts.onEvent?.({ type: 'finished', job, outcome });
+    // A file that changed under its job is queued again, to be indexed once it is final.
+    const r = 'result' in outcome ? (outcome.result as JobResult | undefined) : undefined;
+    if (job.kind === 'index' && r?.status === 'skipped' && r.reason === CHANGED_WHILE_INDEXING) {
+      queue.enqueue([{ kind: 'index', key: job.key, libraryId: job.libraryId ?? undefined, batch: job.batch ?? undefined, payload: job.payload ?? undefined }]);
+    }
+  } finally {
+    clearInterval(lease);
+    opts.signal?.removeEventListener('abort', stop);
+  }
+}
+
+interface IndexPayload {
+  force?: boolean;
+  retryFailed?: boolean;
+}
+
+/** One job's work, by kind. Throws only for what is not the job's own outcome (see runOne). */
+async function perform(engine: Engine, queue: JobQueue, job: JobRecord, signal: AbortSignal, progress: (done: number, total: number) => void): Promise<JobOutcome> {
+  const kind: JobKind = job.kind;
+  if (kind === 'index') {
+    const p = (job.payload ?? {}) as IndexPayload;
+    const r = await indexFile(engine, job.key, { force: p.force, retryFailed: p.retryFailed, signal }, (frames, duration) =>
+      progress(frames, Math.max(frames, Math.ceil(duration * engine.cfg.fps))),
+    );
+    if (r.status === 'failed') return { error: r.error, transient: !!r.transient, result: r };
+    return { result: r };
+  }
+  if (kind === 'remove') {
+    const now = presence(job.key);
+    if (now.state !== 'gone') return { result: { status: 'skipped', path: job.key, reason: now.state === 'present' ? 'the file is there again' : `cannot tell whether it still exists (${now.code})` } };
+    const video = await engine.store.videoByPath(job.key);
+    if (video) await engine.store.removeVideo(video.id);
+    return { result: { status: 'removed', path: job.key, videoId: video?.id ?? null } };
+  }
+  if (kind === 'scan') {
+    const plan = await planTargets(engine.store, [job.key], (job.payload ?? {}) as IndexPayload);
+    const jobs: NewJob[] = [
+      ...plan.work.map((w) => ({ kind: 'index' as const, key: w.path, libraryId: job.libraryId ?? undefined, batch: job.batch ?? undefined, payload: job.payload ?? undefined })),
+      ...plan.gone.map((v) => ({ kind: 'remove' as const, key: v.path, libraryId: job.libraryId ?? undefined, batch: job.batch ?? undefined })),
+    ];
+    await engine.store.markPendingMany(plan.work);
+    const ids = queue.enqueue(jobs);
+    return { result: { queued: ids.length, unchanged: plan.unchanged.length, problems: plan.problems, missing: plan.missing } };
+  }
+  throw new Error(`no worker can run a job of kind "${kind}" yet`);
+}
