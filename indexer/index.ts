@@ -33,6 +33,9 @@ export { isLoopbackHost, resolveConfig, resolveServerConfig, sqlitePath, type Co
 export { readDaemonStatus } from './services/daemon';
 export { openEngine, openLibrary, type FileState, type OpenEngine, type OpenLibrary, type VideoFile } from './services/engine';
 export { recordLibraryRoots } from './services/library';
+export { LibraryError, addLibrary, listLibraries, openWork, removeLibrary, scanLibrary, setWatching, type LibraryView, type Work } from './services/libraries';
+export { JOB_STATES, type JobState } from './core/jobs';
+export type { JobRecord, WorkerRecord } from './io/db/jobs';
 export { activeLabelSet, indexTargets } from './services/pipeline';
 export { modelProvision, type ModelState } from './services/provision';
 export { validateQuery, type Moment, type SearchResponse, type SearchResult } from './services/search';

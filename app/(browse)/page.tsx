@@ -7,6 +7,7 @@ import { modelStatus } from '@/app/lib/engine';
 import { ModelSetup } from '@/app/ui/model-setup';
 import { SearchResults, ResultsSkeleton, shownOf } from '@/app/ui/search-results';
 import { ImageSearch } from '@/app/ui/image-search';
+import { IndexingStatus } from '@/app/ui/indexing-status';
 import { LikeResults } from '@/app/ui/like-results';
 import { searchHref } from '@/app/ui/tags';
 
@@ -74,6 +75,7 @@ export default async function SearchPage({ searchParams }: Props) {
         </p>
       )}
       <ImageSearch />
+      <IndexingStatus />
       {/* key: a new query shows the skeleton again instead of the previous query's results ("Show more" keeps the list) */}
       <div className="text-results">
         <Suspense key={`${q}\n${action}\n${like?.videoId}@${like?.t}`} fallback={<ResultsSkeleton />}>

@@ -1,6 +1,6 @@
 // The JSON bodies of the API, one type per payload, so that clients can type what they fetch.
 // Search answers with the engine's own SearchResponse, the same document as `vidsearch search --json`.
-import type { FileState, ModelIdentity, SegmentRecord, VideoRecord } from '@/indexer';
+import type { FileState, JobRecord, LibraryView, ModelIdentity, SegmentRecord, VideoRecord, WorkerRecord } from '@/indexer';
 
 export type { SearchResponse, SearchResult, Moment } from '@/indexer';
 // GET /api/model answers with the engine's ModelState (ready, downloading with its progress, offline, ...).
@@ -62,4 +62,96 @@ export interface LabelSetJson {
   templateSet: string;
   templates: string[];
   labels: string[];
+}
+
+/** A library (a followed folder) with what it holds; dates as ISO 8601 strings. */
+export interface LibraryJson {
+  id: number;
+  path: string;
+  watch: boolean;
+  mode: 'inotify' | 'poll';
+  createdAt: string;
+  lastScanAt: string | null;
+  videos: { pending: number; indexed: number; failed: number; total: number };
+  queued: number;
+  running: number;
+  failedJobs: number;
+}
+
+export interface LibrariesJson {
+  libraries: LibraryJson[];
+}
+
+/** A job of the queue; times as ms since the epoch. */
+export interface JobJson {
+  id: number;
+  kind: string;
+  key: string;
+  libraryId: number | null;
+  state: 'queued' | 'running' | 'done' | 'failed';
+  attempts: number;
+  maxAttempts: number;
+  owner: string | null;
+  progress: { done: number; total: number };
+  error: string | null;
+  result: unknown;
+  createdAt: number;
+  startedAt: number | null;
+  finishedAt: number | null;
+  heartbeatAt: number | null;
+}
+
+export interface WorkerJson {
+  id: string;
+  host: string;
+  pid: number;
+  concurrency: number;
+  jobId: number | null;
+  heartbeatAt: number;
+  live: boolean;
+}
+
+export interface JobsJson {
+  counts: { queued: number; running: number; done: number; failed: number };
+  jobs: JobJson[];
+  workers: WorkerJson[];
+}
+
+export function libraryJson(l: LibraryView): LibraryJson {
+  return {
+    id: l.id,
+    path: l.path,
+    watch: l.watch,
+    mode: l.mode,
+    createdAt: l.createdAt.toISOString(),
+    lastScanAt: l.lastScanAt?.toISOString() ?? null,
+    videos: l.videos,
+    queued: l.queued,
+    running: l.running,
+    failedJobs: l.failedJobs,
+  };
+}
+
+export function jobJson(j: JobRecord): JobJson {
+  return {
+    id: j.id,
+    kind: j.kind,
+    key: j.key,
+    libraryId: j.libraryId,
+    state: j.state,
+    attempts: j.attempts,
+    maxAttempts: j.maxAttempts,
+    owner: j.owner,
+    progress: { done: j.progressDone, total: j.progressTotal },
+    error: j.error,
+    result: j.result,
+    createdAt: j.createdAt,
+    startedAt: j.startedAt,
+    finishedAt: j.finishedAt,
+    heartbeatAt: j.heartbeatAt,
+  };
+}
+
+export function workerJson(w: WorkerRecord): WorkerJson {
+  return { id: w.id, host: w.host, pid: w.pid, concurrency: w.concurrency, jobId: w.jobId, heartbeatAt: w.heartbeatAt, live: w.live };
 }

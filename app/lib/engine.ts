@@ -1,9 +1,9 @@
 // The web app's handle on the engine: one reader engine per server process, opened on first use
 // from the environment (VIDSEARCH_HOME, VIDSEARCH_MODEL, DATABASE_URL, ...). A failed open is not
 // cached, so fixing the model or the data directory needs no restart.
-import { resolveConfig, type Config, modelProvision, openEngine, openLibrary, type ModelState, type OpenEngine, type OpenLibrary, ModelError } from '@/indexer';
+import { resolveConfig, type Config, modelProvision, openEngine, openLibrary, openWork, type ModelState, type OpenEngine, type OpenLibrary, type Work, ModelError } from '@/indexer';
 
-const g = globalThis as typeof globalThis & { __vidsearchEngine?: Promise<OpenEngine>; __vidsearchLibrary?: Promise<OpenLibrary> };
+const g = globalThis as typeof globalThis & { __vidsearchEngine?: Promise<OpenEngine>; __vidsearchLibrary?: Promise<OpenLibrary>; __vidsearchWork?: Work };
 
 export function appConfig(): Config {
   return resolveConfig({}, process.env);
@@ -52,4 +52,11 @@ export async function getLibrary(): Promise<OpenLibrary> {
   // Follows what `vidsearch index` published since the last look (a first identity included).
   await library.store.refresh();
   return library;
+}
+
+/** The libraries and the job queue, with the library's store: what the Library page manages. */
+export async function getWork(): Promise<Work & Pick<OpenLibrary, 'store'>> {
+  const { store } = await getLibrary();
+  g.__vidsearchWork ??= openWork(appConfig());
+  return { ...g.__vidsearchWork, store };
 }

@@ -37,12 +37,22 @@ const STATUS_BY_NAME: Record<string, number> = {
   MediaError: 500,
   // ffmpeg/ffprobe missing, broken or crashed: the server's tools
   ToolError: 500,
+  // a folder that cannot be a library (not a folder, inside another library), or no such library;
+  // refined by kind in describeError
+  LibraryError: 422,
 };
+
+const LIBRARY_STATUS: Record<string, number> = { 'not-a-folder': 422, nested: 409, 'not-found': 404 };
 
 /** Status and a message safe to show: the engine's messages say what to do; anything else is hidden. */
 export function describeError(err: unknown): { status: number; message: string; headers?: Record<string, string> } {
   if (err instanceof Error) {
-    const status = err.name === 'HttpError' ? (err as HttpError).status : STATUS_BY_NAME[err.name];
+    const status =
+      err.name === 'HttpError'
+        ? (err as HttpError).status
+        : err.name === 'LibraryError'
+          ? (LIBRARY_STATUS[(err as Error & { kind?: string }).kind ?? ''] ?? 422)
+          : STATUS_BY_NAME[err.name];
     if (status) {
       // A missing model is a lasting state that every request runs into: said once, not per request.
       if (err.name === 'ModelError') logOnce(err.message, `${err.name}: ${err.message}`);
@@ -94,4 +104,57 @@ export async function videoIdParam(ctx: { params: Promise<{ id: string }> }): Pr
   const result = VideoId.safeParse((await ctx.params).id);
   if (!result.success) throw usage(result.error);
   return result.data;
+}
+
+/** The `[id]` path segment as a positive integer id of the thing named; 400 otherwise. */
+export async function parseIdParam(ctx: { params: Promise<{ id: string }> }, name: string): Promise<number> {
+  const result = intParam(name, 1, Number.MAX_SAFE_INTEGER).safeParse((await ctx.params).id);
+  if (!result.success) throw usage(result.error);
+  return result.data;
+}
+
+// A management request is a few fields; anything larger is not one.
+const MAX_SMALL_JSON_BYTES = 64 * 1024;
+
+/**
+ * A small JSON body, parsed by `schema`: 415 for another content type, 413 past 64 KiB, 400 for
+ * JSON that is malformed or does not fit the schema. `optional`: an empty body counts as {}.
+ */
+export async function parseBody<S extends z.ZodType>(req: Request, schema: S, opts: { optional?: boolean } = {}): Promise<z.output<S>> {
+  const text = await readSmall(req);
+  let value: unknown = {};
+  if (text.trim() === '') {
+    if (!opts.optional) throw new HttpError(400, 'the body is empty: send a JSON object');
+  } else {
+    const type = (req.headers.get('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
+    if (type !== 'application/json') throw new HttpError(415, 'send the body as application/json');
+    try {
+      value = JSON.parse(text);
+    } catch {
+      throw new HttpError(400, 'the body is not valid JSON');
+    }
+  }
+  const result = schema.safeParse(value);
+  if (!result.success) throw usage(result.error);
+  return result.data;
+}
+
+async function readSmall(req: Request): Promise<string> {
+  const tooBig = () => new HttpError(413, `the body is too large (at most ${MAX_SMALL_JSON_BYTES / 1024} KiB)`);
+  if (Number(req.headers.get('content-length') ?? 0) > MAX_SMALL_JSON_BYTES) throw tooBig();
+  if (!req.body) return '';
+  const reader = req.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > MAX_SMALL_JSON_BYTES) {
+      await reader.cancel().catch(() => {});
+      throw tooBig();
+    }
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks).toString('utf8');
 }

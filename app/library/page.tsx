@@ -10,6 +10,7 @@ import { sqlitePath, type FileState, type VideoRecord } from '@/indexer';
 import { bytes, duration, fileName, fileStateLabel, plural } from '@/app/lib/format';
 import { LIBRARY_SORTS, LIBRARY_STATUSES, canonicalLibraryHref, folderOptions, libraryHref, parseLibraryQuery } from '@/app/lib/library-query';
 import { EngineUnavailable, libraryOrError } from '@/app/ui/engine-unavailable';
+import { LibraryManager } from '@/app/ui/library-manager';
 
 export const metadata: Metadata = { title: 'Library' };
 
@@ -51,7 +52,7 @@ export default async function LibraryPage({ searchParams }: Props) {
     Promise.all([engine.libraryRoots(), engine.store.videoFolders()]).then(([roots, dirs]) => folderOptions(roots, dirs)),
   ]);
   const countOf = (s: (typeof LIBRARY_STATUSES)[number] | undefined) => counts[s ? LIBRARY_STATUSES.indexOf(s) + 1 : 0];
-  // The web app cannot write: this is how it tells that a file changed or went since indexing.
+  // How the page tells that a file changed or went since indexing.
   const fileStates = await engine.fileStates(videos);
   const total = countOf(status);
   const pages = Math.max(1, Math.ceil(total / PAGE_SIZE));
@@ -68,6 +69,7 @@ export default async function LibraryPage({ searchParams }: Props) {
         {model ? `Model ${model.name} (${model.variant}, ${model.dim}-d, ${engine.identity!.pooling} pooling)` : 'No model recorded yet'} · index {plural(stats.index.vectors, 'segment vector')},{' '}
         {bytes(stats.index.bytes)} · database {bytes(dbBytes)}
       </p>
+      <LibraryManager />
 
       {stats.videos.total > 0 && (
         // A plain GET form: without JavaScript it reloads the page with the new URL. Keyed by the

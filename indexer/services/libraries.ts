@@ -4,8 +4,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { VidsearchError } from '../core/errors';
-import type { JobQueue } from '../io/db/jobs';
-import type { LibraryCounts, LibraryRecord, LibraryRepository, WatchMode } from '../io/db/libraries';
+import { migrate } from '../io/db/db';
+import { JobQueue } from '../io/db/jobs';
+import { LibraryRepository, type LibraryCounts, type LibraryRecord, type WatchMode } from '../io/db/libraries';
+import { sqlitePath, type Config } from './config';
 import type { Store } from '../io/db/store';
 import { insideRoots } from '../io/files/files';
 import { ROOTS_SETTING, libraryRoots, recordLibraryRoots } from './library';
@@ -102,4 +104,26 @@ export async function removeLibrary(ctx: LibraryContext, ref: number | string): 
   const roots = (await libraryRoots(ctx.store)).filter((r) => r !== lib.path);
   await ctx.store.setSetting(ROOTS_SETTING, JSON.stringify(roots));
   return { library: lib, removedVideos: videos.length };
+}
+
+/** The queue and the libraries of a data directory, on their own connections (any process may hold them). */
+export interface Work {
+  queue: JobQueue;
+  libraries: LibraryRepository;
+  close(): void;
+}
+
+export function openWork(cfg: Pick<Config, 'databaseUrl'>): Work {
+  const file = sqlitePath(cfg.databaseUrl);
+  migrate(file);
+  const queue = JobQueue.open(file);
+  const libraries = LibraryRepository.open(file);
+  return {
+    queue,
+    libraries,
+    close() {
+      queue.close();
+      libraries.close();
+    },
+  };
 }
