@@ -33,6 +33,7 @@ import { ensureBenchPooler, measurePoolerOverhead, type PoolerOverhead } from '.
 import { measureMomentRecall, type MomentRecall } from './rerank';
 import type { IndexChildOptions, IndexChildResult } from './index-child';
 import { queries } from './queries';
+import { queueBench } from './queue';
 import { buildStore, DIM, exactTopK, SyntheticLibrary } from './synthetic';
 import { CpuWatch, log, mb, median, quantile, round, treeRss } from './util';
 import { bitrateMbps, describeVideo, ensureCodecClip, DECODE_CODECS, ensureVideo, type VideoSpec } from './video';
@@ -42,7 +43,7 @@ const flag = (name: string) => argv.includes(`--${name}`);
 const JSON_OUT = flag('json');
 const QUICK = flag('quick');
 const LARGE = flag('large');
-const PARTS = ['encoder', 'index', 'memory', 'search', 'cli', 'reconcile', 'tagging', 'rerank', 'pooler', 'decode'];
+const PARTS = ['encoder', 'index', 'memory', 'search', 'cli', 'reconcile', 'tagging', 'rerank', 'pooler', 'decode', 'queue'];
 const USAGE = `Usage: npm run bench -- [--json] [--quick] [--large] [--only=${PARTS.join(',')}]`;
 const ONLY = new Set((argv.find((a) => a.startsWith('--only='))?.slice('--only='.length) ?? PARTS.join(',')).split(','));
 for (const a of argv) {
@@ -809,6 +810,7 @@ async function main(): Promise<void> {
   const rerank = ONLY.has('rerank') ? await phase('rerank', rerankBench) : undefined;
   const pooler = ONLY.has('pooler') ? await phase('pooler', poolerBench) : undefined;
   const decode = ONLY.has('decode') ? await phase('decode', decodeBench) : undefined;
+  const queue = ONLY.has('queue') ? await phase('queue', async () => (await ensureBenchModel(LITE_MODEL_DIR, { kind: 'lite', log }), queueBench({ quick: QUICK, modelDir: LITE_MODEL_DIR, log }))) : undefined;
 
   // Headline numbers: the engine's defaults (fp32, batch 16, all cores) on the harder video.
   const encBest = encoder ? bestEncoder(encoder.rows, 'fp32') : undefined;
@@ -829,6 +831,7 @@ async function main(): Promise<void> {
   const out = {
     quick: QUICK,
     machine,
+    queue,
     model: { name: 'CLIP ViT-B/32 shapes, random weights', ...flops },
     encoder_images_per_s: encBest?.imagesPerS ?? null,
     encoder_best: encBest ? { threads: encBest.threads, batch: encBest.batch } : null,
@@ -853,6 +856,8 @@ async function main(): Promise<void> {
     recall_at_10: hnswMain?.recallAt10 ?? null,
     hnsw_build_s: hnswMain?.buildS ?? null,
     cli_search_wall_ms: cli?.wallP50Ms ?? null,
+    queue_claim_finish_p50_ms: queue?.claimFinishP50Ms ?? null,
+    queue_idle_worker_cpu_ms_per_min: queue?.idleWorkerCpuMsPerMin ?? null,
     cli_search_peak_rss_mb: cli?.peakRssMb ?? null,
     reconcile_unchanged_ms: reconcile?.p50Ms ?? null,
     reconcile_files: reconcile?.files ?? null,
@@ -909,6 +914,7 @@ async function main(): Promise<void> {
     lines.push('  vectors with text-like queries; ef N: a plain k=10 search at that ef. RSS +MB: growth while building (hnswlib holds about the file size).');
   }
   if (cli) lines.push(`\n3b. \`vidsearch search "<text>" --json\` as a whole process at ${cli.segments.toLocaleString('en')} segments (ViT-B/32-sized model): wall p50 ${cli.wallP50Ms} ms (max ${cli.wallMaxMs}) over ${cli.runs} queries, peak RSS ${cli.peakRssMb} MB`);
+  if (queue) lines.push(`\n11. job queue (SQLite, one process): claim + finish p50 ${queue.claimFinishP50Ms} ms, p99 ${queue.claimFinishP99Ms} ms over ${queue.jobs} jobs; enqueue ${queue.enqueuePerJobMs} ms a job; an idle \`vidsearch worker\` used ${queue.idleWorkerCpuMsPerMin} ms of CPU a minute (over ${queue.idleSeconds} s)`);
   if (reconcile) lines.push(`\n5. reconciling a folder of ${reconcile.files.toLocaleString('en')} unchanged, already indexed files (what \`index <dir>\` and the watch daemon do first): p50 ${reconcile.p50Ms} ms of ${reconcile.runs.length} runs (${reconcile.runs.join(', ')} ms), no decoding`);
   if (tagging) lines.push(`\n6. action tagging: a video's pooled vectors against Kinetics-400 (${tagging.labels} labels x ${tagging.templates} templates, ${DIM}-d), one ONNX product, ${tagging.threads} threads: ${tagging.runs.map((r) => `${r.vectors} vector${r.vectors > 1 ? 's' : ''} ${r.p50Ms} ms`).join(', ')} (p50; 61 = a 10-minute video, 721 = 2 hours)`);
   if (rerank) lines.push(`\n7. re-ranking on ${rerank.videos} generated videos (a colour filling 2 of 10 s beside a video uniformly near it; test model): R@1 ${rerank.rerankedR1}% with re-ranking (tau ${rerank.temperature}), ${rerank.meanPoolingR1}% without, over ${rerank.queries} queries${lat100 ? `; it adds ${round(lat100.cachedP50Ms - lat100.cachedNoRerankP50Ms, 2)} ms to a cached query at ${lat100.segments.toLocaleString('en')} segments (part 3)` : ''}`);

@@ -6,6 +6,7 @@ import { COMMON, INDEXING, RERANKING, configFrom, parse } from './cli-args';
 import { openEngine } from '../services/engine';
 import { repoolLibrary } from '../services/repool';
 import { UsageError, VidsearchError, errorMessage } from '../core/errors';
+import { cmdLibrary, cmdWorker } from './cmd-work';
 import { LOW_CONFIDENCE, TEMPLATE_SETS, type TemplateSetName } from '../services/actions';
 import { WatchDaemon, lineLogger, readDaemonStatus } from '../services/daemon';
 import { RunStoppedError, indexTargets, type IndexEvent, type IndexReport } from '../services/pipeline';
@@ -33,6 +34,8 @@ Usage:
   vidsearch index <file|dir>...   index new and changed videos (folders are reconciled)
   vidsearch search "<text>"       find videos and the moments in them (or --like ID@S, --image F)
   vidsearch watch <dir>...        keep the index of folders current (daemon)
+  vidsearch library add|remove|list|scan <dir>   the folders vidsearch follows (rows any process sees)
+  vidsearch worker                run queued jobs (index, remove, scan) until stopped; watches the libraries
   vidsearch tag <file|videoId>    what happens in a video (zero-shot action labels)
   vidsearch stats                 what the index holds
   vidsearch doctor [--repair]     check the data directory for damage; repair what can be rebuilt
@@ -495,7 +498,7 @@ async function cmdModels(args: string[]): Promise<number> {
   throw new UsageError(`unknown models command "${sub}": use list or pull`);
 }
 
-const COMMANDS: Record<string, (args: string[]) => Promise<number>> = { index: cmdIndex, search: cmdSearch, watch: cmdWatch, tag: cmdTag, stats: cmdStats, models: cmdModels, eval: cmdEval, 'export-features': cmdExportFeatures, doctor: cmdDoctor };
+const COMMANDS: Record<string, (args: string[]) => Promise<number>> = { index: cmdIndex, search: cmdSearch, watch: cmdWatch, worker: cmdWorker, library: cmdLibrary, tag: cmdTag, stats: cmdStats, models: cmdModels, eval: cmdEval, 'export-features': cmdExportFeatures, doctor: cmdDoctor };
 
 export async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;

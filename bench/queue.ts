@@ -1,0 +1,73 @@
+// Bench part "queue": what the job queue costs (issue 14's targets: claiming and finishing a job
+// under 5 ms; an idle worker using no measurable CPU).
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { migrate } from '../indexer/io/db/db';
+import { JobQueue } from '../indexer/io/db/jobs';
+import { PROJECT_ROOT } from '../indexer/io/files/paths';
+import { treeCpu } from './util';
+import { median, quantile, round } from './util';
+
+export interface QueueBench {
+  jobs: number;
+  claimFinishP50Ms: number;
+  claimFinishP99Ms: number;
+  enqueuePerJobMs: number;
+  /** CPU milliseconds an idle `vidsearch worker --no-watch` used per minute, measured over `idleSeconds` */
+  idleWorkerCpuMsPerMin: number;
+  idleSeconds: number;
+}
+
+export async function queueBench(opts: { quick: boolean; modelDir: string; log: (s: string) => void }): Promise<QueueBench> {
+  const home = fs.mkdtempSync(path.join(os.tmpdir(), 'vidsearch-bench-queue-'));
+  try {
+    const file = path.join(home, 'vidsearch.db');
+    migrate(file);
+    const queue = JobQueue.open(file);
+    const jobs = opts.quick ? 500 : 2000;
+    const t0 = performance.now();
+    queue.enqueue(Array.from({ length: jobs }, (_, i) => ({ kind: 'index' as const, key: `/library/video-${i}.mp4` })));
+    const enqueuePerJobMs = (performance.now() - t0) / jobs;
+    const times: number[] = [];
+    for (;;) {
+      const t = performance.now();
+      const job = queue.claim('bench');
+      if (!job) break;
+      queue.finish(job.id, 'bench', { result: { status: 'indexed', path: job.key } });
+      times.push(performance.now() - t);
+    }
+    queue.close();
+    opts.log(`queue: claim + finish p50 ${round(median(times), 3)} ms, p99 ${round(quantile(times, 0.99), 3)} ms over ${jobs} jobs`);
+
+    // An idle worker: started, given time to settle, then its CPU counted over a quiet window.
+    const idleSeconds = opts.quick ? 10 : 30;
+    const child = spawn(process.execPath, [path.join(PROJECT_ROOT, 'bin', 'vidsearch.js'), 'worker', '--no-watch'], {
+      env: { ...process.env, VIDSEARCH_HOME: home, VIDSEARCH_MODEL: opts.modelDir, VIDSEARCH_THREADS: '1' },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr!.on('data', (d) => (stderr += d));
+    await waitFor(() => /"event":"worker"|worker /.test(stderr), 60_000, () => `the worker did not start: ${stderr.slice(-500)}`);
+    await new Promise((r) => setTimeout(r, 3000));
+    const cpu0 = treeCpu(child.pid!);
+    await new Promise((r) => setTimeout(r, idleSeconds * 1000));
+    const cpu = treeCpu(child.pid!) - cpu0;
+    child.kill('SIGTERM');
+    await new Promise((r) => child.once('close', r));
+    const idleWorkerCpuMsPerMin = round((cpu * 1000 * 60) / idleSeconds, 1);
+    opts.log(`queue: an idle worker used ${idleWorkerCpuMsPerMin} ms of CPU per minute`);
+    return { jobs, claimFinishP50Ms: round(median(times), 3), claimFinishP99Ms: round(quantile(times, 0.99), 3), enqueuePerJobMs: round(enqueuePerJobMs, 4), idleWorkerCpuMsPerMin, idleSeconds };
+  } finally {
+    fs.rmSync(home, { recursive: true, force: true });
+  }
+}
+
+async function waitFor(cond: () => boolean, ms: number, why: () => string): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(why());
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}

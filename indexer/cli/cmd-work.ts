@@ -1,0 +1,133 @@
+// `vidsearch worker` (runs jobs from the queue until stopped) and `vidsearch library`
+// (add | remove | list | scan | watch | unwatch the followed folders). The work itself is in
+// services/worker.ts and services/libraries.ts; this is flags, output and exit codes.
+import { UsageError } from '../core/errors';
+import { lineLogger } from '../services/daemon';
+import { openEngine } from '../services/engine';
+import { addLibrary, listLibraries, openWork, removeLibrary, scanLibrary, setWatching, type LibraryView } from '../services/libraries';
+import { LibraryWatch } from '../services/library-watch';
+import { runWorker } from '../services/worker';
+import { COMMON, INDEXING, configFrom, parse } from './cli-args';
+
+const out = (s: string) => process.stdout.write(s + '\n');
+
+export const WORK_HELP = {
+  worker: `Usage: vidsearch worker [--concurrency N] [--no-watch] [--stability-ms N] [options]
+Runs jobs from the data directory's queue until stopped (Ctrl-C or SIGTERM: the job in progress
+is handed back untouched, and the worker exits 0). Any number of workers may run on one data
+directory; a worker that dies loses its job to another after its lease (30 s).
+  --concurrency N     jobs at once (default 1: inference uses every core already)
+  --no-watch          do not watch the libraries (another process does): only run jobs
+  --stability-ms N    with watching: a file must stop changing this long before it is queued (2000)
+  --home DIR, --model M, --variant V, --threads N, and the indexing options of \`vidsearch index\``,
+  library: `Usage: vidsearch library add <dir> [--poll] [--no-watch]
+       vidsearch library remove <dir|id>
+       vidsearch library list [--json]
+       vidsearch library scan <dir|id> [--retry-failed]
+       vidsearch library watch|unwatch <dir|id>
+The folders vidsearch follows. Adding one queues its scan; a worker (\`npm start\` runs one, or
+\`vidsearch worker\`) indexes it and keeps it current. Removing one removes its videos from the
+index; the files are never touched.
+  --poll              watch by polling (network shares, where file events do not arrive)
+  --no-watch          add without watching (scans only when asked)
+  --retry-failed      scan: also try the files that failed before
+  --home DIR          the data directory`,
+};
+
+function ref(arg: string | undefined, usage: string): number | string {
+  if (!arg) throw new UsageError(usage);
+  return /^\d+$/.test(arg) ? Number(arg) : arg;
+}
+
+function describe(l: LibraryView): string {
+  const todo = l.queued + l.running;
+  return `${l.id}. ${l.path}\n   ${l.videos.indexed} indexed, ${l.videos.failed} failed, ${l.videos.pending} pending${todo ? `, ${todo} jobs to do` : ''}${l.failedJobs ? `, ${l.failedJobs} failed jobs` : ''} · ${l.watch ? `watching (${l.mode})` : 'not watching'}${l.lastScanAt ? ` · scanned ${l.lastScanAt.toISOString()}` : ''}`;
+}
+
+export async function cmdLibrary(args: string[]): Promise<number> {
+  const { values, positionals } = parse(args, { help: COMMON.help!, json: COMMON.json!, home: COMMON.home!, poll: { type: 'boolean' }, 'no-watch': { type: 'boolean' }, 'retry-failed': { type: 'boolean' } });
+  const [action, target] = positionals;
+  if (values.help || !action) return out(WORK_HELP.library), values.help ? 0 : 2;
+  const cfg = configFrom(values);
+  const work = openWork(cfg);
+  const { Store } = await import('../io/db/store');
+  const store = await Store.open(cfg);
+  try {
+    const ctx = { ...work, store };
+    if (action === 'list') {
+      const libs = listLibraries(ctx);
+      if (values.json) out(JSON.stringify({ libraries: libs }, null, 2));
+      else out(libs.length ? libs.map(describe).join('\n') : 'no libraries yet: vidsearch library add ~/Videos');
+      return 0;
+    }
+    if (action === 'add') {
+      if (!target) throw new UsageError('library add needs a folder: vidsearch library add ~/Videos');
+      const r = await addLibrary(ctx, target, { watch: !values['no-watch'], mode: values.poll ? 'poll' : undefined });
+      out(values.json ? JSON.stringify(r, null, 2) : `${r.created ? 'added' : 'already a library:'} ${r.library.path}; scan queued (job ${r.scanJob}): a worker indexes it (\`npm start\` runs one, or \`vidsearch worker\`)`);
+      return 0;
+    }
+    if (action === 'remove') {
+      const r = await removeLibrary(ctx, ref(target, 'library remove needs a folder or a library id'));
+      out(values.json ? JSON.stringify(r, null, 2) : `removed ${r.library.path}: ${r.removedVideos} videos left the index (the files are untouched)`);
+      return 0;
+    }
+    if (action === 'scan') {
+      const job = scanLibrary(ctx, ref(target, 'library scan needs a folder or a library id'), { retryFailed: !!values['retry-failed'] });
+      out(values.json ? JSON.stringify({ job }) : `scan queued (job ${job})`);
+      return 0;
+    }
+    if (action === 'watch' || action === 'unwatch') {
+      const lib = setWatching(ctx, ref(target, `library ${action} needs a folder or a library id`), { watch: action === 'watch', mode: values.poll ? 'poll' : undefined });
+      out(`${lib.path}: ${lib.watch ? 'watching' : 'not watching'}`);
+      return 0;
+    }
+    throw new UsageError(`unknown library action "${action}": add, remove, list, scan, watch or unwatch`);
+  } finally {
+    await store.close();
+    work.close();
+  }
+}
+
+export async function cmdWorker(args: string[]): Promise<number> {
+  const { values } = parse(args, { ...COMMON, ...INDEXING, concurrency: { type: 'string' }, 'no-watch': { type: 'boolean' }, 'stability-ms': { type: 'string' } }, { positionals: false });
+  if (values.help) return out(WORK_HELP.worker), 0;
+  const int = (name: string, v: unknown, min: number) => {
+    if (v === undefined) return undefined;
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < min) throw new UsageError(`--${name} must be an integer of at least ${min}, got "${v}"`);
+    return n;
+  };
+  const concurrency = int('concurrency', values.concurrency, 1);
+  const stabilityMs = int('stability-ms', values['stability-ms'], 0);
+  const cfg = configFrom(values);
+  const log = lineLogger(process.stderr);
+  const engine = await openEngine(cfg, { writer: true });
+  const work = openWork(cfg);
+  const stop = new AbortController();
+  const onSignal = () => stop.abort();
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  const watch = values['no-watch'] ? undefined : new LibraryWatch({ ...work, store: engine.store }, { stabilityMs, log });
+  try {
+    await watch?.start();
+    log({ event: 'worker', concurrency: concurrency ?? 1, watching: watch?.watched ?? [] });
+    await runWorker(engine, work.queue, {
+      concurrency,
+      signal: stop.signal,
+      onEvent: (e) => {
+        if (e.type === 'claimed') log({ event: 'started', path: e.job.key, kind: e.job.kind, job: e.job.id });
+        else if (e.type === 'finished') log('error' in e.outcome ? { event: 'failed', path: e.job.key, error: e.outcome.error, retried: e.outcome.transient } : { event: 'done', path: e.job.key, kind: e.job.kind });
+        else if (e.type === 'handed-back') log({ event: 'handed-back', path: e.job.key, reason: e.reason });
+      },
+    });
+    await engine.store.flushIndex();
+    log({ event: 'stopped' });
+    return 0;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    await watch?.stop();
+    work.close();
+    await engine.close();
+  }
+}
