@@ -13,7 +13,7 @@
 //   testkit/   the generated test model and sample videos; never imported at run time
 
 // core
-export { ModelError, errorMessage } from './core/errors';
+export { ERROR_KINDS, ModelError, errorKind, errorMessage, isDatabaseDamage, type ErrorKind } from './core/errors';
 export { ImageSearchFields, MAX_K, SearchRequest, intParam, parseSearchRequest, secondsParam } from './core/search-request';
 export type { VideoProbe, VideoStatus } from './core/types';
 export { dot, l2normalize } from './core/vectors';

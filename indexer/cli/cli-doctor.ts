@@ -2,7 +2,7 @@
 // conventions (exit 0 healthy, 1 problems found or an error, 2 usage; --json puts only the report
 // on stdout).
 import { COMMON, configFrom, parse } from './cli-args';
-import { errorMessage } from '../core/errors';
+import { isDatabaseDamage } from '../core/errors';
 import { runDoctor } from '../services/doctor';
 
 export const DOCTOR_HELP = `Usage: vidsearch doctor [--repair] [--json]
@@ -53,7 +53,7 @@ export async function cmdDoctor(args: string[]): Promise<number> {
 
 /** For any command's error: SQLite's words for a damaged database, and the command that checks it. */
 export function damageHint(e: unknown): string | undefined {
-  return /database disk image is malformed|file is not a database|SQLITE_CORRUPT/.test(errorMessage(e))
+  return isDatabaseDamage(e)
     ? 'the database looks damaged: run `vidsearch doctor` to see where, and `vidsearch doctor --repair` to rebuild what can be rebuilt'
     : undefined;
 }
