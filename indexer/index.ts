@@ -15,9 +15,9 @@
 // core
 export { ERROR_KINDS, ModelError, errorKind, errorMessage, isDatabaseDamage, type ErrorKind } from './core/errors';
 export { ImageSearchFields, MAX_K, SearchRequest, intParam, parseSearchRequest, secondsParam } from './core/search-request';
-export type { VideoProbe, VideoStatus } from './core/types';
+export { MODEL_VARIANTS, POOLINGS, VIDEO_STATUSES, orList, type ModelVariant, type PoolingName, type VideoProbe, type VideoStatus } from './core/types';
 export { dot, l2normalize } from './core/vectors';
-export { LABEL_SETS, LOW_CONFIDENCE, MAX_CUSTOM_LABELS, MAX_LABEL_CHARS, TEMPLATE_SETS, confidentTag, lowConfidence, type LabelSet } from './core/labels';
+export { LABEL_SETS, LOW_CONFIDENCE, MAX_CUSTOM_LABELS, MAX_LABEL_CHARS, TEMPLATE_SETS, confidentTag, lowConfidence, type LabelSet, type LabelSetName } from './core/labels';
 
 // io
 export { Store, type SegmentRecord, type TagRecord, type VideoRecord, type VideoSort } from './io/db/store';

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { DiskFullError, ERROR_KINDS, MediaError, StoreError, ToolError, UsageError, errorKind, isTransientError } from '../indexer/core/errors';
-import { damageHint } from '../indexer/cli/cli-doctor';
+import { damageHint } from '../indexer/cli/cmd-doctor';
 import { HttpError, describeError } from '../app/lib/http';
 import { refuseUpload } from '../app/lib/upload';
 
