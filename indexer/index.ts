@@ -13,11 +13,11 @@
 //   testkit/   the generated test model and sample videos; never imported at run time
 
 // core
-export { ModelError, errorMessage } from './core/errors';
+export { ERROR_KINDS, ModelError, errorKind, errorMessage, isDatabaseDamage, type ErrorKind } from './core/errors';
 export { ImageSearchFields, MAX_K, SearchRequest, intParam, parseSearchRequest, secondsParam } from './core/search-request';
-export type { VideoProbe, VideoStatus } from './core/types';
+export { MODEL_VARIANTS, POOLINGS, VIDEO_STATUSES, orList, type ModelVariant, type PoolingName, type VideoProbe, type VideoStatus } from './core/types';
 export { dot, l2normalize } from './core/vectors';
-export { LABEL_SETS, LOW_CONFIDENCE, MAX_CUSTOM_LABELS, MAX_LABEL_CHARS, TEMPLATE_SETS, confidentTag, lowConfidence, type LabelSet } from './core/labels';
+export { LABEL_SETS, LOW_CONFIDENCE, MAX_CUSTOM_LABELS, MAX_LABEL_CHARS, TEMPLATE_SETS, confidentTag, lowConfidence, type LabelSet, type LabelSetName } from './core/labels';
 
 // io
 export { Store, type SegmentRecord, type TagRecord, type VideoRecord, type VideoSort } from './io/db/store';
@@ -33,7 +33,8 @@ export { isLoopbackHost, resolveConfig, resolveServerConfig, sqlitePath, type Co
 export { readDaemonStatus } from './services/daemon';
 export { openEngine, openLibrary, type FileState, type OpenEngine, type OpenLibrary, type VideoFile } from './services/engine';
 export { recordLibraryRoots } from './services/library';
-export { LibraryError, addLibrary, listLibraries, openWork, removeLibrary, scanLibrary, setWatching, type LibraryView, type Work } from './services/libraries';
+export { LibraryError } from './core/errors';
+export { addLibrary, listLibraries, openWork, removeLibrary, scanLibrary, setWatching, type LibraryView, type Work } from './services/libraries';
 export { JOB_STATES, type JobState } from './core/jobs';
 export type { JobRecord, WorkerRecord } from './io/db/jobs';
 export { activeLabelSet, indexTargets } from './services/pipeline';

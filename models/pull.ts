@@ -4,13 +4,15 @@ import { createHash, type Hash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import type { ModelVariant } from '../indexer/services/config';
+import { MODEL_VARIANTS as VARIANTS, type ModelVariant } from '../indexer/core/types';
 import { DownloadError, ModelError, UsageError } from '../indexer/core/errors';
 import { CLIP_LAYOUT, REGISTRY, type ModelFile, type ModelSpec } from './registry';
 
+/** The variants `models pull` downloads unless told which. */
+export const DEFAULT_PULL_VARIANTS: readonly ModelVariant[] = ['fp32', 'quantized'];
+
 export const MANIFEST_FILE = 'vidsearch-manifest.json';
 const DEFAULT_ENDPOINT = 'https://huggingface.co';
-const VARIANTS: readonly ModelVariant[] = ['fp32', 'quantized', 'fp16'];
 // A stalled connection otherwise hangs for undici's 5-minute body timeout; a minute without a
 // byte is already a dead link, and the .part is kept so nothing is lost by giving up.
 const IDLE_TIMEOUT_MS = 60_000;
@@ -59,7 +61,7 @@ export async function pullModel(opts: PullOptions): Promise<{ dir: string; files
       { cause: { setting: 'model', value: opts.name } },
     );
   }
-  const variants = opts.variants ?? ['fp32', 'quantized'];
+  const variants = opts.variants ?? DEFAULT_PULL_VARIANTS;
   for (const v of variants) {
     if (!VARIANTS.includes(v)) throw new UsageError(`variant must be one of ${VARIANTS.join(', ')}, got "${v}"`, { cause: { setting: 'variant', value: v } });
   }

@@ -2,7 +2,7 @@
 // encoder's line, temporary disk), and how a label set is named and explained on the pages.
 import crypto from 'node:crypto';
 import os from 'node:os';
-import { LOW_CONFIDENCE, labelSet, lowConfidence, type LabelSet, resolveConfig, type Config, type OpenEngine, activeLabelSet } from '@/indexer';
+import { LOW_CONFIDENCE, labelSet, lowConfidence, type LabelSet, type LabelSetName, resolveConfig, type Config, type OpenEngine, activeLabelSet } from '@/indexer';
 import { HttpError } from '@/app/lib/http';
 import { Slots } from '@/app/lib/slots';
 
@@ -124,7 +124,7 @@ export interface LibraryLabels {
   size: number;
 }
 
-const TITLES: Record<string, string> = { kinetics400: 'Kinetics-400', kinetics700: 'Kinetics-700', ucf101: 'UCF101' };
+const TITLES: Record<string, string> = { kinetics400: 'Kinetics-400', kinetics700: 'Kinetics-700', ucf101: 'UCF101' } satisfies Record<LabelSetName, string>;
 
 export function labelSetTitle(set: Pick<LabelSet, 'key' | 'templateSet'>): string {
   if (set.key.startsWith('custom:')) return 'your own labels';

@@ -1,7 +1,7 @@
 // The HTTP side shared by the route handlers: query and path parsing (zod), JSON responses, and
 // the one place where the engine's typed errors become status codes.
 import { z } from 'zod';
-import { logOnce, intParam, secondsParam } from '@/indexer';
+import { errorKind, logOnce, intParam, secondsParam, type ErrorKind } from '@/indexer';
 
 /** A failure that already knows its status (unknown id, file gone from disk), and maybe headers. */
 export class HttpError extends Error {
@@ -37,22 +37,20 @@ const STATUS_BY_NAME: Record<string, number> = {
   MediaError: 500,
   // ffmpeg/ffprobe missing, broken or crashed: the server's tools
   ToolError: 500,
-  // a folder that cannot be a library (not a folder, inside another library), or no such library;
-  // refined by kind in describeError
+  // a folder that cannot be a library, or no such library: refined by kind (STATUS_BY_KIND)
   LibraryError: 422,
 };
 
-const LIBRARY_STATUS: Record<string, number> = { 'not-a-folder': 422, nested: 409, 'not-found': 404 };
+// Kinds whose status differs from their class's: an ffmpeg/ffprobe that cannot run at all is a
+// lasting server state (503), unlike one that crashed on a file (500).
+// A folder that cannot be a library, or one inside another library: the request's fault.
+const STATUS_BY_KIND: Partial<Record<ErrorKind, number>> = { 'tool-missing': 503, 'not-a-folder': 422, 'nested-library': 409, 'not-found': 404 };
 
 /** Status and a message safe to show: the engine's messages say what to do; anything else is hidden. */
 export function describeError(err: unknown): { status: number; message: string; headers?: Record<string, string> } {
   if (err instanceof Error) {
-    const status =
-      err.name === 'HttpError'
-        ? (err as HttpError).status
-        : err.name === 'LibraryError'
-          ? (LIBRARY_STATUS[(err as Error & { kind?: string }).kind ?? ''] ?? 422)
-          : STATUS_BY_NAME[err.name];
+    const kind = errorKind(err);
+    const status = err.name === 'HttpError' ? (err as HttpError).status : ((kind && STATUS_BY_KIND[kind]) ?? STATUS_BY_NAME[err.name]);
     if (status) {
       // A missing model is a lasting state that every request runs into: said once, not per request.
       if (err.name === 'ModelError') logOnce(err.message, `${err.name}: ${err.message}`);

@@ -2,12 +2,14 @@
 // can be linked, reloaded and used without JavaScript. A value that does not parse is ignored (the
 // default applies): a hand-edited link still shows the library.
 import { z } from 'zod';
-import type { VideoSort, VideoStatus } from '@/indexer';
+import { VIDEO_STATUSES, type VideoSort, type VideoStatus } from '@/indexer';
 import { intParam } from '@/app/lib/http';
 
 export const LIBRARY_SORTS = { name: 'Name (A to Z)', date: 'Newest file first', duration: 'Longest first' } as const satisfies Partial<Record<VideoSort, string>>;
 export type LibrarySort = keyof typeof LIBRARY_SORTS;
-export const LIBRARY_STATUSES: readonly VideoStatus[] = ['indexed', 'failed', 'pending'];
+// Every status (VIDEO_STATUSES), in the order the page offers them.
+const STATUS_ORDER: Record<VideoStatus, number> = { indexed: 0, failed: 1, pending: 2 };
+export const LIBRARY_STATUSES: readonly VideoStatus[] = [...VIDEO_STATUSES].sort((a, b) => STATUS_ORDER[a] - STATUS_ORDER[b]);
 
 const optionalText = (max: number) =>
   z

@@ -6,6 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { uploadRoot, uploadSpace, type UploadLimits } from '@/app/lib/actions';
+import { errorKind, type ErrorKind } from '@/indexer';
 import { HttpError } from '@/app/lib/http';
 import { CLOSE, readMultipart, tooLarge, type MultipartBody } from '@/app/lib/multipart';
 import { Busy, Slots, type Place } from '@/app/lib/slots';
@@ -83,4 +84,17 @@ export async function withUpload<T>(req: Request, rules: UploadRules, work: (upl
     // After the removal: the space is free only once the file is gone.
     release();
   }
+}
+
+/**
+ * An engine error about an uploaded file, as the client's error: the status for its kind, the
+ * message naming the file the client sent (not the temporary path). Branches on the error's kind,
+ * never its text: a missing, broken or crashed ffmpeg (kinds tool-*) is the server's and is
+ * rethrown (describeError: 503 or 500), whatever its message says.
+ */
+export function refuseUpload(err: unknown, file: { name: string; path: string }, statusByKind: Partial<Record<ErrorKind, number>>): never {
+  const kind = errorKind(err);
+  const status = kind && statusByKind[kind];
+  if (status) throw new HttpError(status, `${file.name}: ${(err as Error).message.replaceAll(file.path, file.name)}`);
+  throw err;
 }

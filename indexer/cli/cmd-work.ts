@@ -7,31 +7,51 @@ import { openEngine } from '../services/engine';
 import { addLibrary, listLibraries, openWork, removeLibrary, scanLibrary, setWatching, type LibraryView } from '../services/libraries';
 import { LibraryWatch } from '../services/library-watch';
 import { runWorker } from '../services/worker';
-import { COMMON, INDEXING, configFrom, parse } from './cli-args';
+import { Store } from '../io/db/store';
+import { CONFIG_GROUP, INDEXING, configFrom, json } from './options';
+import { out, parseCommand, type Command } from './command';
 
-const out = (s: string) => process.stdout.write(s + '\n');
-
-export const WORK_HELP = {
-  worker: `Usage: vidsearch worker [--concurrency N] [--no-watch] [--stability-ms N] [options]
-Runs jobs from the data directory's queue until stopped (Ctrl-C or SIGTERM: the job in progress
-is handed back untouched, and the worker exits 0). Any number of workers may run on one data
-directory; a worker that dies loses its job to another after its lease (30 s).
-  --concurrency N     jobs at once (default 1: inference uses every core already)
-  --no-watch          do not watch the libraries (another process does): only run jobs
-  --stability-ms N    with watching: a file must stop changing this long before it is queued (2000)
-  --home DIR, --model M, --variant V, --threads N, and the indexing options of \`vidsearch index\``,
-  library: `Usage: vidsearch library add <dir> [--poll] [--no-watch]
+export const library: Command = {
+  name: 'library',
+  summary: ['vidsearch library add <dir>', 'the folders vidsearch follows (also remove, list, scan)'],
+  usage: `Usage: vidsearch library add <dir> [--poll] [--no-watch]
        vidsearch library remove <dir|id>
        vidsearch library list [--json]
        vidsearch library scan <dir|id> [--retry-failed]
-       vidsearch library watch|unwatch <dir|id>
-The folders vidsearch follows. Adding one queues its scan; a worker (\`npm start\` runs one, or
+       vidsearch library watch|unwatch <dir|id> [--poll]`,
+  about: `The folders vidsearch follows. Adding one queues its scan; a worker (\`npm start\` runs one, or
 \`vidsearch worker\`) indexes it and keeps it current. Removing one removes its videos from the
-index; the files are never touched.
-  --poll              watch by polling (network shares, where file events do not arrive)
-  --no-watch          add without watching (scans only when asked)
-  --retry-failed      scan: also try the files that failed before
-  --home DIR          the data directory`,
+index; the files are never touched.`,
+  options: [
+    {
+      ...json('the result as JSON'),
+      poll: { type: 'boolean', help: 'watch by polling (network shares, where file events do not arrive)' },
+      'no-watch': { type: 'boolean', help: 'add without watching (scans only when asked)' },
+      'retry-failed': { type: 'boolean', help: 'scan: also try the files that failed before' },
+    },
+  ],
+  groups: [CONFIG_GROUP],
+  main: (args) => cmdLibrary(args),
+};
+
+export const worker: Command = {
+  name: 'worker',
+  summary: ['vidsearch worker', 'run queued jobs (index, remove, scan) and watch the libraries'],
+  usage: 'Usage: vidsearch worker [--concurrency N] [--no-watch] [--stability-ms N] [options]',
+  about: `Runs jobs from the data directory's queue until stopped (Ctrl-C or SIGTERM: the job in progress
+is handed back untouched, and the worker exits 0). Any number of workers may run on one data
+directory; a worker that dies loses its job to another once its lease (30 s) has passed.`,
+  options: [
+    {
+      concurrency: { type: 'string', value: 'N', help: 'jobs at once', default: '1: inference already uses every core' },
+      'no-watch': { type: 'boolean', help: 'do not watch the libraries (another process does): only run jobs' },
+      'stability-ms': { type: 'string', value: 'N', help: 'with watching: how long a file must stay unchanged before it is queued', default: '2000' },
+    },
+    INDEXING,
+  ],
+  groups: [CONFIG_GROUP],
+  positionals: false,
+  main: (args) => cmdWorker(args),
 };
 
 function ref(arg: string | undefined, usage: string): number | string {
@@ -44,14 +64,15 @@ function describe(l: LibraryView): string {
   return `${l.id}. ${l.path}\n   ${l.videos.indexed} indexed, ${l.videos.failed} failed, ${l.videos.pending} pending${todo ? `, ${todo} jobs to do` : ''}${l.failedJobs ? `, ${l.failedJobs} failed jobs` : ''} · ${l.watch ? `watching (${l.mode})` : 'not watching'}${l.lastScanAt ? ` · scanned ${l.lastScanAt.toISOString()}` : ''}`;
 }
 
-export async function cmdLibrary(args: string[]): Promise<number> {
-  const { values, positionals } = parse(args, { help: COMMON.help!, json: COMMON.json!, home: COMMON.home!, poll: { type: 'boolean' }, 'no-watch': { type: 'boolean' }, 'retry-failed': { type: 'boolean' } });
+async function cmdLibrary(args: string[]): Promise<number> {
+  const parsed = parseCommand(library, args);
+  if (!parsed) return 0;
+  const { values, positionals } = parsed;
   const [action, target] = positionals;
-  if (values.help || !action) return out(WORK_HELP.library), values.help ? 0 : 2;
+  if (!action) throw new UsageError('library needs an action: add, remove, list, scan, watch or unwatch');
   const cfg = configFrom(values);
   const work = openWork(cfg);
-  const { Store } = await import('../io/db/store');
-  const store = await Store.open(cfg);
+  const store = await Store.open(cfg, { writer: true });
   try {
     const ctx = { ...work, store };
     if (action === 'list') {
@@ -88,9 +109,10 @@ export async function cmdLibrary(args: string[]): Promise<number> {
   }
 }
 
-export async function cmdWorker(args: string[]): Promise<number> {
-  const { values } = parse(args, { ...COMMON, ...INDEXING, concurrency: { type: 'string' }, 'no-watch': { type: 'boolean' }, 'stability-ms': { type: 'string' } }, { positionals: false });
-  if (values.help) return out(WORK_HELP.worker), 0;
+async function cmdWorker(args: string[]): Promise<number> {
+  const parsed = parseCommand(worker, args);
+  if (!parsed) return 0;
+  const { values } = parsed;
   const int = (name: string, v: unknown, min: number) => {
     if (v === undefined) return undefined;
     const n = Number(v);

@@ -3,16 +3,76 @@
 
 export type ErrorCause = Record<string, unknown> | Error | undefined;
 
+/**
+ * What went wrong, as callers branch on it (never on the message): every VidsearchError has one,
+ * set where it is raised. Read it with errorKind(), which works across bundles (Next.js may load
+ * two copies of this file, so `instanceof` and class identity are not reliable there).
+ */
+export const ERROR_KINDS = [
+  /** bad flags, arguments or request fields */
+  'usage',
+  /** an argument names something the library does not have */
+  'not-found',
+  /** the model folder is missing, incomplete or does not match the contract */
+  'model',
+  /** the file is not a video ffmpeg can read (its fault, recorded against it) */
+  'not-a-video',
+  /** the file is not a picture ffmpeg can read */
+  'not-an-image',
+  /** the picture has too many pixels */
+  'too-large',
+  /** ffmpeg/ffprobe ran past its time limit: may succeed later */
+  'timeout',
+  /** ffmpeg/ffprobe cannot be run at all: not found, not executable, or broken (detail.kind says which) */
+  'tool-missing',
+  /** ffmpeg/ffprobe crashed on this input (still runs otherwise) */
+  'tool-crashed',
+  /** the ffmpeg build lacks a filter this input needs */
+  'tool-lacks-filter',
+  /** database, index file or identity problems in the data directory */
+  'store',
+  /** a row of the database that cannot be what it claims */
+  'data',
+  /** another process holds the writer lock */
+  'locked',
+  /** the file system is full */
+  'disk-full',
+  /** a library file that is not served */
+  'file-not-served',
+  /** a library file that changed since it was indexed */
+  'file-changed',
+  /** a model download failed */
+  'download',
+  /** a library must be a folder, and this is not one (or does not exist) */
+  'not-a-folder',
+  /** a library inside another library, or holding one */
+  'nested-library',
+  /** anything else the engine raised */
+  'other',
+] as const;
+export type ErrorKind = (typeof ERROR_KINDS)[number];
+
 export class VidsearchError extends Error {
   override name = 'VidsearchError';
-  constructor(message: string, options?: { cause?: ErrorCause }) {
-    super(message, options);
+  /** the kind each class raises unless the raiser says otherwise */
+  static defaultKind: ErrorKind = 'other';
+  readonly kind: ErrorKind;
+  constructor(message: string, options?: { cause?: ErrorCause; kind?: ErrorKind }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.kind = options?.kind ?? (new.target as unknown as typeof VidsearchError).defaultKind;
   }
+}
+
+/** The kind of an engine error, by its `kind` field (not instanceof: see ERROR_KINDS); undefined for other errors. */
+export function errorKind(err: unknown): ErrorKind | undefined {
+  const kind = (err as { kind?: unknown } | null | undefined)?.kind;
+  return err instanceof Error && typeof kind === 'string' && (ERROR_KINDS as readonly string[]).includes(kind) ? (kind as ErrorKind) : undefined;
 }
 
 /** Bad flags or arguments: CLI exit code 2, HTTP 400. */
 export class UsageError extends VidsearchError {
   override name = 'UsageError';
+  static override defaultKind: ErrorKind = 'usage';
 }
 
 /**
@@ -21,21 +81,25 @@ export class UsageError extends VidsearchError {
  */
 export class NotFoundError extends UsageError {
   override name = 'NotFoundError';
+  static override defaultKind: ErrorKind = 'not-found';
 }
 
 /** The model folder is missing, incomplete or does not match the contract. */
 export class ModelError extends VidsearchError {
   override name = 'ModelError';
+  static override defaultKind: ErrorKind = 'model';
 }
 
 /** ffmpeg/ffprobe missing, or a file that is not a usable video. */
 export class MediaError extends VidsearchError {
   override name = 'MediaError';
+  static override defaultKind: ErrorKind = 'not-a-video';
 }
 
 /** Database, index file, lock, or model-identity problems in the data directory. */
 export class StoreError extends VidsearchError {
   override name = 'StoreError';
+  static override defaultKind: ErrorKind = 'store';
 }
 
 /**
@@ -45,6 +109,7 @@ export class StoreError extends VidsearchError {
  */
 export class DataError extends StoreError {
   override name = 'DataError';
+  static override defaultKind: ErrorKind = 'data';
   constructor(message: string, options: { cause: { table: string; row: number | string; column: string } & Record<string, unknown> }) {
     super(message, options);
   }
@@ -53,6 +118,7 @@ export class DataError extends StoreError {
 /** Another process holds the writer lock of the data directory. */
 export class LockedError extends StoreError {
   override name = 'LockedError';
+  static override defaultKind: ErrorKind = 'locked';
 }
 
 /**
@@ -61,11 +127,13 @@ export class LockedError extends StoreError {
  */
 export class FileNotServedError extends VidsearchError {
   override name = 'FileNotServedError';
+  static override defaultKind: ErrorKind = 'file-not-served';
 }
 
 /** A library file that changed since it was indexed (size or mtime differ): HTTP 409. */
 export class FileChangedError extends VidsearchError {
   override name = 'FileChangedError';
+  static override defaultKind: ErrorKind = 'file-changed';
 }
 
 /**
@@ -74,7 +142,7 @@ export class FileChangedError extends VidsearchError {
  */
 export class DiskFullError extends StoreError {
   override name = 'DiskFullError';
-  readonly kind = 'disk-full';
+  static override defaultKind: ErrorKind = 'disk-full';
   constructor(
     /** the file or folder being written when the disk filled up */
     readonly path: string,
@@ -106,9 +174,11 @@ export class ToolError extends MediaError {
     },
     options?: { cause?: ErrorCause },
   ) {
-    super(message, { cause: options?.cause ?? detail });
+    super(message, { cause: options?.cause ?? detail, kind: TOOL_KINDS[detail.kind] });
   }
 }
+
+const TOOL_KINDS = { missing: 'tool-missing', 'cannot-run': 'tool-missing', crashed: 'tool-crashed', 'lacks-filter': 'tool-lacks-filter' } as const satisfies Record<ToolError['detail']['kind'], ErrorKind>;
 
 const DISK_FULL_CODES = new Set(['ENOSPC', 'EDQUOT', 'SQLITE_FULL']);
 
@@ -140,7 +210,7 @@ export function isTransientError(err: unknown): boolean {
     // Prisma's driver adapters carry the database's own code in the cause (SQLITE_BUSY).
     const original = (e as { cause?: { originalCode?: unknown } }).cause?.originalCode;
     if (typeof original === 'string' && TRANSIENT_CODES.has(original)) return true;
-    if (e instanceof MediaError && typeof (e.cause as { timeoutMs?: unknown } | undefined)?.timeoutMs === 'number') return true;
+    if (errorKind(e) === 'timeout') return true;
   }
   return false;
 }
@@ -148,9 +218,36 @@ export function isTransientError(err: unknown): boolean {
 /** A model download failed (network, HTTP status, checksum). */
 export class DownloadError extends VidsearchError {
   override name = 'DownloadError';
+  static override defaultKind: ErrorKind = 'download';
+}
+
+// SQLite's result codes for a damaged database file.
+const DAMAGE_CODES = new Set(['SQLITE_CORRUPT', 'SQLITE_NOTADB']);
+// Prisma's migration and query errors carry only SQLite's text (no code: the cause is a plain
+// object), so for those SQLite's own words are the source of truth; they are matched here, once,
+// and nowhere else. (Move this to io/db, setting a kind where the error is raised, once the store
+// wraps its driver errors.)
+const DAMAGE_TEXT = /database disk image is malformed|file is not a database|SQLITE_CORRUPT|SQLITE_NOTADB/;
+
+/** Whether `err` (or its cause chain) says the SQLite database file is damaged. */
+export function isDatabaseDamage(err: unknown): boolean {
+  for (let e = err, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (typeof code === 'string' && DAMAGE_CODES.has(code)) return true;
+    const original = (e as { cause?: { originalCode?: unknown } }).cause?.originalCode;
+    if (typeof original === 'string' && DAMAGE_CODES.has(original)) return true;
+    if (DAMAGE_TEXT.test(e.message)) return true;
+  }
+  return false;
 }
 
 export function errorMessage(err: unknown): string {
   if (err instanceof Error) return err.message;
   return String(err);
+}
+
+/** A folder that cannot be a library (kind not-a-folder, nested-library), or no such library (not-found). */
+export class LibraryError extends VidsearchError {
+  override name = 'LibraryError';
+  static override defaultKind: ErrorKind = 'not-found';
 }

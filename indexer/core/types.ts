@@ -57,7 +57,22 @@ export interface SegmentVectors {
   vector: Vector;
 }
 
-export type VideoStatus = 'pending' | 'indexed' | 'failed';
+// Each vocabulary is stated here once; types, zod enums, validation messages and help texts are
+// derived from these lists (indexer/cli/options.ts, core/search-request.ts, app/api/...).
 
-export type ModelVariant = 'fp32' | 'quantized' | 'fp16';
-export type PoolingName = 'mean' | 'transformer';
+/** A video's state in the library: waiting to be indexed, indexed, or failed (with its error). */
+export const VIDEO_STATUSES = ['pending', 'indexed', 'failed'] as const;
+export type VideoStatus = (typeof VIDEO_STATUSES)[number];
+
+/** The ONNX weights of a model: full precision, int8-quantized, half precision. */
+export const MODEL_VARIANTS = ['fp32', 'quantized', 'fp16'] as const;
+export type ModelVariant = (typeof MODEL_VARIANTS)[number];
+
+/** How frame vectors become segment vectors: their mean, or the trained transformer pooler. */
+export const POOLINGS = ['mean', 'transformer'] as const;
+export type PoolingName = (typeof POOLINGS)[number];
+
+/** `a, b or c`: a vocabulary in a sentence (validation messages, help). */
+export function orList(words: readonly string[]): string {
+  return words.length < 2 ? words.join('') : `${words.slice(0, -1).join(', ')} or ${words[words.length - 1]}`;
+}

@@ -5,8 +5,9 @@ import path from 'node:path';
 import { UsageError } from '../core/errors';
 import { DEFAULT_MODELS_DIR, PROJECT_ROOT } from '../io/files/paths';
 
-import type { ModelVariant, PoolingName } from '../core/types';
+import { MODEL_VARIANTS, POOLINGS, type ModelVariant, type PoolingName } from '../core/types';
 import { DEFAULT_RERANK_TEMPERATURE } from '../core/rerank';
+import { LABEL_SETS } from '../core/labels';
 
 export type { ModelVariant, PoolingName } from '../core/types';
 export { DEFAULT_RERANK_TEMPERATURE } from '../core/rerank';
@@ -74,9 +75,7 @@ export const DEFAULT_UPLOAD_MAX_SECONDS = 600;
 // (23 MB for Kinetics-400) and a handful of large custom lists.
 export const DEFAULT_LABEL_CACHE_MB = 256;
 
-const VARIANTS: readonly ModelVariant[] = ['fp32', 'quantized', 'fp16'];
-const POOLINGS: readonly PoolingName[] = ['mean', 'transformer'];
-const LABEL_SET_NAMES = ['kinetics400', 'kinetics700', 'ucf101', 'none'] as const;
+const LABEL_SET_NAMES = [...LABEL_SETS, 'none'] as const;
 
 function positiveNumber(name: string, value: unknown, { integer = false, max = Infinity } = {}): number {
   const n = typeof value === 'number' ? value : Number(String(value).trim());
@@ -127,7 +126,7 @@ export function resolveConfig(flags: ConfigInput = {}, env: Env = process.env): 
     databaseUrl,
     model: String(pick('model', 'VIDSEARCH_MODEL') ?? DEFAULT_MODEL),
     modelsDir: path.resolve(String(pick('modelsDir', 'VIDSEARCH_MODELS_DIR') ?? DEFAULT_MODELS_DIR)),
-    variant: oneOf('variant (VIDSEARCH_VARIANT)', pick('variant', 'VIDSEARCH_VARIANT') ?? 'fp32', VARIANTS),
+    variant: oneOf('variant (VIDSEARCH_VARIANT)', pick('variant', 'VIDSEARCH_VARIANT') ?? 'fp32', MODEL_VARIANTS),
     fps: positiveNumber('fps (VIDSEARCH_FPS)', pick('fps', 'VIDSEARCH_FPS') ?? 1, { max: 60 }),
     segmentSeconds: positiveNumber('segment length (VIDSEARCH_SEGMENT_SECONDS)', pick('segmentSeconds', 'VIDSEARCH_SEGMENT_SECONDS') ?? DEFAULT_SEGMENT_SECONDS, { max: 3600 }),
     pooling: oneOf('pooling (VIDSEARCH_POOLING)', pick('pooling', 'VIDSEARCH_POOLING') ?? 'mean', POOLINGS),

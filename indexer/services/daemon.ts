@@ -331,7 +331,7 @@ export class WatchDaemon {
     }
     if (result.status === 'skipped') {
       if (result.reason === CHANGED_WHILE_INDEXING) return this.retry(job, result.reason);
-      this.log({ event: result.reason.startsWith('moved from') ? 'moved' : 'skipped', path: result.path, reason: result.reason });
+      this.log({ event: result.movedFrom !== undefined ? 'moved' : 'skipped', path: result.path, reason: result.reason });
       return;
     }
     if (result.transient && job.attempts + 1 < this.settings.maxAttempts) return this.retry(job, result.error);

@@ -91,7 +91,9 @@ export function rankOf(scores: ArrayLike<number>, target: number): number {
   return rank;
 }
 
-export type EvalUnit = 'video' | 'segment';
+/** What eval scores: whole videos (as CLIP4Clip) or each video's best segment (as search). */
+export const EVAL_UNITS = ['video', 'segment'] as const;
+export type EvalUnit = (typeof EVAL_UNITS)[number];
 
 export interface EvalOptions {
   /** query-adaptive re-ranking; default: the configuration's */

@@ -3,7 +3,7 @@
 // worker runs (worker.ts); removing a library removes its videos from the index, never the files.
 import fs from 'node:fs';
 import path from 'node:path';
-import { VidsearchError } from '../core/errors';
+import { LibraryError } from '../core/errors';
 import { migrate } from '../io/db/db';
 import { JobQueue } from '../io/db/jobs';
 import { LibraryRepository, type LibraryCounts, type LibraryRecord, type WatchMode } from '../io/db/libraries';
@@ -11,20 +11,6 @@ import { sqlitePath, type Config } from './config';
 import type { Store } from '../io/db/store';
 import { insideRoots } from '../io/files/files';
 import { ROOTS_SETTING, libraryRoots, recordLibraryRoots } from './library';
-
-export type LibraryProblem = 'not-a-folder' | 'nested' | 'not-found';
-
-/** A library that cannot be added or found; `kind` says which, for the HTTP status and the CLI's exit code. */
-export class LibraryError extends VidsearchError {
-  override name = 'LibraryError';
-  constructor(
-    message: string,
-    readonly kind: LibraryProblem,
-    options?: { cause?: Record<string, unknown> },
-  ) {
-    super(message, options);
-  }
-}
 
 export interface LibraryContext {
   store: Store;
@@ -41,7 +27,7 @@ export function listLibraries(ctx: Pick<LibraryContext, 'libraries'>): LibraryVi
 /** The library by id or by path (as given: resolved and real-pathed). */
 export function findLibrary(ctx: Pick<LibraryContext, 'libraries'>, ref: number | string): LibraryRecord {
   const lib = typeof ref === 'number' ? ctx.libraries.get(ref) : ctx.libraries.byPath(realOrResolved(ref));
-  if (!lib) throw new LibraryError(`no library ${typeof ref === 'number' ? `with id ${ref}` : `at ${ref}`}: \`vidsearch library list\` shows them`, 'not-found', { cause: { ref } });
+  if (!lib) throw new LibraryError(`no library ${typeof ref === 'number' ? `with id ${ref}` : `at ${ref}`}: \`vidsearch library list\` shows them`, { kind: 'not-found', cause: { ref } });
   return lib;
 }
 
@@ -62,14 +48,14 @@ export async function addLibrary(ctx: LibraryContext, dir: string, opts: { watch
   try {
     real = fs.realpathSync(path.resolve(dir));
   } catch {
-    throw new LibraryError(`no such folder: ${dir}`, 'not-a-folder', { cause: { dir } });
+    throw new LibraryError(`no such folder: ${dir}`, { kind: 'not-a-folder', cause: { dir } });
   }
-  if (!fs.statSync(real).isDirectory()) throw new LibraryError(`not a folder: ${dir} (a library is a folder of videos)`, 'not-a-folder', { cause: { dir } });
+  if (!fs.statSync(real).isDirectory()) throw new LibraryError(`not a folder: ${dir} (a library is a folder of videos)`, { kind: 'not-a-folder', cause: { dir } });
   const existing = ctx.libraries.byPath(real);
   if (!existing) {
     for (const other of ctx.libraries.list()) {
-      if (insideRoots(real, [other.path])) throw new LibraryError(`${real} is inside the library ${other.path}, which already holds its videos`, 'nested', { cause: { dir: real, library: other.path } });
-      if (insideRoots(other.path, [real])) throw new LibraryError(`${real} holds the library ${other.path}: remove that one first, or add the folders side by side`, 'nested', { cause: { dir: real, library: other.path } });
+      if (insideRoots(real, [other.path])) throw new LibraryError(`${real} is inside the library ${other.path}, which already holds its videos`, { kind: 'nested-library', cause: { dir: real, library: other.path } });
+      if (insideRoots(other.path, [real])) throw new LibraryError(`${real} holds the library ${other.path}: remove that one first, or add the folders side by side`, { kind: 'nested-library', cause: { dir: real, library: other.path } });
     }
   }
   const { library, created } = ctx.libraries.add(real, opts);

@@ -31,7 +31,7 @@ export async function activeLabelSet(engine: Pick<Engine, 'store' | 'cfg'>): Pro
 
 export type JobResult =
   | { status: 'indexed'; path: string; videoId: number; segments: number; frames: number; seconds: number }
-  | { status: 'skipped'; path: string; reason: string }
+  | { status: 'skipped'; path: string; reason: string; /** a renamed or moved file: the path its vectors were kept from */ movedFrom?: string }
   | {
       status: 'failed';
       path: string;
@@ -142,7 +142,7 @@ export async function indexFile(engine: Engine, file: string, opts: IndexOptions
       const moved = await detectMove(engine.store, file, stamp, print);
       if (moved) {
         await engine.store.moveVideo(moved.id, file, stamp);
-        return { status: 'skipped', path: file, reason: `moved from ${moved.path}` };
+        return { status: 'skipped', path: file, reason: `moved from ${moved.path}`, movedFrom: moved.path };
       }
     }
     const { probe, vectors } = await encodeVideo(engine, file, opts.signal, onFrames);

@@ -13,7 +13,7 @@ import { requireToken, uploadLimits, uploadSlots } from '@/app/lib/actions';
 import { getEngine } from '@/app/lib/engine';
 import { HttpError, handle, intParam, json } from '@/app/lib/http';
 import { CLOSE, type UploadedFile } from '@/app/lib/multipart';
-import { contentLength, withUpload } from '@/app/lib/upload';
+import { contentLength, refuseUpload, withUpload } from '@/app/lib/upload';
 
 export const dynamic = 'force-dynamic';
 export const runtime = 'nodejs';
@@ -125,15 +125,12 @@ function formChoice(fields: Map<string, string[]>): z.output<typeof FormFields> 
   return parsed.data;
 }
 
-// ffprobe's or ffmpeg's own failures (missing, cannot start) are the server's; anything else
-// they say about an uploaded file means it is not a video they can read.
-const toolFailure = (err: Error) => /^(cannot run |ffmpeg not found|ffprobe not found)/.test(err.message);
+// What ffprobe or ffmpeg found wrong with an uploaded file is the client's: not a video they can
+// read (415). Their own failures (kinds tool-*: missing, cannot start, crashed) are the server's.
+const NOT_A_VIDEO = { 'not-a-video': 415, 'not-an-image': 415, 'too-large': 415, timeout: 415, usage: 415 } as const;
 
 function notAVideo(err: unknown, file: UploadedFile): never {
-  if (err instanceof Error && (err.name === 'MediaError' || err.name === 'UsageError') && !toolFailure(err)) {
-    throw new HttpError(415, `${file.name}: ${err.message.replaceAll(file.path, file.name)}`);
-  }
-  throw err;
+  refuseUpload(err, file, NOT_A_VIDEO);
 }
 
 async function tagUpload(engine: OpenEngine, req: Request): Promise<TagResult> {

@@ -14,7 +14,7 @@ import { requireToken, uploadLimits } from '@/app/lib/actions';
 import { getEngine } from '@/app/lib/engine';
 import { HttpError, handle, json, parseQuery } from '@/app/lib/http';
 import { CLOSE } from '@/app/lib/multipart';
-import { imageSlots, MAX_IMAGE_BYTES, withUpload } from '@/app/lib/upload';
+import { imageSlots, MAX_IMAGE_BYTES, refuseUpload, withUpload } from '@/app/lib/upload';
 
 export const dynamic = 'force-dynamic';
 export const runtime = 'nodejs';
@@ -44,15 +44,8 @@ export const POST = handle(async (req) => {
     if (!file) throw new HttpError(400, 'no picture: send it in the "image" field');
     const res = await place
       .run(() => engine.searcher.searchImage(file.path, { ...options, name: file.name, signal: req.signal }))
-      .catch((err: unknown) => {
-        // What ffmpeg says about the upload is the client's: not a picture (415), too many pixels (413).
-        if (err instanceof Error && err.name === 'MediaError') {
-          const kind = (err.cause as { kind?: string } | undefined)?.kind;
-          if (kind === 'too-large') throw new HttpError(413, `${file.name}: ${err.message}`);
-          if (kind === 'not-an-image') throw new HttpError(415, `${file.name}: ${err.message.replaceAll(file.path, file.name)}`);
-        }
-        throw err;
-      });
+      // What ffmpeg says about the upload is the client's, by the error's kind: not a picture (415), too many pixels (413).
+      .catch((err: unknown) => refuseUpload(err, file, { 'too-large': 413, 'not-an-image': 415 }));
     return json(res);
   });
 });

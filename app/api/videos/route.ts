@@ -1,5 +1,6 @@
 // GET /api/videos?status=&offset=&limit= → one page of the library, ordered by path.
 import { z } from 'zod';
+import { VIDEO_STATUSES, orList } from '@/indexer';
 import { videoJson, type VideoPageJson } from '@/app/lib/dto';
 import { getEngine } from '@/app/lib/engine';
 import { handle, intParam, json, parseQuery } from '@/app/lib/http';
@@ -10,7 +11,7 @@ export const runtime = 'nodejs';
 const MAX_LIMIT = 500;
 
 const Query = z.object({
-  status: z.enum(['pending', 'indexed', 'failed'], { error: 'status must be pending, indexed or failed' }).optional(),
+  status: z.enum(VIDEO_STATUSES, { error: `status must be ${orList(VIDEO_STATUSES)}` }).optional(),
   offset: intParam('offset', 0, Number.MAX_SAFE_INTEGER).default(0),
   limit: intParam('limit', 1, MAX_LIMIT).default(100),
 });

@@ -221,6 +221,8 @@ async function* decode(file: string, stream: number, filter: string, outputArgs:
     const crash = crashSignal(exit);
     if (crash) throw crashed(child.spawnfile, 'ffmpeg', file, crash);
     if (exit.code !== 0) {
+      // ffmpeg's stderr is the only account of why it failed: it is read here, at the boundary,
+      // into an error kind (not-a-video, tool-lacks-filter); callers branch on the kind.
       if (produced === 0 && stderr.lines().some((l) => l.includes('matches no streams'))) {
         throw new MediaError('no video stream', { cause: { file } });
       }
@@ -256,7 +258,7 @@ const NOT_AN_IMAGE = 'not an image: send a PNG, JPEG, WebP, BMP or TIFF picture'
  * One picture decoded exactly as a video frame is (frameFilter: RGB, CLIP's bicubic resize of the
  * shorter side and centre crop to `size`×`size`), for searching with it. Read with the picture
  * demuxers only, so a video, a playlist or anything else is refused by ffmpeg itself; MediaError
- * (cause.kind 'not-an-image' or 'too-large') otherwise. EXIF orientation is not applied (ffmpeg
+ * (kind 'not-an-image' or 'too-large') otherwise. EXIF orientation is not applied (ffmpeg
  * 4.1 does not read it): a sideways phone photo is searched sideways.
  */
 export async function decodeImage(file: string, size: number, opts: { signal?: AbortSignal; timeoutMs?: number } = {}): Promise<RawFrame> {
@@ -268,10 +270,11 @@ export async function decodeImage(file: string, size: number, opts: { signal?: A
   const described = await run(resolveTools().ffmpeg, ['-nostdin', '-hide_banner', ...inputArgs(file, [], IMAGE_DEMUXERS)], input, { signal: opts.signal, timeoutMs, tool: 'ffmpeg', stderrBytes: 1 << 20 });
   const info = parseDescription(described.stderr.lines());
   const picture = info?.formatName.endsWith('_pipe') ? info.streams.find((s) => s.type === 'Video' && s.width > 0) : undefined;
-  if (!info || !picture) throw new MediaError(NOT_AN_IMAGE, { cause: { file, kind: 'not-an-image', formatName: info?.formatName } });
+  if (!info || !picture) throw new MediaError(NOT_AN_IMAGE, { cause: { file, formatName: info?.formatName }, kind: 'not-an-image' });
   if (picture.width * picture.height > MAX_IMAGE_PIXELS) {
     throw new MediaError(`the image is too large: ${picture.width} × ${picture.height} pixels (at most ${MAX_IMAGE_PIXELS / 1024 / 1024} megapixels)`, {
-      cause: { file, kind: 'too-large', width: picture.width, height: picture.height },
+      cause: { file, width: picture.width, height: picture.height },
+      kind: 'too-large',
     });
   }
   // A still has no fields, no HDR transfer and no rotation tag: only the geometry applies.
@@ -284,11 +287,11 @@ export async function decodeImage(file: string, size: number, opts: { signal?: A
     }
   } catch (err) {
     opts.signal?.throwIfAborted();
-    if (timeout.aborted) throw new MediaError(`ffmpeg timed out after ${timeoutMs / 1000} s decoding the image`, { cause: { file, timeoutMs } });
-    if (err instanceof MediaError) throw new MediaError(`${NOT_AN_IMAGE} (${err.message})`, { cause: { file, kind: 'not-an-image' } });
+    if (timeout.aborted) throw new MediaError(`ffmpeg timed out after ${timeoutMs / 1000} s decoding the image`, { cause: { file, timeoutMs }, kind: 'timeout' });
+    if (err instanceof MediaError) throw new MediaError(`${NOT_AN_IMAGE} (${err.message})`, { cause: { file }, kind: 'not-an-image' });
     throw err;
   }
-  throw new MediaError(`${NOT_AN_IMAGE} (no picture could be decoded)`, { cause: { file, kind: 'not-an-image' } });
+  throw new MediaError(`${NOT_AN_IMAGE} (no picture could be decoded)`, { cause: { file }, kind: 'not-an-image' });
 }
 
 /** Writes a JPEG of the frame at `time` seconds, `width` pixels wide, atomically (temp file + rename). */

@@ -128,7 +128,11 @@ const FILTER_NEEDS: Record<string, string> = {
   bwdif: 'deinterlacing',
 };
 
-/** An ffmpeg without a filter this video needs (a build given by FFMPEG_PATH): the tool's shortfall, said as such. */
+/**
+ * An ffmpeg without a filter this video needs (a build given by FFMPEG_PATH): the tool's shortfall,
+ * said as such. ffmpeg says so only in its stderr: that text is classified here, once, into a
+ * ToolError of kind 'tool-lacks-filter'.
+ */
 export async function missingFilter(lines: string[], file: string): Promise<ToolError | undefined> {
   const name = lines.map((l) => /No such filter: '([\w-]+)'/.exec(l)?.[1]).find(Boolean);
   if (!name) return undefined;
@@ -312,7 +316,7 @@ export async function run(cmd: string, args: string[], input: string, opts: { si
     const exit = await done;
     opts.signal?.throwIfAborted();
     if (timedOut) {
-      throw new MediaError(`${opts.tool} timed out after ${opts.timeoutMs / 1000} s`, { cause: { file: input, timeoutMs: opts.timeoutMs } });
+      throw new MediaError(`${opts.tool} timed out after ${opts.timeoutMs / 1000} s`, { cause: { file: input, timeoutMs: opts.timeoutMs }, kind: 'timeout' });
     }
     const crash = crashSignal(exit);
     if (crash) throw crashed(cmd, opts.tool, input.replace(/^file:/, ''), crash);
