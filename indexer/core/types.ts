@@ -61,3 +61,12 @@ export type VideoStatus = 'pending' | 'indexed' | 'failed';
 
 export type ModelVariant = 'fp32' | 'quantized' | 'fp16';
 export type PoolingName = 'mean' | 'transformer';
+
+/** The model a library's vectors were made with: vectors of different identities are not comparable. */
+export interface ModelIdentity {
+  name: string;
+  variant: ModelVariant;
+  dim: number;
+  /** file (relative to the model folder) → sha256 */
+  files: Record<string, string>;
+}
