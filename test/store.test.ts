@@ -99,6 +99,27 @@ describe('index changes follow the database', () => {
   });
 });
 
+describe('the store over its storage interface', () => {
+  test('hands out no database client: callers go through its methods (tests through helpers.ts withDatabaseFile)', async () => {
+    const cfg = storeCfg();
+    const store = await writer(cfg);
+    try {
+      assert.equal((store as unknown as { db?: unknown }).db, undefined);
+      const { videoId } = await store.saveIndexed(video('/v/a.mp4', 0));
+      assert.equal((await store.videoSegments(videoId)).length, 2);
+      assert.equal((await store.frames(videoId)).length, 4);
+      assert.equal((await store.segmentFrames([{ videoId, idx: 1 }])).get(`${videoId}:1`)?.length, 2);
+      await store.flushIndex();
+      const stats = await store.stats();
+      assert.deepEqual([stats.segments, stats.frames, stats.index.vectors, stats.index.inStep], [2, 4, 2, true]);
+      assert.match(await store.dbDigest(), /^2:/);
+      assert.equal(countRows(cfg, 'SELECT count(*) FROM "Frame"'), 4);
+    } finally {
+      await store.close();
+    }
+  });
+});
+
 describe('saveIndexed stays one transaction', () => {
   test('a failure after the bulk inserts leaves no frame or segment rows and the index unchanged', async () => {
     const cfg = storeCfg();
