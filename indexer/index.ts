@@ -20,7 +20,8 @@ export { dot, l2normalize } from './core/vectors';
 export { LABEL_SETS, LOW_CONFIDENCE, MAX_CUSTOM_LABELS, MAX_LABEL_CHARS, TEMPLATE_SETS, confidentTag, lowConfidence, type LabelSet, type LabelSetName } from './core/labels';
 
 // io
-export { Store, type SegmentRecord, type TagRecord, type VideoRecord, type VideoSort } from './io/db/store';
+export { Store } from './services/store';
+export type { SegmentRecord, TagRecord, VideoRecord, VideoSort } from './core/storage';
 export { probe, thumbnail } from './io/ffmpeg/media';
 export { markUsed, pruneLeastRecentlyUsed, type PruneReport } from './io/files/disk-cache';
 export { logOnce } from './io/files/log-once';

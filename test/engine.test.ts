@@ -10,7 +10,7 @@ import { indexTargets } from '../indexer/services/pipeline';
 import { Store } from '../indexer/io/db/store';
 import { TEST_COLORS } from '../indexer/testkit/build';
 import { makeAudioOnly, makeColorVideo, makeEmpty, makeRandomBytes, makeTextFile, makeTruncated, type RGB } from './fixtures/videos';
-import { tempDir, testConfig } from './helpers';
+import { orphanRows, tempDir, testConfig, withDatabaseFile } from './helpers';
 
 const COLOR_NAMES = ['red', 'green', 'blue', 'yellow', 'magenta'] as const;
 const rgb = (name: string) => TEST_COLORS[name] as RGB;
@@ -28,9 +28,7 @@ async function countRows(cfg: Config) {
   const store = await Store.open(cfg);
   try {
     const s = await store.stats();
-    const orphans = await store.db.segment.count({ where: { video: { status: { not: 'indexed' } } } });
-    const orphanFrames = await store.db.frame.count({ where: { video: { status: { not: 'indexed' } } } });
-    return { ...s, orphans: orphans + orphanFrames };
+    return { ...s, orphans: orphanRows(cfg) };
   } finally {
     await store.close();
   }
@@ -200,7 +198,7 @@ describe('the HNSW file is a cache of the database', () => {
 
   test('rebuilt when out of step with the database (a crash between commit and publish)', async () => {
     const store = await Store.open(cfg, { writer: true });
-    await store.db.setting.update({ where: { key: 'generation' }, data: { value: '999' } });
+    withDatabaseFile(cfg, (db) => db.prepare(`UPDATE "Setting" SET "value" = '999' WHERE "key" = 'generation'`).run());
     await store.close();
     assert.equal(await readSearch(), expected);
     const ptr = JSON.parse(fs.readFileSync(path.join(cfg.home, 'index', 'current.json'), 'utf8'));

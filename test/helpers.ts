@@ -3,7 +3,8 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { resolveConfig, type Config, type ConfigInput } from '../indexer/services/config';
+import Database from 'better-sqlite3';
+import { resolveConfig, sqlitePath, type Config, type ConfigInput } from '../indexer/services/config';
 import { buildTestModel } from '../indexer/testkit/build';
 import type { OpenEngine, OpenLibrary } from '../indexer/services/engine';
 
@@ -46,4 +47,30 @@ export async function resetAppEngine(): Promise<void> {
   app.__vidsearchEngine = undefined;
   app.__vidsearchLibrary = undefined;
   for (const handle of open) await (await handle?.catch(() => undefined))?.close();
+}
+
+/**
+ * Runs `fn` on the library's SQLite file opened directly with better-sqlite3, then closes it. For
+ * fault-injection and inspection tests only: damaging or editing rows behind the store's back,
+ * adding a failing trigger, counting what the storage interface does not expose. The engine never
+ * reaches its database this way (services/store.ts goes through the repositories of core/storage.ts).
+ */
+export function withDatabaseFile<T>(cfg: Pick<Config, 'databaseUrl'>, fn: (db: Database.Database) => T): T {
+  const db = new Database(sqlitePath(cfg.databaseUrl), { timeout: 15_000, fileMustExist: true });
+  try {
+    return fn(db);
+  } finally {
+    db.close();
+  }
+}
+
+/** One number from a query on the library's database file (a count). */
+export function countRows(cfg: Pick<Config, 'databaseUrl'>, sql: string, ...params: unknown[]): number {
+  return withDatabaseFile(cfg, (db) => Number(db.prepare(sql).pluck().get(...params)));
+}
+
+/** Segment and frame rows whose video is not indexed (none, if every write was one transaction). */
+export function orphanRows(cfg: Pick<Config, 'databaseUrl'>): number {
+  const of = (table: string) => countRows(cfg, `SELECT count(*) FROM "${table}" t JOIN "Video" v ON v."id" = t."videoId" WHERE v."status" != 'indexed'`);
+  return of('Segment') + of('Frame');
 }

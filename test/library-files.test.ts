@@ -17,7 +17,7 @@ import { GET as stream, HEAD as streamHead } from '../app/api/videos/[id]/stream
 import { GET as thumbnail } from '../app/api/videos/[id]/thumbnail/route';
 import { GET as videos } from '../app/api/videos/route';
 import { makeColorVideo, type RGB } from './fixtures/videos';
-import { tempDir, testConfig, resetAppEngine } from './helpers';
+import { tempDir, testConfig, resetAppEngine, withDatabaseFile } from './helpers';
 
 type Handler = (req: Request, ctx: { params: Promise<{ id: string }> }) => Promise<Response>;
 
@@ -142,7 +142,7 @@ describe('the stream and thumbnails serve library files only', () => {
     // A row that reaches the folder through the link, as an index made before links were checked has.
     const yellow = path.join(lib, 'far', 'yellow.mp4');
     const st = fs.statSync(yellow);
-    await withWriter((engine) => engine.store.db.video.update({ where: { id: ids.via }, data: { path: yellow, size: BigInt(st.size), mtimeMs: Math.floor(st.mtimeMs) } }));
+    await withWriter(async () => withDatabaseFile(cfg, (db) => db.prepare('UPDATE "Video" SET "path" = ?, "size" = ?, "mtimeMs" = ? WHERE "id" = ?').run(yellow, st.size, Math.floor(st.mtimeMs), ids.via)));
     const r = await served(ids.via, [fs.readFileSync(yellow)]);
     assert.deepEqual([r.stream, r.thumbnail], [404, 404]);
     // The next index removes it (see the test of a data directory without roots, which re-indexes).
@@ -150,7 +150,7 @@ describe('the stream and thumbnails serve library files only', () => {
 
   test('a row pointing outside every root (a path edited; /lib2 is not inside /lib): 404', async () => {
     const copy = twin(files.twin, path.join(outside, 'twin.mp4'));
-    await withWriter((engine) => engine.store.db.video.update({ where: { id: ids.twin }, data: { path: copy } }));
+    await withWriter(async () => withDatabaseFile(cfg, (db) => db.prepare('UPDATE "Video" SET "path" = ? WHERE "id" = ?').run(copy, ids.twin)));
     const r = await served(ids.twin, [fs.readFileSync(copy)]);
     assert.deepEqual([r.stream, r.thumbnail], [404, 404]);
   });
@@ -205,7 +205,7 @@ describe('the stream and thumbnails serve library files only', () => {
   });
 
   test('a data directory indexed before roots were recorded: 409 telling to run `vidsearch index` once; indexing again fixes it', async () => {
-    await withWriter((engine) => engine.store.db.setting.delete({ where: { key: 'libraryRoots' } }));
+    await withWriter(async () => withDatabaseFile(cfg, (db) => db.prepare(`DELETE FROM "Setting" WHERE "key" = 'libraryRoots'`).run()));
     const r = await served(ids.green);
     assert.deepEqual([r.stream, r.thumbnail], [409, 409]);
     assert.match(r.error!, /no library folders recorded.*vidsearch index <folder>/);

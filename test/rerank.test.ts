@@ -15,7 +15,7 @@ import { packBestFrame, packFrames, packRescore, packScore, readPack, unpackFram
 import { compareCandidates, meanScore, queryAdaptiveScore, rerankCandidates, topCandidateIds, type RerankCandidate } from '../indexer/services/rerank';
 import { repoolLibrary } from '../indexer/services/repool';
 import { makeMomentLibrary, type MomentCase } from '../indexer/testkit/moments';
-import { REPO_ROOT, tempDir, testConfig, testModel } from './helpers';
+import { REPO_ROOT, countRows, tempDir, testConfig, testModel, withDatabaseFile } from './helpers';
 
 const unit = (xs: number[]) => {
   const n = Math.hypot(...xs);
@@ -196,10 +196,10 @@ describe('an index made before frame packs', () => {
     const engine = await openEngine(cfg, { writer: true });
     try {
       await indexTargets(engine, [lib]);
-      const packed = await engine.store.db.segment.count({ where: { pack: { not: null } } });
+      const packed = countRows(cfg, 'SELECT count(*) FROM "Segment" WHERE "pack" IS NOT NULL');
       assert.equal(packed, 6);
       const ranked = await Promise.all(cases.map(async (c) => (await engine.searcher.search(c.query, { k: 1 })).results[0]));
-      await engine.store.db.segment.updateMany({ data: { pack: null } });
+      withDatabaseFile(cfg, (db) => db.prepare('UPDATE "Segment" SET "pack" = NULL').run());
       for (const [i, c] of cases.entries()) {
         const r = (await engine.searcher.search(c.query, { k: 1 })).results[0];
         assert.equal(r.path, c.target);
@@ -207,7 +207,7 @@ describe('an index made before frame packs', () => {
       }
       const report = await repoolLibrary(engine, engine.identity);
       assert.equal(report.videos, 6);
-      assert.equal(await engine.store.db.segment.count({ where: { pack: { not: null } } }), 6);
+      assert.equal(countRows(cfg, 'SELECT count(*) FROM "Segment" WHERE "pack" IS NOT NULL'), 6);
     } finally {
       await engine.close();
     }

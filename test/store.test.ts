@@ -8,7 +8,7 @@ import path from 'node:path';
 import { describe, test } from 'node:test';
 import { Store, type IndexedVideoInput, type StoreIdentity } from '../indexer/io/db/store';
 import { l2normalize } from '../indexer/core/vectors';
-import { REPO_ROOT, tempDir } from './helpers';
+import { REPO_ROOT, countRows, tempDir, withDatabaseFile } from './helpers';
 
 const DIM = 8;
 const identity: StoreIdentity = { model: { name: 'store-test', variant: 'fp32', dim: DIM, files: {} }, pooling: 'mean' };
@@ -53,7 +53,7 @@ describe('index changes follow the database', () => {
       const a = await store.saveIndexed(video('/v/a.mp4', 0));
       const b = await store.saveIndexed(video('/v/b.mp4', 3));
       // Moving a onto b's path deletes b (a squatter) and then fails: the whole move rolls back.
-      await store.db.$executeRawUnsafe(`CREATE TRIGGER "fail_move" BEFORE UPDATE OF "path" ON "Video" WHEN NEW."path" = '/v/b.mp4' BEGIN SELECT RAISE(ABORT, 'simulated failure'); END`);
+      withDatabaseFile(cfg, (db) => db.exec(`CREATE TRIGGER "fail_move" BEFORE UPDATE OF "path" ON "Video" WHEN NEW."path" = '/v/b.mp4' BEGIN SELECT RAISE(ABORT, 'simulated failure'); END`));
       // (Prisma's adapter reports a trigger's abort as a constraint violation.)
       await assert.rejects(store.moveVideo(a.videoId, '/v/b.mp4', { size: 1, mtimeMs: 1 }));
       assert.equal((await store.videoByPath('/v/b.mp4'))?.id, b.videoId, 'the database still holds b');
@@ -99,6 +99,27 @@ describe('index changes follow the database', () => {
   });
 });
 
+describe('the store over its storage interface', () => {
+  test('hands out no database client: callers go through its methods (tests through helpers.ts withDatabaseFile)', async () => {
+    const cfg = storeCfg();
+    const store = await writer(cfg);
+    try {
+      assert.equal((store as unknown as { db?: unknown }).db, undefined);
+      const { videoId } = await store.saveIndexed(video('/v/a.mp4', 0));
+      assert.equal((await store.videoSegments(videoId)).length, 2);
+      assert.equal((await store.frames(videoId)).length, 4);
+      assert.equal((await store.segmentFrames([{ videoId, idx: 1 }])).get(`${videoId}:1`)?.length, 2);
+      await store.flushIndex();
+      const stats = await store.stats();
+      assert.deepEqual([stats.segments, stats.frames, stats.index.vectors, stats.index.inStep], [2, 4, 2, true]);
+      assert.match(await store.dbDigest(), /^2:/);
+      assert.equal(countRows(cfg, 'SELECT count(*) FROM "Frame"'), 4);
+    } finally {
+      await store.close();
+    }
+  });
+});
+
 describe('saveIndexed stays one transaction', () => {
   test('a failure after the bulk inserts leaves no frame or segment rows and the index unchanged', async () => {
     const cfg = storeCfg();
@@ -107,10 +128,10 @@ describe('saveIndexed stays one transaction', () => {
       await store.saveIndexed(video('/v/a.mp4', 0));
       // The generation bump is the transaction's last statement: failing it must undo the
       // frames and segments inserted on the raw connection before it.
-      await store.db.$executeRawUnsafe(`CREATE TRIGGER "fail_bump" BEFORE UPDATE ON "Setting" WHEN NEW."key" = 'generation' BEGIN SELECT RAISE(ABORT, 'simulated failure'); END`);
+      withDatabaseFile(cfg, (db) => db.exec(`CREATE TRIGGER "fail_bump" BEFORE UPDATE ON "Setting" WHEN NEW."key" = 'generation' BEGIN SELECT RAISE(ABORT, 'simulated failure'); END`));
       await assert.rejects(store.saveIndexed(video('/v/b.mp4', 3, 50)));
-      assert.equal(await store.db.frame.count(), 4);
-      assert.equal(await store.db.segment.count(), 2);
+      assert.equal(countRows(cfg, 'SELECT count(*) FROM "Frame"'), 4);
+      assert.equal(countRows(cfg, 'SELECT count(*) FROM "Segment"'), 2);
       assert.equal(await store.videoByPath('/v/b.mp4'), null);
       assert.equal((await store.stats()).index.vectors, 2);
     } finally {

@@ -11,7 +11,7 @@ import { openEngine, type OpenEngine } from '../indexer/services/engine';
 import { Store } from '../indexer/io/db/store';
 import { TEST_COLORS } from '../indexer/testkit/build';
 import { makeColorVideo, makeTextFile, type RGB } from './fixtures/videos';
-import { REPO_ROOT, tempDir, testConfig, testModel } from './helpers';
+import { REPO_ROOT, orphanRows, tempDir, testConfig, testModel, withDatabaseFile } from './helpers';
 
 const rgb = (name: string) => TEST_COLORS[name] as RGB;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -30,9 +30,7 @@ async function consistency(cfg: Config) {
   const store = await Store.open(cfg);
   try {
     const s = await store.stats();
-    const orphanSegments = await store.db.segment.count({ where: { video: { status: { not: 'indexed' } } } });
-    const orphanFrames = await store.db.frame.count({ where: { video: { status: { not: 'indexed' } } } });
-    return { stats: s, orphans: orphanSegments + orphanFrames };
+    return { stats: s, orphans: orphanRows(cfg) };
   } finally {
     await store.close();
   }
@@ -284,9 +282,10 @@ describe('watch daemon (as a process)', () => {
       const file = path.join(big, `clip-${String(i).padStart(4, '0')}.mp4`);
       fs.writeFileSync(file, `not decoded ${i}`);
       const st = fs.statSync(file);
-      rows.push({ path: file, size: BigInt(st.size), mtimeMs: Math.floor(st.mtimeMs), status: 'indexed' });
+      rows.push({ path: file, size: st.size, mtimeMs: Math.floor(st.mtimeMs) });
     }
-    await writer.store.db.video.createMany({ data: rows });
+    await writer.store.markPendingMany(rows);
+    withDatabaseFile(bigCfg, (db) => db.prepare(`UPDATE "Video" SET "status" = 'indexed'`).run());
     await writer.close();
     const child = await startDaemon({ ...env, VIDSEARCH_HOME: home }, [big]);
     try {

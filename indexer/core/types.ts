@@ -76,3 +76,12 @@ export type PoolingName = (typeof POOLINGS)[number];
 export function orList(words: readonly string[]): string {
   return words.length < 2 ? words.join('') : `${words.slice(0, -1).join(', ')} or ${words[words.length - 1]}`;
 }
+
+/** The model a library's vectors were made with: vectors of different identities are not comparable. */
+export interface ModelIdentity {
+  name: string;
+  variant: ModelVariant;
+  dim: number;
+  /** file (relative to the model folder) → sha256 */
+  files: Record<string, string>;
+}

@@ -1,4 +1,6 @@
-// Plain vector maths on Float32Array; vectors are stored as little-endian float32 blobs.
+// Plain vector maths on Float32Array; vectors are stored as little-endian float32 blobs (vectorFrom
+// reads one back from a database row, checked).
+import { DataError } from './errors';
 
 export function l2normalize(v: Float32Array): Float32Array {
   let sum = 0;
@@ -25,4 +27,18 @@ export function fromBytes(b: Uint8Array): Float32Array {
   const copy = new Uint8Array(b.byteLength);
   copy.set(b);
   return new Float32Array(copy.buffer);
+}
+
+/** A float32 vector from a database blob, checked against the index's dimension. */
+export function vectorFrom(bytes: Uint8Array | null | undefined, dim: number | undefined, at: { table: string; row: number | string; column?: string }): Float32Array {
+  const n = bytes instanceof Uint8Array ? bytes.byteLength : -1;
+  if (n < 0 || n % 4 !== 0 || (dim !== undefined && n !== dim * 4)) {
+    const column = at.column ?? 'vector';
+    throw new DataError(
+      `the database row ${at.table} ${at.row} has a damaged ${column}: ${n < 0 ? 'not bytes' : `${n} bytes`}, expected ${dim !== undefined ? dim * 4 : 'a multiple of 4'} ` +
+        `(${dim ?? '?'} float32); run \`vidsearch doctor --repair\` (it marks the video for re-indexing), then \`vidsearch index <folder>\``,
+      { cause: { table: at.table, row: at.row, column, bytes: n, expected: dim !== undefined ? dim * 4 : undefined } },
+    );
+  }
+  return fromBytes(bytes as Uint8Array);
 }

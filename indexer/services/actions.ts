@@ -8,7 +8,7 @@ import path from 'node:path';
 import { markUsed, pruneLeastRecentlyUsed } from '../io/files/disk-cache';
 import { UsageError } from '../core/errors';
 import type { ClipModel, GraphSession } from '../io/onnx/model';
-import type { VideoTags } from '../io/db/store';
+import type { VideoTags } from '../core/storage';
 import { PROJECT_ROOT } from '../io/files/paths';
 import { LABEL_SETS, MAX_CUSTOM_LABELS, MAX_LABEL_CHARS, prompts, topLabels, type LabelSet, type LabelSetName, type LabelSetSpec, type LabelVectors, type TemplateSetName } from '../core/labels';
 import { labelProbabilities, loadLabelScorer } from '../io/onnx/label-scorer';

@@ -17,7 +17,9 @@ import { DIGEST_SQL, SegmentIndex, digestOfRow } from '../io/ann/ann';
 import { sqlitePath, type Config } from './config';
 import { errorMessage } from '../core/errors';
 import { acquireWriterLock, writerActive } from '../io/files/lock';
-import { Store, parseIdentity, type StoreIdentity } from '../io/db/store';
+import type { StoreIdentity } from '../core/storage';
+import { parseIdentity } from './identity';
+import { Store } from './store';
 
 export type CheckName = 'database' | 'identity' | 'vectors' | 'index' | 'files';
 

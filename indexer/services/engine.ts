@@ -11,7 +11,9 @@ import { loadPooling } from './pooler';
 import { repoolLibrary, type RepoolProgress, type RepoolReport } from './repool';
 import { rerankSettings } from './rerank';
 import { Searcher } from './search';
-import { Store, identityKey, type StoreIdentity, type VideoRecord } from '../io/db/store';
+import type { StoreIdentity, VideoRecord } from '../core/storage';
+import { identityKey } from './identity';
+import { Store } from './store';
 
 export type { FileState, VideoFile } from './library';
 export { modelProvision, type ModelDownload, type ModelPhase, type ModelState, type OfflineFile } from './provision';

@@ -6,7 +6,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { FileChangedError, FileNotServedError } from '../core/errors';
 import { insideRoots } from '../io/files/files';
-import type { Store, VideoRecord } from '../io/db/store';
+import type { VideoRecord } from '../core/storage';
+import type { Store } from './store';
 
 /** Setting holding the real paths of every root given to a writer, as a JSON array. */
 export const ROOTS_SETTING = 'libraryRoots';

@@ -4,7 +4,7 @@
 // vectors, are recomputed too.
 import type { Engine } from './pipeline';
 import { activeLabelSet } from './pipeline';
-import type { StoreIdentity } from '../io/db/store';
+import type { StoreIdentity } from '../core/storage';
 
 export interface RepoolReport {
   from: StoreIdentity | null;

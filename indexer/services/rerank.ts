@@ -3,7 +3,8 @@
 import type { Config } from './config';
 import { bestCandidates, bestFrameTime, compareCandidates, queryAdaptiveScore, type RerankCandidate, type RerankSettings } from '../core/rerank';
 import { packRescore, type PackedFrames } from '../core/framepack';
-import type { FrameRecord, Store } from '../io/db/store';
+import type { FrameRecord } from '../core/storage';
+import type { Store } from './store';
 
 export * from '../core/rerank';
 

@@ -8,7 +8,7 @@ import { UsageError } from '../core/errors';
 import { fileStamp } from '../io/files/files';
 import { activeLabelSet, encodeVideo, type Engine } from './pipeline';
 import { planSegments, poolSegments } from '../core/pooling';
-import type { VideoTags } from '../io/db/store';
+import type { VideoTags } from '../core/storage';
 
 export interface TagResult {
   videoId?: number;

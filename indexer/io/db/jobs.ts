@@ -7,54 +7,12 @@ import os from 'node:os';
 import Database from 'better-sqlite3';
 import { LEASE_MS, afterFailure, workerLive, KEEP_FAILED_MS, KEEP_FINISHED_MS, type JobKind, type JobState } from '../../core/jobs';
 import { StoreError, asDiskFull, errorMessage } from '../../core/errors';
+import type { ClaimFilter, JobOutcome, JobRecord, JobRepository, NewJob, WorkerRecord } from '../../core/storage';
+
+export type { ClaimFilter, JobOutcome, JobRecord, NewJob, WorkerRecord };
 
 const BUSY_TIMEOUT_MS = 15_000;
 const ACTIVE = `"state" IN ('queued', 'running')`;
-
-export interface NewJob {
-  kind: JobKind;
-  key: string;
-  libraryId?: number;
-  batch?: string;
-  payload?: unknown;
-  maxAttempts?: number;
-}
-
-export interface JobRecord {
-  id: number;
-  kind: JobKind;
-  key: string;
-  libraryId: number | null;
-  batch: string | null;
-  state: JobState;
-  attempts: number;
-  maxAttempts: number;
-  runAfter: number;
-  owner: string | null;
-  leaseUntil: number | null;
-  heartbeatAt: number | null;
-  progressDone: number;
-  progressTotal: number;
-  payload: unknown;
-  result: unknown;
-  error: string | null;
-  createdAt: number;
-  startedAt: number | null;
-  finishedAt: number | null;
-}
-
-export interface WorkerRecord {
-  id: string;
-  host: string;
-  pid: number;
-  concurrency: number;
-  startedAt: number;
-  heartbeatAt: number;
-  jobId: number | null;
-  live: boolean;
-}
-
-export type JobOutcome = { result?: unknown } | { error: string; transient: boolean };
 
 interface JobRow extends Omit<JobRecord, 'payload' | 'result'> {
   payload: string | null;
@@ -64,13 +22,7 @@ interface JobRow extends Omit<JobRecord, 'payload' | 'result'> {
 const parse = (s: string | null): unknown => (s === null ? null : JSON.parse(s));
 const toJob = (r: JobRow): JobRecord => ({ ...r, payload: parse(r.payload), result: parse(r.result) });
 
-export interface ClaimFilter {
-  /** only these jobs (a `vidsearch index` run works on its own) */
-  ids?: readonly number[];
-  kinds?: readonly JobKind[];
-}
-
-export class JobQueue {
+export class JobQueue implements JobRepository {
   private constructor(
     private readonly db: Database.Database,
     private readonly file: string,

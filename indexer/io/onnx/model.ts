@@ -10,6 +10,7 @@ import type { Config, ModelVariant } from '../../services/config';
 import { ModelError, errorMessage } from '../../core/errors';
 import { normalizeFrames, type ImageSpec } from '../../core/preprocess';
 import { TextTokenizer } from './tokenizer';
+import type { ModelIdentity } from '../../core/types';
 import type { RawFrame } from '../../core/types';
 import { l2normalize } from '../../core/vectors';
 import { PROJECT_ROOT } from '../files/paths';
@@ -17,13 +18,7 @@ import { verifyModelFiles } from '../../../models/pull';
 import { GRAPH_FILE, mappedCopy } from './onnx-external';
 import { logOnce } from '../files/log-once';
 
-export interface ModelIdentity {
-  name: string;
-  variant: ModelVariant;
-  dim: number;
-  /** file (relative to the model folder) → sha256 */
-  files: Record<string, string>;
-}
+export type { ModelIdentity };
 
 export interface ClipModel {
   readonly dir: string;

@@ -1,0 +1,304 @@
+// The storage layer as types: the records the engine reads and writes, and the repositories a
+// backend implements (videos, segments and frames, tags, settings, the model identity, what the
+// HNSW sync reads, the job queue). No I/O here: the SQLite implementation is io/db/sqlite/, the
+// rules on top (identity policy, index sync, re-pooling) are in services/.
+import type { PackedFrames } from './framepack';
+import type { JobKind, JobState } from './jobs';
+import type { ModelIdentity, PoolingName, SegmentVectors, VideoProbe, VideoStatus } from './types';
+
+/** A value, or a promise of it: the SQLite job queue answers synchronously, a server database would not. */
+export type Awaitable<T> = T | Promise<T>;
+
+export interface StoreIdentity {
+  model: ModelIdentity;
+  pooling: PoolingName;
+  /** the learned pooler (transformer pooling): its file's sha256 and chunk length */
+  pooler?: { sha256: string; chunkFrames: number };
+}
+
+export interface VideoRecord {
+  id: number;
+  path: string;
+  size: number;
+  mtimeMs: number;
+  status: VideoStatus;
+  error: string | null;
+  duration: number | null;
+  width: number | null;
+  height: number | null;
+  fps: number | null;
+  rotation: number | null;
+  codec: string | null;
+  frameCount: number;
+  segmentCount: number;
+  indexedAt: Date | null;
+  createdAt: Date;
+}
+
+/** What a search result shows of its videos. */
+export type VideoBrief = Pick<VideoRecord, 'id' | 'path' | 'duration' | 'status'>;
+
+export interface SegmentRecord {
+  id: number;
+  videoId: number;
+  idx: number;
+  start: number;
+  end: number;
+  frameCount: number;
+}
+
+export interface FrameRecord {
+  idx: number;
+  segmentIdx: number;
+  time: number;
+  vector: Float32Array;
+}
+
+export interface TagRecord {
+  label: string;
+  score: number;
+}
+
+/** The top labels of a video (segmentIdx -1) and of its segments, for one label set. */
+export interface VideoTags {
+  labelSet: string;
+  entries: Array<{ segmentIdx: number; tags: TagRecord[] }>;
+}
+
+export interface IndexedVideoInput {
+  path: string;
+  size: number;
+  mtimeMs: number;
+  fingerprint?: string;
+  probe: VideoProbe;
+  frames: Array<{ time: number; segmentIdx: number; vector: Float32Array }>;
+  segments: SegmentVectors[];
+  video: Float32Array;
+  tags?: VideoTags;
+}
+
+/** What the app shows on every page and health check: cheap at any library size. */
+export interface Summary {
+  videos: VideoCounts;
+  identity: StoreIdentity | null;
+  index: {
+    vectors: number;
+    bytes: number;
+    generation: number | null;
+    file: string | null;
+    /** summary(): the generations match; stats(): also the set of segment ids (idDigest) */
+    inStep: boolean;
+    /** why this process rebuilt the published index from the database (damaged, out of step), if it did */
+    rebuilt: string | null;
+  };
+  generation: number;
+}
+
+export interface Stats extends Summary {
+  segments: number;
+  frames: number;
+}
+
+export type VideoCounts = Record<VideoStatus, number> & { total: number };
+
+/** How the library page browses: by status, inside a folder, by words in the file name, sorted. */
+export interface VideoQuery {
+  status?: VideoStatus;
+  /** a folder: videos anywhere below it */
+  dir?: string;
+  /** words in the file name (not the folders), case-insensitive for ASCII */
+  name?: string;
+  /** path (the default), name (file name, A to Z), date (file modified, newest first), duration (longest first) */
+  sort?: VideoSort;
+}
+export type VideoSort = 'path' | 'name' | 'date' | 'duration';
+
+/** A page of a video query; `ids` narrows it to some videos. */
+export type VideoPage = VideoQuery & { offset?: number; limit?: number; ids?: number[] };
+
+/**
+ * Every write that drops or adds segment rows answers which ids it removed (and added), after
+ * its commit: the HNSW index follows the database only once the database holds the change.
+ */
+export interface VideoRepository {
+  byPath(file: string): Promise<VideoRecord | null>;
+  byId(id: number): Promise<VideoRecord | null>;
+  list(opts?: VideoPage): Promise<VideoRecord[]>;
+  /** ids of the indexed videos, ascending (what a re-pool walks) */
+  indexedIds(): Promise<number[]>;
+  count(query?: VideoStatus | VideoQuery): Promise<number>;
+  countByStatus(): Promise<VideoCounts>;
+  /** every folder that directly holds a video, with how many it holds, by path */
+  folders(): Promise<Array<{ dir: string; videos: number }>>;
+  under(dir: string): Promise<VideoRecord[]>;
+  withFingerprint(size: number, fingerprint: string): Promise<VideoRecord[]>;
+  briefs(ids: number[]): Promise<Map<number, VideoBrief>>;
+  /** the whole-video vector, checked against `dim` */
+  vector(videoId: number, dim: number | undefined): Promise<Float32Array | undefined>;
+  /** new files as pending rows; known paths are left alone */
+  markPendingMany(files: Array<{ path: string; size: number; mtimeMs: number }>): Promise<void>;
+  /** replaces a video's rows (video, segments, frames, tags) in one transaction */
+  saveIndexed(input: IndexedVideoInput): Promise<{ videoId: number; removed: number[]; added: Array<{ id: number; idx: number }> }>;
+  markFailed(file: string, size: number, mtimeMs: number, error: string): Promise<{ id: number; removed: number[] }>;
+  remove(id: number): Promise<number[]>;
+  /** a renamed file keeps its id and vectors; a row already at `to` gives way (its segments removed) */
+  move(id: number, to: string, stamp: { size: number; mtimeMs: number }): Promise<number[]>;
+}
+
+/** One video's frames, as a re-pool reads them inside its transaction. */
+export interface StoredFrame {
+  id: number;
+  videoId: number;
+  segmentIdx: number;
+  time: number;
+  vector: Float32Array;
+}
+
+/** What a re-pool may do inside its one transaction (SegmentRepository.rewriteVectors). */
+export interface VectorRewrite {
+  /** frames of some videos, by video then frame index, checked against the identity's dimension */
+  frames(videoIds: number[]): Promise<StoredFrame[]>;
+  segments(videoIds: number[]): Promise<Array<{ id: number; videoId: number; idx: number }>>;
+  setSegment(id: number, vector: Float32Array, pack: Uint8Array | null): Promise<void>;
+  setVideoVector(id: number, vector: Float32Array): Promise<void>;
+}
+
+export interface SegmentRepository {
+  byIds(ids: number[]): Promise<SegmentRecord[]>;
+  /** packed frames (framepack.ts) by segment id; segments without a pack are left out */
+  packs(ids: number[]): Promise<Map<number, PackedFrames>>;
+  /** frame vectors of some segments, keyed "videoId:segmentIdx", in time order (the search path) */
+  framesOf(segments: Array<{ videoId: number; idx: number }>, dim: number | undefined): Promise<Map<string, FrameRecord[]>>;
+  ofVideo(videoId: number, dim: number | undefined): Promise<Array<SegmentRecord & { vector: Float32Array }>>;
+  frames(videoId: number, segmentIdxs: number[] | undefined, dim: number | undefined): Promise<FrameRecord[]>;
+  /** up to `n` segment vectors spread evenly over the ids (the same choice in every process) */
+  sample(n: number, dim: number | undefined): Promise<Float32Array[]>;
+  countFrames(): Promise<number>;
+  /**
+   * One transaction that rewrites segment and video vectors, then records `identity` and bumps
+   * the generation: readers keep the old vectors until it commits.
+   */
+  rewriteVectors<T>(identity: StoreIdentity, work: (w: VectorRewrite) => Promise<T>, dim: number | undefined): Promise<T>;
+}
+
+export interface TagRepository {
+  /** replaces a video's tags for one label set */
+  replace(videoId: number, tags: VideoTags): Promise<void>;
+  /** videoId → segmentIdx (-1: whole video) → ranked tags */
+  of(videoIds: number[], labelSet: string): Promise<Map<number, Map<number, TagRecord[]>>>;
+  /** segments (and videos, segmentIdx -1) whose top label is `label`, or whose score for it reaches `minScore` */
+  tagged(labelSet: string, label: string, minScore: number): Promise<Array<{ videoId: number; segmentIdx: number; score: number }>>;
+  labelCounts(labelSet: string): Promise<Array<{ label: string; videos: number }>>;
+}
+
+export interface SettingRepository {
+  get(key: string): Promise<string | undefined>;
+  set(key: string, value: string): Promise<void>;
+}
+
+/** The identity record (the model the vectors were made with), as stored text. */
+export interface IdentityRepository {
+  read(): Promise<string | undefined>;
+  /** records the identity of a library that has none */
+  claim(identity: StoreIdentity): Promise<void>;
+  /** drops every video and vector and records `identity`, in one transaction */
+  reset(identity: StoreIdentity): Promise<void>;
+}
+
+/** What the HNSW sync reads from the database. */
+export interface IndexSource {
+  /** the digest of the segment ids (DIGEST_SQL, idDigest in io/ann/ann.ts) */
+  digest(): Promise<string>;
+  /** bumped by every write that changes segment rows or paths */
+  generation(): Promise<number>;
+  segmentCount(): Promise<number>;
+  /** every segment vector, in id order, a batch at a time */
+  eachVector(dim: number, batch: (rows: Array<{ id: number; vector: Float32Array }>) => void): Promise<void>;
+}
+
+/** A storage backend: the repositories over one database. */
+export interface Storage {
+  readonly videos: VideoRepository;
+  readonly segments: SegmentRepository;
+  readonly tags: TagRepository;
+  readonly settings: SettingRepository;
+  readonly identity: IdentityRepository;
+  readonly index: IndexSource;
+  close(): Promise<void>;
+}
+
+// The job queue (services and workers claim work from it). Declared with the others; the SQLite
+// queue is io/db/jobs.ts.
+
+export interface NewJob {
+  kind: JobKind;
+  key: string;
+  libraryId?: number;
+  batch?: string;
+  payload?: unknown;
+  maxAttempts?: number;
+}
+
+export interface JobRecord {
+  id: number;
+  kind: JobKind;
+  key: string;
+  libraryId: number | null;
+  batch: string | null;
+  state: JobState;
+  attempts: number;
+  maxAttempts: number;
+  runAfter: number;
+  owner: string | null;
+  leaseUntil: number | null;
+  heartbeatAt: number | null;
+  progressDone: number;
+  progressTotal: number;
+  payload: unknown;
+  result: unknown;
+  error: string | null;
+  createdAt: number;
+  startedAt: number | null;
+  finishedAt: number | null;
+}
+
+export interface WorkerRecord {
+  id: string;
+  host: string;
+  pid: number;
+  concurrency: number;
+  startedAt: number;
+  heartbeatAt: number;
+  jobId: number | null;
+  live: boolean;
+}
+
+export type JobOutcome = { result?: unknown } | { error: string; transient: boolean };
+
+export interface ClaimFilter {
+  /** only these jobs (a `vidsearch index` run works on its own) */
+  ids?: readonly number[];
+  kinds?: readonly JobKind[];
+}
+
+export interface JobRepository {
+  /** ids of the jobs that will do each given job (new, or one already queued or running for the same kind and key) */
+  enqueue(jobs: readonly NewJob[], now?: number): Awaitable<number[]>;
+  /** atomically moves the next due job to running under `owner`'s lease */
+  claim(owner: string, filter?: ClaimFilter, now?: number, leaseMs?: number): Awaitable<JobRecord | undefined>;
+  heartbeat(id: number, owner: string, progress?: { done: number; total: number }, now?: number, leaseMs?: number): Awaitable<boolean>;
+  finish(id: number, owner: string, outcome: JobOutcome, now?: number): Awaitable<boolean>;
+  release(id: number, owner: string): Awaitable<boolean>;
+  retry(id: number, now?: number): Awaitable<number | undefined>;
+  /** drops the jobs of a removed library that no worker has started */
+  dropQueued(libraryId: number): Awaitable<number>;
+  get(id: number): Awaitable<JobRecord | undefined>;
+  list(opts?: { states?: readonly JobState[]; ids?: readonly number[]; limit?: number }): Awaitable<JobRecord[]>;
+  counts(): Awaitable<Record<JobState, number>>;
+  prune(now?: number): Awaitable<number>;
+  registerWorker(id: string, concurrency: number, now?: number): Awaitable<void>;
+  beatWorker(id: string, jobId: number | null, now?: number): Awaitable<void>;
+  removeWorker(id: string): Awaitable<void>;
+  workers(now?: number): Awaitable<WorkerRecord[]>;
+  close(): Awaitable<void>;
+}

@@ -1,0 +1,377 @@
+// The store callers use: the storage repositories (core/storage.ts, on SQLite: io/db/sqlite/), the
+// HNSW index kept in step with them (index-sync.ts), the model identity policy (identity.ts), the
+// re-pool (repool-vectors.ts) and the writer lock, held by a store opened as a writer. Metadata and
+// every vector live in the database (the truth); the HNSW file is a cache of the segment vectors.
+// Nothing outside reaches the database client: what callers need is a method here.
+import path from 'node:path';
+import type { Config } from './config';
+import { StoreError } from '../core/errors';
+import type { FrameRecord, IndexedVideoInput, SegmentRecord, Stats, Storage, StoreIdentity, Summary, TagRecord, VideoBrief, VideoPage, VideoQuery, VideoRecord, VideoTags } from '../core/storage';
+import type { VideoStatus } from '../core/types';
+import type { PackedFrames } from '../core/framepack';
+import type { Hit, IndexPointer } from '../io/ann/ann';
+import { acquireWriterLock, type WriterLock } from '../io/files/lock';
+import { openSqliteStorage } from '../io/db/sqlite/storage';
+import { IndexSync } from './index-sync';
+import { admitIdentity, followIdentity, identityKey, type IdentityIntent } from './identity';
+import { repoolVectors, type Pool } from './repool-vectors';
+
+export interface OpenStoreOptions extends IdentityIntent {
+  /** take the writer lock (index, daemon); readers (search, web app) don't */
+  writer?: boolean;
+  /** where repairs are reported (a damaged or out-of-step index rebuilt); default: a line on stderr */
+  log?: (line: string) => void;
+}
+
+const stderrLine = (line: string) => process.stderr.write(`${line}\n`);
+
+export class Store {
+  private readonly sync: IndexSync;
+  /** the identity row as last read, so a reader re-parses it only when a writer changed it */
+  private seenIdentity: string | undefined;
+
+  private constructor(
+    private readonly storage: Storage,
+    readonly home: string,
+    private lock: WriterLock | undefined,
+    readonly identity: StoreIdentity | null,
+    /** the model this process encodes queries with; an index made with another is refused */
+    private readonly expected: StoreIdentity | undefined,
+    log: (line: string) => void,
+  ) {
+    this.sync = new IndexSync(home, storage.index, () => !!this.lock, log);
+  }
+
+  static async open(cfg: Pick<Config, 'home' | 'databaseUrl'>, opts: OpenStoreOptions = {}): Promise<Store> {
+    const lock = opts.writer ? acquireWriterLock(cfg.home) : undefined;
+    let storage: Storage | undefined;
+    try {
+      storage = await openSqliteStorage(cfg.databaseUrl);
+      const value = await storage.identity.read();
+      const identity = admitIdentity(cfg.home, value, opts);
+      const store = new Store(storage, cfg.home, lock, identity, opts.identity, opts.log ?? stderrLine);
+      if (identity) {
+        store.seenIdentity = value;
+        store.sync.attach(identity.model.dim);
+        await store.sync.sync();
+      }
+      return store;
+    } catch (err) {
+      await storage?.close();
+      lock?.release();
+      throw err;
+    }
+  }
+
+  get isWriter(): boolean {
+    return !!this.lock;
+  }
+
+  /** why this process last rebuilt the index from the database instead of loading the published file */
+  get indexRebuilt(): string | null {
+    return this.sync.rebuilt;
+  }
+
+  private get dim(): number | undefined {
+    return this.identity?.model.dim;
+  }
+
+  private setIdentity(identity: StoreIdentity): void {
+    (this as { identity: StoreIdentity | null }).identity = identity;
+  }
+
+  private requireWriter(): void {
+    if (!this.lock) throw new StoreError('this store was opened read-only', { cause: { home: this.home } });
+  }
+
+  private requireAnn(): void {
+    if (!this.sync.index) throw new StoreError('no model identity recorded yet: index some videos first', { cause: { home: this.home } });
+  }
+
+  generation(): Promise<number> {
+    return this.storage.index.generation();
+  }
+
+  /** Drops every video and vector, and records `identity` as the model of the new index. */
+  async reset(identity: StoreIdentity): Promise<void> {
+    this.requireWriter();
+    await this.storage.identity.reset(identity);
+    this.setIdentity(identity);
+    await this.sync.publishEmpty(identity.model.dim);
+  }
+
+  /** Records the model identity on the first write. */
+  async claimIdentity(identity: StoreIdentity): Promise<void> {
+    this.requireWriter();
+    if (this.identity) return;
+    await this.storage.identity.claim(identity);
+    this.setIdentity(identity);
+    this.sync.attach(identity.model.dim);
+    await this.sync.sync();
+  }
+
+  /** Brings the in-memory HNSW index in step with the database (IndexSync.sync). */
+  async syncIndex(): Promise<'loaded' | 'rebuilt' | 'stale'> {
+    this.requireAnn();
+    return this.sync.sync();
+  }
+
+  /** The database's digest of its segment ids (idDigest in ann.ts). */
+  dbDigest(): Promise<string> {
+    return this.storage.index.digest();
+  }
+
+  async rebuildIndex(): Promise<void> {
+    this.requireAnn();
+    await this.sync.rebuild();
+  }
+
+  /**
+   * A reader follows the writers: a newly published index is loaded, and the identity is re-read
+   * (one indexed lookup), since a writer may have re-pooled the library or re-indexed it with
+   * another model since this reader opened. Another pooling is fine (a reader pools nothing);
+   * another model is refused, as at open. Costs one stat and one indexed lookup.
+   */
+  async refresh(): Promise<void> {
+    if (!this.lock) {
+      const value = await this.storage.settings.get('identity');
+      if (value && value !== this.seenIdentity) await this.adoptIdentity(value);
+    }
+    await this.sync.followDisk();
+  }
+
+  private async adoptIdentity(value: string): Promise<void> {
+    const stored = followIdentity(this.home, value, this.expected);
+    this.seenIdentity = value;
+    this.setIdentity(stored);
+    if (this.sync.dim === stored.model.dim) return;
+    this.sync.attach(stored.model.dim);
+    await this.sync.sync();
+  }
+
+  /** Publishes the index if it changed, at most every `minIntervalMs` (0: now). */
+  flushIndex(minIntervalMs = 0): Promise<IndexPointer | undefined> {
+    return this.sync.flush(minIntervalMs);
+  }
+
+  searchSegments(vector: Float32Array, k: number): Hit[] {
+    return this.sync.search(vector, k);
+  }
+
+  /**
+   * What the searchable segment set is now: the live ids' digest, their count and the identity
+   * (a re-pool changes the vectors, not the ids). Equal keys: the same vectors. In memory, no I/O.
+   */
+  segmentSet(): { key: string; count: number } {
+    const ann = this.sync.index;
+    return { key: `${ann?.digest ?? ''}|${this.identity ? identityKey(this.identity) : ''}`, count: ann?.size ?? 0 };
+  }
+
+  /**
+   * Up to `n` segment vectors spread evenly over the library in id order (the same choice in
+   * every process): the background a query's scores are judged against (relevance.ts).
+   */
+  sampleSegments(n: number): Promise<Float32Array[]> {
+    return this.storage.segments.sample(n, this.dim);
+  }
+
+  videoByPath(file: string): Promise<VideoRecord | null> {
+    return this.storage.videos.byPath(file);
+  }
+
+  video(id: number): Promise<VideoRecord | null> {
+    return this.storage.videos.byId(id);
+  }
+
+  /** A page of videos, by path unless `sort` says otherwise (the library page's browsing). */
+  videos(opts: VideoPage = {}): Promise<VideoRecord[]> {
+    return this.storage.videos.list(opts);
+  }
+
+  countVideos(query?: VideoStatus | VideoQuery): Promise<number> {
+    return this.storage.videos.count(query);
+  }
+
+  /** Every folder that directly holds a video, with how many it holds, by path. */
+  videoFolders(): Promise<Array<{ dir: string; videos: number }>> {
+    return this.storage.videos.folders();
+  }
+
+  /** Videos whose path lies inside `dir`. */
+  videosUnder(dir: string): Promise<VideoRecord[]> {
+    return this.storage.videos.under(dir);
+  }
+
+  /** New files waiting to be indexed show as pending; known ones keep their vectors until replaced. */
+  async markPendingMany(files: Array<{ path: string; size: number; mtimeMs: number }>): Promise<void> {
+    this.requireWriter();
+    await this.storage.videos.markPendingMany(files);
+  }
+
+  videosWithFingerprint(size: number, fingerprint: string): Promise<VideoRecord[]> {
+    return this.storage.videos.withFingerprint(size, fingerprint);
+  }
+
+  /** A renamed or moved file keeps its id and vectors; a pending row at the new path gives way. */
+  async moveVideo(id: number, to: string, stamp: { size: number; mtimeMs: number }): Promise<void> {
+    this.requireWriter();
+    const removed = await this.storage.videos.move(id, to, stamp);
+    // Only after the commit: a rolled-back transaction must leave the index with every vector the
+    // database still holds.
+    this.sync.apply(removed);
+    // Paths live only in the database; the HNSW index holds segment ids, which did not change.
+    this.sync.markDirty();
+  }
+
+  /** Replaces a video's rows and vectors in one transaction, then updates the HNSW index. */
+  async saveIndexed(input: IndexedVideoInput): Promise<{ videoId: number; segments: number; frames: number }> {
+    this.requireWriter();
+    this.requireAnn();
+    const { videoId, removed, added } = await this.storage.videos.saveIndexed(input);
+    const byIdx = new Map(input.segments.map((s) => [s.idx, s.vector]));
+    this.sync.apply(
+      removed,
+      added.map((s) => ({ id: s.id, vector: byIdx.get(s.idx)! })),
+    );
+    this.sync.markDirty();
+    return { videoId, segments: added.length, frames: input.frames.length };
+  }
+
+  /** Records a failure; the file's old vectors (if any) go, since they describe other content. */
+  async markFailed(file: string, size: number, mtimeMs: number, error: string): Promise<number> {
+    this.requireWriter();
+    const { id, removed } = await this.storage.videos.markFailed(file, size, mtimeMs, error);
+    if (removed.length) {
+      this.sync.apply(removed);
+      this.sync.markDirty();
+    }
+    return id;
+  }
+
+  async removeVideo(id: number): Promise<void> {
+    this.requireWriter();
+    const removed = await this.storage.videos.remove(id);
+    this.sync.apply(removed);
+    if (removed.length) this.sync.markDirty();
+  }
+
+  /** Replaces a video's tags for one label set (re-tagging from stored vectors). */
+  async replaceTags(videoId: number, tags: VideoTags): Promise<void> {
+    this.requireWriter();
+    await this.storage.tags.replace(videoId, tags);
+  }
+
+  /** Tags of some videos for a label set: videoId → segmentIdx (-1: whole video) → ranked tags. */
+  tags(videoIds: number[], labelSet: string): Promise<Map<number, Map<number, TagRecord[]>>> {
+    return this.storage.tags.of(videoIds, labelSet);
+  }
+
+  /**
+   * Where a label applies: segments (and videos, segmentIdx -1) whose top label it is, or whose
+   * probability for it reaches `minScore`.
+   */
+  tagged(labelSet: string, label: string, minScore = 0.1): Promise<Array<{ videoId: number; segmentIdx: number; score: number }>> {
+    return this.storage.tags.tagged(labelSet, label, minScore);
+  }
+
+  /** Videos per top label of the whole video, most common first (browse by action). */
+  labelCounts(labelSet: string): Promise<Array<{ label: string; videos: number }>> {
+    return this.storage.tags.labelCounts(labelSet);
+  }
+
+  setting(key: string): Promise<string | undefined> {
+    return this.storage.settings.get(key);
+  }
+
+  async setSetting(key: string, value: string): Promise<void> {
+    this.requireWriter();
+    await this.storage.settings.set(key, value);
+  }
+
+  /**
+   * Recomputes every segment and video vector from the stored frame vectors with `pool` (nothing
+   * is decoded), records `identity`, and rebuilds the HNSW index. One transaction: readers keep
+   * the old vectors until it commits, and an interrupted re-pool leaves the old index whole.
+   */
+  async repool(identity: StoreIdentity, pool: Pool, onProgress?: (done: number, total: number) => void): Promise<{ videos: number; segments: number }> {
+    this.requireWriter();
+    const done = await repoolVectors(this.storage, identity, this.dim, pool, onProgress);
+    this.setIdentity(identity);
+    this.sync.attach(identity.model.dim);
+    await this.sync.rebuild();
+    this.sync.markClean();
+    return done;
+  }
+
+  /** Packed frames (framepack.ts) of some segments by id; segments without a pack are left out. */
+  segmentPacks(ids: number[]): Promise<Map<number, PackedFrames>> {
+    return this.storage.segments.packs(ids);
+  }
+
+  /** Frame vectors of some segments, keyed "videoId:segmentIdx", in time order (for re-ranking). */
+  segmentFrames(segments: Array<{ videoId: number; idx: number }>): Promise<Map<string, FrameRecord[]>> {
+    return this.storage.segments.framesOf(segments, this.dim);
+  }
+
+  segments(ids: number[]): Promise<SegmentRecord[]> {
+    return this.storage.segments.byIds(ids);
+  }
+
+  /** What a search result shows of its videos: path, duration, status. */
+  videoBriefs(ids: number[]): Promise<Map<number, VideoBrief>> {
+    return this.storage.videos.briefs(ids);
+  }
+
+  videoVector(videoId: number): Promise<Float32Array | undefined> {
+    return this.storage.videos.vector(videoId, this.dim);
+  }
+
+  videoSegments(videoId: number): Promise<Array<SegmentRecord & { vector: Float32Array }>> {
+    return this.storage.segments.ofVideo(videoId, this.dim);
+  }
+
+  frames(videoId: number, segmentIdxs?: number[]): Promise<FrameRecord[]> {
+    return this.storage.segments.frames(videoId, segmentIdxs, this.dim);
+  }
+
+  /** Video counts by status, the identity and the index: one grouped count over the videos. */
+  async summary(): Promise<Summary> {
+    const [videos, generation] = await Promise.all([this.storage.videos.countByStatus(), this.generation()]);
+    const ann = this.sync.index;
+    const p = ann?.pointer;
+    return {
+      videos,
+      identity: this.identity,
+      index: {
+        vectors: ann?.size ?? 0,
+        bytes: ann?.fileBytes() ?? 0,
+        generation: p?.generation ?? null,
+        file: p ? path.join(ann!.dir, p.file) : null,
+        inStep: p?.generation === generation,
+        rebuilt: this.sync.rebuilt,
+      },
+      generation,
+    };
+  }
+
+  /**
+   * The summary plus segment and frame counts, for `vidsearch stats`. Counting a million frame
+   * rows takes ~80 ms, which is why the app's pages and health check use summary().
+   */
+  async stats(): Promise<Stats> {
+    const [summary, segments, frames] = await Promise.all([this.summary(), this.storage.index.segmentCount(), this.storage.segments.countFrames()]);
+    // The real check, not just the generation: the index holds exactly the database's segment ids.
+    if (summary.index.inStep) summary.index.inStep = await this.sync.inStepWithDatabase();
+    return { ...summary, segments, frames };
+  }
+
+  async close(): Promise<void> {
+    try {
+      await this.flushIndex();
+    } finally {
+      await this.storage.close();
+      this.lock?.release();
+      this.lock = undefined;
+    }
+  }
+}
