@@ -205,18 +205,43 @@ export interface IdentityRepository {
   reset(identity: StoreIdentity): Promise<void>;
 }
 
-/** What the HNSW sync reads from the database. */
+/** What the change log says happened to the segments after a sequence number, as net effects. */
+export interface SegmentChanges {
+  /** the newest sequence number the changes reach */
+  last: number;
+  /** changes after `since` are no longer all kept (a published file covers them): load that file instead */
+  gap: boolean;
+  /** ids to take out of the index */
+  removed: number[];
+  /** ids to add, with their vectors (segments added and removed again in between are in neither list) */
+  added: Array<{ id: number; vector: Float32Array }>;
+  /** ids whose vector was rewritten (a re-pool) */
+  updated: Array<{ id: number; vector: Float32Array }>;
+  /** the database's segment-id digest at `last`, when asked for */
+  digest?: string;
+}
+
+/**
+ * What the HNSW sync reads from the database: the segment vectors, and the change log (every insert,
+ * delete and rewrite of a segment, in commit order, written by the database itself) that lets any
+ * number of readers follow any number of writers.
+ */
 export interface IndexSource {
   /** the digest of the segment ids (DIGEST_SQL, idDigest in io/ann/ann.ts) */
   digest(): Promise<string>;
   /** bumped by every write that changes segment rows or paths */
   generation(): Promise<number>;
   segmentCount(): Promise<number>;
-  /** every segment vector, in id order, a batch at a time */
-  eachVector(dim: number, batch: (rows: Array<{ id: number; vector: Float32Array }>) => void): Promise<void>;
+  /** every segment vector, in id order, a batch at a time, read in one snapshot; returns the change-log sequence number that snapshot is at */
+  eachVector(dim: number, batch: (rows: Array<{ id: number; vector: Float32Array }>) => void): Promise<number>;
+  /** the newest change-log sequence number (0 before any change): one indexed lookup */
+  lastChange(): Promise<number>;
+  /** the net changes after `since`, read in one snapshot (with the digest at that point when asked) */
+  changesSince(since: number, dim: number, withDigest?: boolean): Promise<SegmentChanges>;
+  /** forgets the changes up to `through`, which a published file covers */
+  pruneChanges(through: number): Promise<void>;
 }
 
-/** A storage backend: the repositories over one database. */
 export interface Storage {
   readonly videos: VideoRepository;
   readonly segments: SegmentRepository;

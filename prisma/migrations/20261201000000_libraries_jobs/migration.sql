@@ -72,3 +72,7 @@ END;
 CREATE TRIGGER "Segment_removed" AFTER DELETE ON "Segment" BEGIN
   INSERT INTO "SegmentChange" ("segmentId", "op") VALUES (OLD."id", -1);
 END;
+-- A vector rewritten in place (a re-pool): readers replace it.
+CREATE TRIGGER "Segment_rewritten" AFTER UPDATE OF "vector" ON "Segment" BEGIN
+  INSERT INTO "SegmentChange" ("segmentId", "op") VALUES (NEW."id", 0);
+END;

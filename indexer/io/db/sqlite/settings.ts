@@ -1,7 +1,7 @@
 // Settings, the identity record and what the HNSW sync reads, on SQLite: all three live in or next
 // to the Setting table (key "identity", key "generation") and the Segment ids (DIGEST_SQL).
 import { vectorFrom } from '../../../core/vectors';
-import type { IdentityRepository, IndexSource, SettingRepository, StoreIdentity } from '../../../core/storage';
+import type { IdentityRepository, IndexSource, SegmentChanges, SettingRepository, StoreIdentity } from '../../../core/storage';
 import { DIGEST_SQL, digestOfRow } from '../../ann/ann';
 import { bumpGeneration, upsertIdentity, type SqliteConnection } from './connection';
 
@@ -68,13 +68,67 @@ export class SqliteIndexSource implements IndexSource {
     return this.c.db.segment.count();
   }
 
-  async eachVector(dim: number, batch: (rows: Array<{ id: number; vector: Float32Array }>) => void): Promise<void> {
-    let cursor = 0;
-    for (;;) {
-      const rows = await this.c.db.segment.findMany({ where: { id: { gt: cursor } }, orderBy: { id: 'asc' }, take: 2000, select: { id: true, vector: true } });
-      if (rows.length === 0) break;
-      batch(rows.map((r) => ({ id: r.id, vector: vectorFrom(r.vector, dim, { table: 'Segment', row: r.id }) })));
-      cursor = rows[rows.length - 1].id;
-    }
+  // The change log is read on the read-only connection inside one transaction, so the sequence
+  // number, the rows and the digest are of one snapshot however many writers commit meanwhile.
+
+  async eachVector(dim: number, batch: (rows: Array<{ id: number; vector: Float32Array }>) => void): Promise<number> {
+    const r = this.c.readConnection;
+    return r.transaction(() => {
+      const last = this.lastNow();
+      let rows: Array<{ id: number; vector: Float32Array }> = [];
+      for (const row of r.prepare('SELECT "id", "vector" FROM "Segment" ORDER BY "id"').raw().iterate() as IterableIterator<[number, Uint8Array]>) {
+        rows.push({ id: row[0], vector: vectorFrom(row[1], dim, { table: 'Segment', row: row[0] }) });
+        if (rows.length === 2000) {
+          batch(rows);
+          rows = [];
+        }
+      }
+      if (rows.length) batch(rows);
+      return last;
+    })();
+  }
+
+  private lastNow(): number {
+    return Number((this.c.prepared('SELECT coalesce(max("seq"), 0) FROM "SegmentChange"').get() as [number])[0]);
+  }
+
+  async lastChange(): Promise<number> {
+    return this.lastNow();
+  }
+
+  async changesSince(since: number, dim: number, withDigest = false): Promise<SegmentChanges> {
+    const r = this.c.readConnection;
+    return r.transaction(() => {
+      const last = this.lastNow();
+      const pruned = Number((this.c.prepared(`SELECT "value" FROM "Setting" WHERE "key" = 'changesPrunedThrough'`).get() as [string] | undefined)?.[0] ?? 0);
+      const digest = withDigest ? this.digestNow() : undefined;
+      if (since < pruned) return { last, gap: true, removed: [], added: [], updated: [], digest };
+      const state = new Map<number, 'add' | 'remove' | 'update'>();
+      if (last > since) {
+        for (const [id, op] of this.c.prepared('SELECT "segmentId", "op" FROM "SegmentChange" WHERE "seq" > ? AND "seq" <= ? ORDER BY "seq"').iterate(since, last) as IterableIterator<[number, number]>) {
+          const now = state.get(id);
+          if (op === 1) state.set(id, 'add');
+          // Segment ids are never reused: added and removed after `since` means never seen.
+          else if (op === -1) now === 'add' ? state.delete(id) : state.set(id, 'remove');
+          else if (now !== 'add') state.set(id, 'update');
+        }
+      }
+      const wanted = [...state].filter(([, s]) => s !== 'remove').map(([id]) => id);
+      const vectors = new Map(
+        (this.c.readById('SELECT "id", "vector" FROM "Segment" WHERE "id" IN (SELECT value FROM json_each(?))', wanted) as Array<[number, Uint8Array]>).map(([id, v]) => [id, vectorFrom(v, dim, { table: 'Segment', row: id })]),
+      );
+      const of = (kind: 'add' | 'update') => [...state].filter(([id, s]) => s === kind && vectors.has(id)).map(([id]) => ({ id, vector: vectors.get(id)! }));
+      return { last, gap: false, removed: [...state].filter(([, s]) => s === 'remove').map(([id]) => id), added: of('add'), updated: of('update'), digest };
+    })();
+  }
+
+  async pruneChanges(through: number): Promise<void> {
+    await this.c.db.$transaction([
+      this.c.db.$executeRawUnsafe(`DELETE FROM "SegmentChange" WHERE "seq" <= ?`, through),
+      this.c.db.$executeRawUnsafe(
+        `INSERT INTO "Setting" ("key", "value") VALUES ('changesPrunedThrough', ?) ON CONFLICT("key") DO UPDATE SET "value" = max(CAST("value" AS INTEGER), CAST(excluded."value" AS INTEGER))`,
+        String(through),
+      ),
+    ]);
   }
 }
