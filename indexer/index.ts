@@ -34,6 +34,7 @@ export { readDaemonStatus } from './services/daemon';
 export { openEngine, openLibrary, type FileState, type OpenEngine, type OpenLibrary, type VideoFile } from './services/engine';
 export { recordLibraryRoots } from './services/library';
 export { activeLabelSet, indexTargets } from './services/pipeline';
+export type { ScoredSegment, VideoSegmentScores } from './services/moments';
 export { modelProvision, type ModelState } from './services/provision';
 export { validateQuery, type Moment, type SearchResponse, type SearchResult } from './services/search';
 export { chooseLabelSet, storedVideoTags, tagFile, tagVideo, type TagResult } from './services/tagging';

@@ -148,7 +148,6 @@ export function shippedLabelSets(names: readonly string[]) {
   return shipped;
 }
 
-export const isLowConfidence = lowConfidence;
 export { confidentTag } from '@/indexer';
 
 /** The caveat every view of tags carries. */

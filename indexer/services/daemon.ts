@@ -10,6 +10,8 @@ import { recordLibraryRoots } from './library';
 import { readLock } from '../io/files/lock';
 import { CHANGED_WHILE_INDEXING, indexFile, planTargets, type Engine, type JobResult } from './pipeline';
 import { watchLibrary, type LibraryWatcher, type WatchEvent } from '../io/files/watcher';
+import { sameStamp, type FileStamp } from '../core/stamps';
+import { mayRetry, retryDelayMs } from '../core/retry';
 
 export interface DaemonOptions {
   dirs: string[];
@@ -315,7 +317,7 @@ export class WatchDaemon {
       // A full disk (or a busy database) is nobody's fault and passes: nothing was recorded
       // against the file, so it is simply tried again later. A broken tool is logged, and the
       // file stays pending for the next start.
-      if (job.kind === 'index' && isTransientError(err) && job.attempts + 1 < this.settings.maxAttempts) return this.retry(job, errorMessage(err));
+      if (job.kind === 'index' && isTransientError(err) && mayRetry(job.attempts, this.settings.maxAttempts)) return this.retry(job, errorMessage(err));
       this.log({ event: 'error', path: job.path, error: errorMessage(err) });
       this.failures.push({ path: job.path, error: errorMessage(err), at: new Date().toISOString() });
     } finally {
@@ -334,7 +336,7 @@ export class WatchDaemon {
       this.log({ event: result.reason.startsWith('moved from') ? 'moved' : 'skipped', path: result.path, reason: result.reason });
       return;
     }
-    if (result.transient && job.attempts + 1 < this.settings.maxAttempts) return this.retry(job, result.error);
+    if (result.transient && mayRetry(job.attempts, this.settings.maxAttempts)) return this.retry(job, result.error);
     this.failures.push({ path: result.path, error: result.error, at: new Date().toISOString() });
     if (this.failures.length > 100) this.failures.splice(0, this.failures.length - 100);
     this.log({ event: 'failed', path: result.path, error: result.error });
@@ -342,7 +344,7 @@ export class WatchDaemon {
 
   private retry(job: Job, reason: string): void {
     const attempts = job.attempts + 1;
-    const delay = this.settings.retryBaseMs * 2 ** (attempts - 1);
+    const delay = retryDelayMs(attempts, this.settings.retryBaseMs);
     this.log({ event: 'retry', path: job.path, reason, attempt: attempts, inMs: delay });
     if (!this.queue.has(job.path)) this.queue.set(job.path, { ...job, attempts, notBefore: Date.now() + delay });
   }
@@ -368,15 +370,16 @@ export class WatchDaemon {
   private async waitStable(file: string): Promise<boolean> {
     const window = this.settings.stabilityMs;
     const step = Math.max(50, Math.min(500, window / 4));
-    let last = '';
+    let last: FileStamp | undefined;
     let since = Date.now();
     for (;;) {
       if (this.stopping) return false;
       const st = fs.statSync(file, { throwIfNoEntry: false });
       if (!st) return false;
-      const key = `${st.size}:${st.mtimeMs}`;
-      if (key !== last) {
-        last = key;
+      // Not rounded (stampOf): any change at all restarts the window.
+      const now: FileStamp = { size: st.size, mtimeMs: st.mtimeMs };
+      if (!sameStamp(now, last)) {
+        last = now;
         since = Date.now();
       } else if (Date.now() - since >= window) {
         return true;

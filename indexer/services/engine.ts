@@ -11,6 +11,7 @@ import { loadPooling } from './pooler';
 import { repoolLibrary, type RepoolProgress, type RepoolReport } from './repool';
 import { rerankSettings } from './rerank';
 import { Searcher } from './search';
+import { videoSegmentScores, type VideoSegmentScores } from './moments';
 import { Store, identityKey, type StoreIdentity, type VideoRecord } from '../io/db/store';
 
 export type { FileState, VideoFile } from './library';
@@ -27,6 +28,8 @@ export interface OpenEngine extends Engine {
   fileStates(videos: readonly VideoRecord[]): Promise<Map<number, FileState>>;
   /** the library folders (and files) given to writers, as real paths; empty before any was recorded */
   libraryRoots(): Promise<string[]>;
+  /** one video's segments scored against a text query, and its best moment (moments.ts) */
+  segmentScores(videoId: number, query: string): Promise<VideoSegmentScores>;
   close(): Promise<void>;
 }
 
@@ -85,6 +88,7 @@ export async function openEngine(
     openVideoFile: (video) => openVideoFile(store, video),
     fileStates: (videos) => videoFileStates(store, videos),
     libraryRoots: () => libraryRoots(store),
+    segmentScores: (videoId, query) => videoSegmentScores(store, engine.searcher, videoId, query),
     async close() {
       try {
         await store.close();

@@ -3,16 +3,17 @@
 // throws for a bad file.
 import fs from 'node:fs';
 import path from 'node:path';
-import { ActionTagger, labelSet, labelSetFromSpec, type LabelSet } from './actions';
+import { ActionTagger, LABEL_SET_SETTING, activeLabelSetChoice, labelSet, labelSetFromSpec, type LabelSet } from './actions';
 import type { Config } from './config';
 import { ModelError, ToolError, VidsearchError, asDiskFull, errorMessage, isTransientError } from '../core/errors';
 import { fileStamp, fingerprint, presence, scanVideos, type FileStamp, type ScanProblem } from '../io/files/files';
 import { recordLibraryRoots } from './library';
 import { frames as decodeFrames, probe as probeVideo } from '../io/ffmpeg/media';
 import type { ClipModel } from '../io/onnx/model';
-import { planSegments, poolSegments, type PoolingStrategy, type TimedVector } from '../core/pooling';
+import { segmentVideo, type PoolingStrategy, type TimedVector } from '../core/pooling';
 import type { Store, VideoRecord } from '../io/db/store';
 import type { RawFrame } from '../core/types';
+import { sameStamp, unchangedReason } from '../core/stamps';
 
 export interface Engine {
   cfg: Config;
@@ -24,9 +25,9 @@ export interface Engine {
 
 /** The label set new videos are tagged with: the library's (set by `tag --all`), else the config's. */
 export async function activeLabelSet(engine: Pick<Engine, 'store' | 'cfg'>): Promise<LabelSet | undefined> {
-  const stored = await engine.store.setting('labelSet');
-  if (stored) return labelSetFromSpec(JSON.parse(stored));
-  return engine.cfg.labelSet === 'none' ? undefined : labelSet(engine.cfg.labelSet);
+  const choice = activeLabelSetChoice(await engine.store.setting(LABEL_SET_SETTING), engine.cfg.labelSet);
+  if (!choice) return undefined;
+  return 'spec' in choice ? labelSetFromSpec(choice.spec) : labelSet(choice.name);
 }
 
 export type JobResult =
@@ -131,11 +132,8 @@ export async function indexFile(engine: Engine, file: string, opts: IndexOptions
   }
   const stamp = fileStamp(st);
   const known = await engine.store.videoByPath(file);
-  const unchanged = !!known && known.size === stamp.size && known.mtimeMs === stamp.mtimeMs;
-  if (unchanged && !opts.force) {
-    if (known.status === 'indexed') return { status: 'skipped', path: file, reason: 'unchanged' };
-    if (known.status === 'failed' && !opts.retryFailed) return { status: 'skipped', path: file, reason: `unchanged, failed earlier: ${known.error}` };
-  }
+  const unchanged = unchangedReason(known, stamp, opts);
+  if (unchanged) return { status: 'skipped', path: file, reason: unchanged };
   try {
     const print = fingerprint(file);
     if (known?.status !== 'indexed' && !opts.force) {
@@ -148,14 +146,10 @@ export async function indexFile(engine: Engine, file: string, opts: IndexOptions
     const { probe, vectors } = await encodeVideo(engine, file, opts.signal, onFrames);
     if (vectors.length === 0) throw new Error('no frames could be decoded');
     const after = fileStamp(fs.statSync(file));
-    if (after.size !== stamp.size || after.mtimeMs !== stamp.mtimeMs) {
+    if (!sameStamp(after, stamp)) {
       return { status: 'skipped', path: file, reason: CHANGED_WHILE_INDEXING };
     }
-    const interval = 1 / engine.cfg.fps;
-    const plan = planSegments(vectors.map((v) => v.time), engine.cfg.segmentSeconds, probe.duration, interval);
-    const segmentOf = new Array<number>(vectors.length);
-    for (const p of plan) for (const i of p.frames) segmentOf[i] = p.idx;
-    const { segments, video } = await poolSegments(vectors, plan, engine.pooling);
+    const { segments, video, segmentOf } = await segmentVideo(vectors, probe.duration, engine.cfg, engine.pooling);
     const set = await activeLabelSet(engine);
     const tags = set ? await engine.tagger.tag(set, video, segments) : undefined;
     const saved = await engine.store.saveIndexed({
@@ -248,9 +242,8 @@ export async function planTargets(store: Store, targets: string[], opts: Pick<In
     const st = statOf(file);
     if (!st || st === 'unreadable') return;
     const stamp = fileStamp(st);
-    const same = !!known && known.size === stamp.size && known.mtimeMs === stamp.mtimeMs;
-    if (same && !opts.force && known.status === 'indexed') plan.unchanged.push({ path: file, reason: 'unchanged' });
-    else if (same && !opts.force && known.status === 'failed' && !opts.retryFailed) plan.unchanged.push({ path: file, reason: `unchanged, failed earlier: ${known.error}` });
+    const reason = unchangedReason(known, stamp, opts);
+    if (reason) plan.unchanged.push({ path: file, reason });
     else plan.work.push({ path: file, ...stamp });
   };
   for (const target of targets.map((t) => path.resolve(t))) {

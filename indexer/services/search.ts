@@ -5,12 +5,12 @@ import { MIN_EF } from '../io/ann/ann';
 import { NotFoundError, UsageError } from '../core/errors';
 import { MAX_K, MAX_OFFSET, MAX_QUERY_CHARS } from '../core/search-request';
 import type { ClipModel } from '../io/onnx/model';
-import { labelSetFromSpec } from './actions';
-import { packBestFrame, type PackedFrames } from '../core/framepack';
+import { LABEL_SET_SETTING, activeLabelSetChoice, labelSetFromSpec } from './actions';
+import type { PackedFrames } from '../core/framepack';
 import { decodeImage } from '../io/ffmpeg/media';
 import type { FrameRecord, SegmentRecord, Store, TagRecord } from '../io/db/store';
 import { dot } from '../core/vectors';
-import { bestFrameTime, compareCandidates, DEFAULT_RERANK, rerankCandidates, topCandidateIds, type RerankSettings } from './rerank';
+import { compareCandidates, DEFAULT_RERANK, rerankCandidates, segmentMoment, topCandidateIds, type RerankSettings } from './rerank';
 import { backgroundOf, closeMatchLine, isCloseMatch, matchScore, standardScore, type Background } from '../core/relevance';
 
 export interface Moment {
@@ -193,12 +193,14 @@ export class Searcher {
 
   /** The library's label set (chosen by `tag --all`), else the configured one. */
   async labelSetKey(): Promise<string> {
-    const stored = await this.store.setting('labelSet');
-    if (!stored) return this.defaultLabelSet;
-    let key = this.specKeys.get(stored);
+    const stored = await this.store.setting(LABEL_SET_SETTING);
+    const choice = activeLabelSetChoice(stored, this.defaultLabelSet);
+    if (!choice) return 'none';
+    if ('name' in choice) return choice.name;
+    let key = this.specKeys.get(stored!);
     if (!key) {
-      key = labelSetFromSpec(JSON.parse(stored)).key;
-      this.specKeys.set(stored, key);
+      key = labelSetFromSpec(choice.spec).key;
+      this.specKeys.set(stored!, key);
     }
     return key;
   }
@@ -389,9 +391,7 @@ export class Searcher {
     const frames = unpacked.length ? await this.store.segmentFrames(unpacked) : new Map<string, FrameRecord[]>();
     const bestMoment = (videoId: number, s: Candidate): number => {
       if (s.bestTime !== undefined) return s.bestTime;
-      const pack = packs.get(s.id);
-      if (pack) return packBestFrame(vector, pack)?.time ?? s.start;
-      return bestFrameTime(vector, frames.get(`${videoId}:${s.idx}`) ?? []) ?? s.start;
+      return segmentMoment(vector, s, { pack: packs.get(s.id), frames: frames.get(`${videoId}:${s.idx}`) });
     };
 
     const results = shown.map(({ videoId, top }): SearchResult => {

@@ -3,6 +3,7 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { stampOf, type FileStamp } from '../../core/stamps';
 
 export const VIDEO_EXTENSIONS = new Set([
   '.mp4', '.m4v', '.mov', '.mkv', '.webm', '.avi', '.wmv', '.flv', '.mpg', '.mpeg', '.ts', '.mts', '.m2ts', '.3gp', '.ogv', '.qt',
@@ -10,17 +11,11 @@ export const VIDEO_EXTENSIONS = new Set([
 // Downloads and copies in progress, editors' temporaries.
 const PARTIAL = /\.(part|crdownload|tmp|download|partial)$/i;
 
-export interface FileStamp {
-  size: number;
-  mtimeMs: number;
-}
+export type { FileStamp } from '../../core/stamps';
 
-/**
- * A file's identity besides its path: size and whole-millisecond mtime. Sub-millisecond digits do
- * not survive the database round trip, and no copy tool preserves them anyway.
- */
+/** A file's stamp (core/stamps.ts stampOf): size and whole-millisecond mtime. */
 export function fileStamp(st: fs.Stats): FileStamp {
-  return { size: st.size, mtimeMs: Math.floor(st.mtimeMs) };
+  return stampOf(st);
 }
 
 /** Hidden files and partial downloads are never candidates; videos are recognised by extension. */
