@@ -3,7 +3,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { resolveConfig, type Config, type ConfigInput } from '../indexer/services/config';
+import { forgetProcessConfig, resolveConfig, type Config, type ConfigInput } from '../indexer/services/config';
 import { buildTestModel } from '../indexer/testkit/build';
 import type { OpenEngine, OpenLibrary } from '../indexer/services/engine';
 
@@ -37,7 +37,8 @@ export async function testConfig(overrides: ConfigInput = {}): Promise<Config> {
 }
 
 // The web app's engine and library handles are process-wide singletons opened from the environment
-// on first use (app/lib/engine.ts); a test that changes the environment closes them first.
+// on first use (app/lib/engine.ts), as is the configuration they read; a test that changes the
+// environment closes them first.
 const app = globalThis as typeof globalThis & { __vidsearchEngine?: Promise<OpenEngine>; __vidsearchLibrary?: Promise<OpenLibrary> };
 
 /** Closes the app's engine and library handles, so the next request opens them anew. */
@@ -45,5 +46,7 @@ export async function resetAppEngine(): Promise<void> {
   const open = [app.__vidsearchEngine, app.__vidsearchLibrary];
   app.__vidsearchEngine = undefined;
   app.__vidsearchLibrary = undefined;
+  // The process's configuration too (services/config.ts processConfig): the next request reads the environment anew.
+  forgetProcessConfig();
   for (const handle of open) await (await handle?.catch(() => undefined))?.close();
 }

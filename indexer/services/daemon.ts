@@ -12,6 +12,7 @@ import { CHANGED_WHILE_INDEXING, indexFile, planTargets, type Engine, type JobRe
 import { watchLibrary, type LibraryWatcher, type WatchEvent } from '../io/files/watcher';
 import { sameStamp, type FileStamp } from '../core/stamps';
 import { mayRetry, retryDelayMs } from '../core/retry';
+import { resolveDaemonSettings, type DaemonSettings } from './config';
 
 export interface DaemonOptions {
   dirs: string[];
@@ -29,18 +30,11 @@ export interface DaemonOptions {
   log?: (entry: LogEntry) => void;
 }
 
-export type Settings = Required<Omit<DaemonOptions, 'log'>>;
+export type Settings = DaemonSettings;
 
+/** The options, validated, with their defaults (services/config.ts resolveDaemonSettings). */
 export function daemonSettings(opts: DaemonOptions): Settings {
-  return {
-    dirs: opts.dirs.map((d) => path.resolve(d)),
-    poll: opts.poll ?? false,
-    stabilityMs: opts.stabilityMs ?? 2000,
-    concurrency: Math.max(1, opts.concurrency ?? 1),
-    maxAttempts: opts.maxAttempts ?? 4,
-    retryBaseMs: opts.retryBaseMs ?? 2000,
-    removeGraceMs: opts.removeGraceMs ?? 1000,
-  };
+  return resolveDaemonSettings(opts);
 }
 
 export interface LogEntry {

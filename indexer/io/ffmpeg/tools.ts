@@ -8,6 +8,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { MediaError, ToolError } from '../../core/errors';
 import { PROJECT_ROOT } from '../files/paths';
+// The one module that reads settings from the environment (FFMPEG_PATH, FFPROBE_PATH).
+import { toolPaths } from '../../services/config';
 
 export interface Tools {
   ffmpeg: string;
@@ -27,19 +29,19 @@ export function resolveTools(): Tools {
   // Resolve packages from the project root, not from this file: under Next.js this module is
   // bundled somewhere else and a require relative to it would not find node_modules.
   const require = createRequire(path.join(PROJECT_ROOT, 'package.json'));
+  const chosen = toolPaths();
   tools = {
-    ffmpeg: findTool('ffmpeg', 'FFMPEG_PATH', [
+    ffmpeg: findTool('ffmpeg', 'FFMPEG_PATH', chosen.ffmpegPath, [
       () => require('ffmpeg-static') as string | null,
       () => (require('@ffmpeg-installer/ffmpeg') as { path: string }).path,
     ]),
-    ffprobe: findTool('ffprobe', 'FFPROBE_PATH', [() => (require('@ffprobe-installer/ffprobe') as { path: string }).path]),
+    ffprobe: findTool('ffprobe', 'FFPROBE_PATH', chosen.ffprobePath, [() => (require('@ffprobe-installer/ffprobe') as { path: string }).path]),
   };
   return tools;
 }
 
-function findTool(name: string, envVar: string, candidates: Array<() => string | null>): string {
+function findTool(name: string, envVar: string, fromEnv: string | undefined, candidates: Array<() => string | null>): string {
   const hint = `Set ${envVar} to an ${name} binary, or reinstall the dependencies (npm install).`;
-  const fromEnv = process.env[envVar];
   if (fromEnv) {
     // An explicit choice that does not work is an error, not a reason to silently use another binary.
     if (isExecutable(fromEnv)) return fromEnv;
