@@ -1,18 +1,21 @@
 // The watch daemon: keeps the index of some folders current. The watcher only enqueues; one queue
 // with bounded concurrency does the work; every job ends indexed / skipped / failed, and only
 // transient failures are retried (with backoff). A status file tells `stats` and the web app what
-// the daemon is doing.
+// the daemon is doing (its shape, reading it and the log lines: daemon-status.ts).
+// Over 300 lines: one class, the queue's state machine (enqueue, stability wait, retries, removals
+// after a grace period, status); its parts share the queue and the stopping flag, so they stay together.
 import fs from 'node:fs';
-import path from 'node:path';
 import { asDiskFull, errorMessage, isTransientError } from '../core/errors';
 import { badNamesIn, presence } from '../io/files/files';
 import { recordLibraryRoots } from './library';
-import { readLock } from '../io/files/lock';
 import { CHANGED_WHILE_INDEXING, indexFile, planTargets, type Engine, type JobResult } from './pipeline';
 import { watchLibrary, type LibraryWatcher, type WatchEvent } from '../io/files/watcher';
 import { sameStamp, type FileStamp } from '../core/stamps';
 import { mayRetry, retryDelayMs } from '../core/retry';
 import { resolveDaemonSettings, type DaemonSettings } from './config';
+import { statusFile, type DaemonStatus, type LogEntry } from './daemon-status';
+
+export { lineLogger, readDaemonStatus, statusFile, type DaemonStatus, type LogEntry } from './daemon-status';
 
 export interface DaemonOptions {
   dirs: string[];
@@ -37,46 +40,11 @@ export function daemonSettings(opts: DaemonOptions): Settings {
   return resolveDaemonSettings(opts);
 }
 
-export interface LogEntry {
-  event: string;
-  path?: string;
-  [key: string]: unknown;
-}
-
-export interface DaemonStatus {
-  pid: number;
-  startedAt: string;
-  updatedAt: string;
-  state: 'starting' | 'reconciling' | 'working' | 'idle' | 'stopping' | 'stopped';
-  dirs: string[];
-  queue: number;
-  current: string[];
-  indexed: number;
-  recentFailures: Array<{ path: string; error: string; at: string }>;
-}
-
 interface Job {
   path: string;
   kind: 'index' | 'remove';
   attempts: number;
   notBefore: number;
-}
-
-export function statusFile(home: string): string {
-  return path.join(home, 'daemon.json');
-}
-
-/** The running daemon's status, or undefined when none is running for this data directory. */
-export function readDaemonStatus(home: string): DaemonStatus | undefined {
-  try {
-    const status: DaemonStatus = JSON.parse(fs.readFileSync(statusFile(home), 'utf8'));
-    const lock = readLock(home);
-    if (status.state === 'stopped' || lock?.pid !== status.pid) return undefined;
-    process.kill(status.pid, 0);
-    return status;
-  } catch {
-    return undefined;
-  }
 }
 
 export class WatchDaemon {
@@ -381,20 +349,4 @@ export class WatchDaemon {
       await new Promise((r) => setTimeout(r, step));
     }
   }
-}
-
-/** One line per event: JSON when the stream is not a terminal (for log collectors), text otherwise. */
-export function lineLogger(stream: NodeJS.WriteStream = process.stderr): (e: LogEntry) => void {
-  return (e) => {
-    const ts = new Date().toISOString();
-    if (!stream.isTTY) {
-      stream.write(JSON.stringify({ ts, ...e }) + '\n');
-      return;
-    }
-    const { event, path: p, ...rest } = e;
-    const details = Object.entries(rest)
-      .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
-      .join(' ');
-    stream.write(`${ts.slice(11, 19)} ${event.padEnd(10)} ${p ?? ''} ${details}\n`);
-  };
 }
