@@ -1,5 +1,6 @@
-// Indexing rules: which files to (re)index, skip or remove, and how one video becomes rows and
-// vectors. Takes the I/O modules as arguments; a job reports indexed / skipped / failed and never
+// Indexing: a run over files and folders (planned by plan.ts: which to (re)index, skip or remove)
+// and how one video becomes rows and vectors (decode, encode, core/pooling.ts segmentVideo, tag,
+// save). Takes the I/O modules as arguments; a job reports indexed / skipped / failed and never
 // throws for a bad file.
 import fs from 'node:fs';
 import { ActionTagger, LABEL_SET_SETTING, activeLabelSetChoice, labelSet, labelSetFromSpec, type LabelSet } from './actions';
