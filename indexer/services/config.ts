@@ -189,6 +189,11 @@ export function hfEndpoint(given?: string, env: Env = process.env): string | und
   return raw.replace(/\/+$/, '');
 }
 
+/** Where `npm run demo` keeps its library: VIDSEARCH_DEMO_HOME, relative to the project, default data/demo. */
+export function demoHome(env: Env = process.env): string {
+  return path.resolve(PROJECT_ROOT, env.VIDSEARCH_DEMO_HOME || 'data/demo');
+}
+
 /** A list given as an array, or as one string separated by the platform's path delimiter (':' here). */
 function listSetting(value: unknown): string[] {
   if (Array.isArray(value)) return value.map(String);
