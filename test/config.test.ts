@@ -1,6 +1,6 @@
 // The configuration's defaults and precedence: pure, no I/O beyond the working directory.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import path from 'node:path';
 import test from 'node:test';
 import { forgetProcessConfig, processConfig, resolveConfig, resolveServerConfig } from '../indexer/services/config';
@@ -67,4 +67,13 @@ test('the process keeps the configuration it resolved at start; forgetting it re
     else process.env.VIDSEARCH_FPS = saved;
     forgetProcessConfig();
   }
+});
+
+test('the CLI refuses a bad setting at start, naming it (exit 2)', () => {
+  const r = spawnSync(process.execPath, [path.join(REPO_ROOT, 'bin', 'vidsearch.js'), 'stats'], {
+    env: { ...process.env, VIDSEARCH_HOME: tempDir('vidsearch-home-'), VIDSEARCH_UPLOAD_BUDGET_MB: 'abc' },
+    encoding: 'utf8',
+  });
+  assert.equal(r.status, 2, r.stderr);
+  assert.match(r.stderr, /VIDSEARCH_UPLOAD_BUDGET_MB.*"abc"/);
 });
