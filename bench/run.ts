@@ -5,7 +5,7 @@
 //             npm's own banner off stdout)
 //   --quick   small sizes: a smoke run in a few minutes
 //   --large   also HNSW at 1,000,000 vectors
-//   --only=encoder,index,memory,search,cli,reconcile,tagging,rerank,pooler,decode   run some parts only
+//   --only=encoder,index,memory,search,cli,reconcile,tagging,actions,rerank,pooler,decode   run some parts only
 //
 // The model is a real-cost stand-in for CLIP ViT-B/32 (bench/clip-b32.ts): the exact shapes,
 // seeded random weights. Videos, the model and the synthetic libraries are cached in data/bench.
@@ -27,7 +27,8 @@ import { PROJECT_ROOT } from '../indexer/io/files/paths';
 import { needsBuild } from '../scripts/serve';
 import { DEFAULT_RERANK } from '../indexer/core/rerank';
 import { firstRoundCandidates } from '../indexer/services/search';
-import { labelProbabilities, labelSet, loadLabelScorer } from '../indexer/services/actions';
+import { customLabelSet, labelProbabilities, labelSet, loadLabelScorer } from '../indexer/services/actions';
+import { tagVideo } from '../indexer/services/tagging';
 import { l2normalize } from '../indexer/core/vectors';
 import { CLIP_B32, ensureBenchModel, parameterCount, textFlops, visionFlops } from './clip-b32';
 import { ensureBenchPooler, measurePoolerOverhead, type PoolerOverhead } from './pooler';
@@ -44,7 +45,7 @@ const flag = (name: string) => argv.includes(`--${name}`);
 const JSON_OUT = flag('json');
 const QUICK = flag('quick');
 const LARGE = flag('large');
-const PARTS = ['encoder', 'index', 'memory', 'search', 'cli', 'reconcile', 'tagging', 'rerank', 'pooler', 'decode', 'queue'];
+const PARTS = ['encoder', 'index', 'memory', 'search', 'cli', 'reconcile', 'tagging', 'actions', 'rerank', 'pooler', 'decode', 'queue'];
 const USAGE = `Usage: npm run bench -- [--json] [--quick] [--large] [--only=${PARTS.join(',')}]`;
 const ONLY = new Set((argv.find((a) => a.startsWith('--only='))?.slice('--only='.length) ?? PARTS.join(',')).split(','));
 for (const a of argv) {
@@ -698,6 +699,47 @@ async function taggingBench(): Promise<{ labels: number; templates: number; thre
 }
 
 // ---------------------------------------------------------------------------------------------
+// 6b. Tagging a stored video with a cached label set: the work of POST /api/actions with a video
+// id (test/actions-api.test.ts logs the same figure on the test model; it asserts no time)
+
+interface ActionsLatency {
+  videos: number;
+  segmentsPerVideo: number;
+  labels: number;
+  p50Ms: number;
+  maxMs: number;
+}
+
+async function actionsBench(): Promise<ActionsLatency> {
+  const segments = SEARCH_SIZES[0];
+  const home = path.join(BENCH_DIR, `library-${segments}`);
+  const probeHome = path.join(BENCH_DIR, 'identity');
+  const model = await loadConfiguredModel(benchConfig(probeHome));
+  const identity = { model: model.identity, pooling: 'mean' as const };
+  await model.close();
+  const built = buildStore(home, { segments, segmentsPerVideo: 100, seed: 42 }, identity, log);
+  const engine = await openEngine(benchConfig(home));
+  try {
+    const set = customLabelSet(['a red car', 'a dog', 'cooking', 'dancing', 'surfing', 'reading a book', 'playing guitar', 'a crowd']);
+    const [video] = await engine.store.videos({ status: 'indexed' });
+    if (!video) throw new Error('the benchmark library has no indexed video');
+    // The first call encodes the labels' prompts and caches them (not timed): then it is a lookup.
+    await tagVideo(engine, video.id, set);
+    const times: number[] = [];
+    for (let i = 0; i < (QUICK ? 11 : 31); i++) {
+      const t = performance.now();
+      await tagVideo(engine, video.id, set);
+      times.push(performance.now() - t);
+    }
+    const p50Ms = round(median(times), 1);
+    log(`tagging a stored video (${set.labels.length} custom labels, cached): p50 ${p50Ms} ms`);
+    return { videos: built.videos, segmentsPerVideo: 100, labels: set.labels.length, p50Ms, maxMs: round(Math.max(...times), 1) };
+  } finally {
+    await engine.close();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
 // 7 and 8. Issue 7: what re-ranking finds (its cost is in part 3), and what the transformer
 // pooler adds to indexing
 
@@ -814,6 +856,7 @@ async function main(): Promise<void> {
   const cli = ONLY.has('cli') ? await phase('cli', cliBench) : undefined;
   const reconcile = ONLY.has('reconcile') ? await phase('reconcile', reconcileBench) : undefined;
   const tagging = ONLY.has('tagging') ? await phase('tagging', taggingBench) : undefined;
+  const actions = ONLY.has('actions') ? await phase('actions', actionsBench) : undefined;
   const rerank = ONLY.has('rerank') ? await phase('rerank', rerankBench) : undefined;
   const pooler = ONLY.has('pooler') ? await phase('pooler', poolerBench) : undefined;
   const decode = ONLY.has('decode') ? await phase('decode', decodeBench) : undefined;
@@ -869,6 +912,7 @@ async function main(): Promise<void> {
     reconcile_unchanged_ms: reconcile?.p50Ms ?? null,
     reconcile_files: reconcile?.files ?? null,
     tagging_10min_video_ms: tagging?.runs.find((r) => r.vectors === 61)?.p50Ms ?? null,
+    tag_stored_video_cached_ms: actions?.p50Ms ?? null,
     rerank_added_ms: lat100 ? round(lat100.cachedP50Ms - lat100.cachedNoRerankP50Ms, 2) : null,
     rerank_r1: rerank ? { with: rerank.rerankedR1, without: rerank.meanPoolingR1 } : null,
     pooler_overhead_pct: typeof pooler === 'object' ? pooler.overheadPct : null,
@@ -876,6 +920,7 @@ async function main(): Promise<void> {
     pooler: pooler ?? null,
     decode: decode ?? null,
     tagging: tagging ?? null,
+    actions: actions ?? null,
     encoder: encoder?.rows ?? null,
     index: index?.map((r) => ({ ...r, ratio: ratio(r), keyframesOnly: indexed!.keyframesOnly[r.video], rssSeries: undefined })) ?? null,
     label_vectors_once_s: indexed?.labelVectorsS ?? null,
@@ -924,6 +969,7 @@ async function main(): Promise<void> {
   if (queue) lines.push(`\n11. job queue (SQLite, one process): claim + finish p50 ${queue.claimFinishP50Ms} ms, p99 ${queue.claimFinishP99Ms} ms over ${queue.jobs} jobs; enqueue ${queue.enqueuePerJobMs} ms a job; an idle \`vidsearch worker\` used ${queue.idleWorkerCpuMsPerMin} ms of CPU a minute (over ${queue.idleSeconds} s)`);
   if (reconcile) lines.push(`\n5. reconciling a folder of ${reconcile.files.toLocaleString('en')} unchanged, already indexed files (what \`index <dir>\` and the watch daemon do first): p50 ${reconcile.p50Ms} ms of ${reconcile.runs.length} runs (${reconcile.runs.join(', ')} ms), no decoding`);
   if (tagging) lines.push(`\n6. action tagging: a video's pooled vectors against Kinetics-400 (${tagging.labels} labels x ${tagging.templates} templates, ${DIM}-d), one ONNX product, ${tagging.threads} threads: ${tagging.runs.map((r) => `${r.vectors} vector${r.vectors > 1 ? 's' : ''} ${r.p50Ms} ms`).join(', ')} (p50; 61 = a 10-minute video, 721 = 2 hours)`);
+  if (actions) lines.push(`\n6b. tagging a stored video (${actions.segmentsPerVideo} segments) with ${actions.labels} custom labels, cached (POST /api/actions' work): p50 ${actions.p50Ms} ms, max ${actions.maxMs} ms`);
   if (rerank) lines.push(`\n7. re-ranking on ${rerank.videos} generated videos (a colour filling 2 of 10 s beside a video uniformly near it; test model): R@1 ${rerank.rerankedR1}% with re-ranking (tau ${rerank.temperature}), ${rerank.meanPoolingR1}% without, over ${rerank.queries} queries${lat100 ? `; it adds ${round(lat100.cachedP50Ms - lat100.cachedNoRerankP50Ms, 2)} ms to a cached query at ${lat100.segments.toLocaleString('en')} segments (part 3)` : ''}`);
   if (typeof pooler === 'string') lines.push(`\n8. transformer pooler: ${pooler}`);
   else if (pooler) lines.push(`\n8. transformer pooler (512-d, 4 layers, ${pooler.framesPerSegment} frames per segment, ${pooler.threads} threads): ${pooler.transformerPoolMsPerFrame} ms per frame vs mean ${pooler.meanPoolMsPerFrame}, against ${pooler.encodeMsPerFrame} ms to encode the frame: +${pooler.overheadPct}% of encoding time`);

@@ -30,7 +30,7 @@ export type { ModelIdentity } from './io/onnx/model';
 
 // services
 export { labelSet } from './services/actions';
-export { isLoopbackHost, resolveConfig, resolveServerConfig, sqlitePath, type Config, type ServerConfig } from './services/config';
+export { demoHome, forgetProcessConfig, isLoopbackHost, processConfig, processServerConfig, resolveConfig, resolveServerConfig, sqlitePath, type Config, type ServerConfig } from './services/config';
 export { readDaemonStatus } from './services/daemon';
 export { openEngine, openLibrary, type FileState, type OpenEngine, type OpenLibrary, type VideoFile } from './services/engine';
 export { recordLibraryRoots } from './services/library';
@@ -39,6 +39,7 @@ export { addLibrary, listLibraries, openWork, removeLibrary, scanLibrary, setWat
 export { JOB_STATES, type JobState } from './core/jobs';
 export type { JobRecord, WorkerRecord } from './io/db/jobs';
 export { activeLabelSet, indexTargets } from './services/pipeline';
+export type { ScoredSegment, VideoSegmentScores } from './services/moments';
 export { modelProvision, type ModelState } from './services/provision';
 export { validateQuery, type Moment, type SearchResponse, type SearchResult } from './services/search';
 export { chooseLabelSet, storedVideoTags, tagFile, tagVideo, type TagResult } from './services/tagging';

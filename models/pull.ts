@@ -5,6 +5,7 @@ import { createReadStream } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { MODEL_VARIANTS as VARIANTS, type ModelVariant } from '../indexer/core/types';
+import { hfEndpoint } from '../indexer/services/config';
 import { DownloadError, ModelError, UsageError } from '../indexer/core/errors';
 import { CLIP_LAYOUT, REGISTRY, type ModelFile, type ModelSpec } from './registry';
 
@@ -109,18 +110,9 @@ export async function pullModel(opts: PullOptions): Promise<{ dir: string; files
   return { dir, files: results };
 }
 
+/** The download endpoint: `given`, else HF_ENDPOINT / VIDSEARCH_HF_ENDPOINT (services/config.ts hfEndpoint), else huggingface.co. */
 export function resolveEndpoint(given?: string): string {
-  const raw = given ?? process.env.VIDSEARCH_HF_ENDPOINT ?? process.env.HF_ENDPOINT ?? DEFAULT_ENDPOINT;
-  let url: URL;
-  try {
-    url = new URL(raw);
-  } catch {
-    throw new UsageError(`HF_ENDPOINT / VIDSEARCH_HF_ENDPOINT must be an http(s) URL, got "${raw}"`, { cause: { setting: 'HF_ENDPOINT', value: raw } });
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw new UsageError(`HF_ENDPOINT / VIDSEARCH_HF_ENDPOINT must be an http(s) URL, got "${raw}"`, { cause: { setting: 'HF_ENDPOINT', value: raw } });
-  }
-  return raw.replace(/\/+$/, '');
+  return hfEndpoint(given) ?? DEFAULT_ENDPOINT;
 }
 
 export function fileUrl(endpoint: string, spec: Pick<ModelSpec, 'repo' | 'revision'>, file: string): string {

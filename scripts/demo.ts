@@ -3,11 +3,11 @@
 // them into their own data directory, then serves the app on it. Re-running reuses what exists.
 import fs from 'node:fs';
 import path from 'node:path';
-import { resolveConfig, openEngine, PROJECT_ROOT, indexTargets } from '../indexer/index';
+import { demoHome, resolveConfig, openEngine, indexTargets } from '../indexer/index';
 import { makeColorVideo, type ColorPart, TEST_COLORS, buildTestModel } from '../indexer/testkit';
 import { serve } from './serve';
 
-const home = path.resolve(PROJECT_ROOT, process.env.VIDSEARCH_DEMO_HOME ?? 'data/demo');
+const home = demoHome();
 const modelDir = path.join(home, 'model');
 const videosDir = path.join(home, 'videos');
 

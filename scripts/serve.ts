@@ -49,7 +49,7 @@ export function needsBuild(root = PROJECT_ROOT): boolean {
  * delimiter, ':' here), as a child so that indexing never stalls the web server's event loop.
  */
 function startDaemon(env: NodeJS.ProcessEnv, cfg: Config): ReturnType<typeof spawn> | undefined {
-  const dirs = (env.VIDSEARCH_LIBRARY ?? '').split(path.delimiter).map((d) => d.trim()).filter(Boolean);
+  const dirs = cfg.libraryDirs;
   if (dirs.length === 0) return undefined;
   log(`watching ${dirs.join(', ')} (VIDSEARCH_LIBRARY)`);
   const child = spawn(process.execPath, [path.join(PROJECT_ROOT, 'bin', 'vidsearch.js'), 'watch', ...dirs], {

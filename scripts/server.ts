@@ -9,7 +9,7 @@ import next from 'next';
 import { GET as health } from '../app/api/health/route';
 import { GET, HEAD } from '../app/api/videos/[id]/stream/route';
 import { AuthGate } from '../app/lib/auth';
-import { resolveConfig, resolveServerConfig, type ServerConfig, errorMessage, PROJECT_ROOT, modelProvision } from '../indexer/index';
+import { processConfig, processServerConfig, type Config, type ServerConfig, errorMessage, PROJECT_ROOT, modelProvision } from '../indexer/index';
 import { refuseBadRequest } from './request-check';
 
 const STREAM = /^\/api\/videos\/([^/]+)\/stream\/?$/;
@@ -101,10 +101,11 @@ export async function startServer(cfg: ServerConfig, home: string): Promise<Runn
 if (process.argv[1] && import.meta.url.endsWith(process.argv[1].replace(/^.*\/scripts\//, '/scripts/'))) {
   let cfg: ServerConfig;
   let home: string;
-  let engineCfg: ReturnType<typeof resolveConfig>;
+  let engineCfg: Config;
   try {
-    cfg = resolveServerConfig(process.env);
-    engineCfg = resolveConfig({}, process.env);
+    // The process's copy, which the pages and routes read (services/config.ts processConfig).
+    cfg = processServerConfig();
+    engineCfg = processConfig();
     home = engineCfg.home;
   } catch (err) {
     // Before listening: nothing is exposed, and the message says what to set.

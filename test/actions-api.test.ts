@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { customLabelSet, labelSet } from '../indexer/services/actions';
-import type { Config } from '../indexer/services/config';
+import { forgetProcessConfig, resolveConfig, type Config } from '../indexer/services/config';
 import { openEngine } from '../indexer/services/engine';
 import { indexTargets } from '../indexer/services/pipeline';
 import { retagAll, tagVideo } from '../indexer/services/tagging';
@@ -121,6 +121,8 @@ async function withEnv<T>(vars: Record<string, string | undefined>, fn: () => Pr
   const saved = Object.fromEntries(Object.keys(vars).map((k) => [k, process.env[k]]));
   Object.assign(process.env, vars);
   for (const [k, v] of Object.entries(vars)) if (v === undefined) delete process.env[k];
+  // The app reads the process's configuration, resolved once (services/config.ts processConfig).
+  forgetProcessConfig();
   try {
     return await fn();
   } finally {
@@ -128,6 +130,7 @@ async function withEnv<T>(vars: Record<string, string | undefined>, fn: () => Pr
       if (v === undefined) delete process.env[k];
       else process.env[k] = v;
     }
+    forgetProcessConfig();
   }
 }
 
@@ -255,7 +258,9 @@ describe('POST /api/actions with a video id', () => {
     assert.equal(huge.status, 413);
   });
 
-  test('answers in well under 100 ms with a cached label set', async () => {
+  // How fast is a benchmark figure (bench/run.ts, part "actions"), not an assertion: on a busy
+  // machine it says nothing about the code. The test checks that a cached label set answers.
+  test('answers with a cached label set, stored or custom (latency logged)', async (t) => {
     await postJson({ videoId: ids.brg });
     await postJson({ videoId: ids.brg, labels: COLOURS });
     const times: Record<string, number[]> = { stored: [], custom: [] };
@@ -269,8 +274,7 @@ describe('POST /api/actions with a video id', () => {
     }
     for (const [what, list] of Object.entries(times)) {
       const p50 = list.sort((a, b) => a - b)[15];
-      console.log(`POST /api/actions (${what}) p50 ${p50.toFixed(1)} ms, max ${list.at(-1)!.toFixed(1)} ms`);
-      assert.ok(p50 < 100, `${what}: p50 ${p50} ms`);
+      t.diagnostic(`POST /api/actions (${what}) p50 ${p50.toFixed(1)} ms, max ${list.at(-1)!.toFixed(1)} ms`);
     }
   });
 });
@@ -285,15 +289,15 @@ test('custom label lists from callers do not pile up in memory: the 8 most recen
 
 describe('the API token', () => {
   test('with VIDSEARCH_API_TOKEN set: 401 without it or with a wrong one (body unread), 200 with it', async () => {
-    await withEnv({ VIDSEARCH_API_TOKEN: 's3cret-token' }, async () => {
+    await withEnv({ VIDSEARCH_API_TOKEN: 's3cret-token-16chars' }, async () => {
       const none = await postJson({ videoId: ids.red });
       assert.equal(none.status, 401);
       assert.match(none.headers.get('www-authenticate') ?? '', /^Bearer/);
       assert.equal((await postJson({ videoId: ids.red }, { authorization: 'Bearer wrong' })).status, 401);
-      assert.equal((await postJson({ videoId: ids.red }, { authorization: 'Bearer s3cret-token-and-more' })).status, 401);
-      assert.equal((await postJson({ videoId: ids.red }, { authorization: 's3cret-token' })).status, 401);
-      assert.equal((await postJson({ videoId: ids.red }, { authorization: 'Bearer s3cret-token' })).status, 200);
-      assert.equal((await postJson({ videoId: ids.red }, { authorization: 'bearer  s3cret-token' })).status, 200);
+      assert.equal((await postJson({ videoId: ids.red }, { authorization: 'Bearer s3cret-token-16chars-and-more' })).status, 401);
+      assert.equal((await postJson({ videoId: ids.red }, { authorization: 's3cret-token-16chars' })).status, 401);
+      assert.equal((await postJson({ videoId: ids.red }, { authorization: 'Bearer s3cret-token-16chars' })).status, 200);
+      assert.equal((await postJson({ videoId: ids.red }, { authorization: 'bearer  s3cret-token-16chars' })).status, 200);
       // An upload without the token is refused before any of it is read.
       const { stream, pulled } = endlessBody();
       const res = await upload({ bytes: new Uint8Array(), type: 'multipart/form-data; boundary=x' }, { stream });
@@ -408,7 +412,8 @@ describe('POST /api/actions with an uploaded clip', () => {
       assert.equal(counted.status, 413);
       assert.deepEqual(uploadsLeft(), []);
     });
-    assert.equal((await withEnv({ VIDSEARCH_UPLOAD_MAX_MB: 'lots' }, async () => upload(await multipart([], { path: clip, name: 'c.mp4' })))).status, 500);
+    // A bad limit stops the server at start (test/config.test.ts), not each upload.
+    assert.throws(() => resolveConfig({}, { ...process.env, VIDSEARCH_UPLOAD_MAX_MB: 'lots' }), /VIDSEARCH_UPLOAD_MAX_MB/);
   });
 
   test('a clip longer than VIDSEARCH_UPLOAD_MAX_SECONDS → 413 before it is encoded, and it is deleted', async () => {
@@ -416,7 +421,7 @@ describe('POST /api/actions with an uploaded clip', () => {
     assert.equal(res.status, 413);
     assert.match((await res.json()).error, /^long\.mp4 is 12 s long; clips of at most 10 s .*VIDSEARCH_UPLOAD_MAX_SECONDS.*vidsearch index/);
     assert.deepEqual(uploadsLeft(), []);
-    assert.equal((await withEnv({ VIDSEARCH_UPLOAD_MAX_SECONDS: '-5' }, async () => upload(await multipart([], { path: clip, name: 'c.mp4' })))).status, 500);
+    assert.throws(() => resolveConfig({}, { ...process.env, VIDSEARCH_UPLOAD_MAX_SECONDS: '-5' }), /VIDSEARCH_UPLOAD_MAX_SECONDS/);
   });
 
   test('one clip is encoded at a time with a short line behind it; beyond that 503 before the body is read', async () => {
@@ -567,7 +572,7 @@ describe('uploads are admitted before their bodies are read', () => {
       assert.equal((await first).status, 200);
     });
     assert.deepEqual(uploadsLeft(), []);
-    assert.equal((await withEnv({ VIDSEARCH_UPLOAD_BUDGET_MB: '-1' }, async () => upload(body))).status, 500);
+    assert.throws(() => resolveConfig({}, { ...process.env, VIDSEARCH_UPLOAD_BUDGET_MB: '-1' }), /VIDSEARCH_UPLOAD_BUDGET_MB/);
   });
 
   test('the file is written under a name of vidsearch\'s own; the answer names the client\'s', async () => {

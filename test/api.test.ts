@@ -23,6 +23,7 @@ import { contentType, parseRange } from '../app/lib/stream';
 import { pruneThumbnails } from '../app/lib/thumbnails';
 import { makeColorVideo, makeTextFile, type RGB } from './fixtures/videos';
 import { REPO_ROOT, tempDir, testConfig, resetAppEngine } from './helpers';
+import { forgetProcessConfig } from '../indexer/services/config';
 
 type Handler = (req: Request, ctx: { params: Promise<{ id: string }> }) => Promise<Response>;
 
@@ -396,6 +397,8 @@ describe('GET /api/health', () => {
     } finally {
       process.env.VIDSEARCH_MODEL = model;
     }
+    // The setting back (read anew: the app keeps the process's configuration): the failed open was not kept.
+    forgetProcessConfig();
     assert.equal((await health()).status, 200);
   });
 });

@@ -109,6 +109,14 @@ describe('moments inside a video', () => {
       assert.deepEqual(segs.map((s) => [s.idx, s.start, s.end, s.frameCount]), [[0, 0, 10, 10], [1, 10, 12, 2]]);
       const frames = await engine.store.frames(top.videoId);
       assert.deepEqual(frames.map((f) => f.time), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
+      // The video page's scores (services/moments.ts): every segment scored, the best moment as search picks it.
+      const scored = await engine.segmentScores(top.videoId, '  red ');
+      assert.equal(scored.query, 'red');
+      assert.deepEqual(scored.segments.map((s) => [s.idx, s.start, s.end]), [[0, 0, 10], [1, 10, 12]]);
+      assert.ok(scored.segments[0].score > scored.segments[1].score);
+      assert.equal(scored.bestTime, top.bestTime);
+      await assert.rejects(engine.segmentScores(top.videoId, '   '), { name: 'UsageError' });
+      assert.deepEqual(await engine.segmentScores(999_999, 'red'), { query: 'red', segments: [], bestTime: undefined });
     });
     // 4 s segments line up with the colours: each query's best moment is its own segment.
     const cfg4 = await testConfig({ segmentSeconds: 4 });

@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import zlib from 'node:zlib';
 import { after, before, describe, test } from 'node:test';
-import type { Config } from '../indexer/services/config';
+import { forgetProcessConfig, type Config } from '../indexer/services/config';
 import { openEngine, type OpenEngine } from '../indexer/services/engine';
 import { indexTargets } from '../indexer/services/pipeline';
 import { runFfmpeg } from '../indexer/testkit/samples';
@@ -56,6 +56,8 @@ function cli(args: string[]) {
 async function withEnv<T>(vars: Record<string, string>, fn: () => Promise<T>): Promise<T> {
   const saved = Object.fromEntries(Object.keys(vars).map((k) => [k, process.env[k]]));
   Object.assign(process.env, vars);
+  // The app reads the process's configuration, resolved once (services/config.ts processConfig).
+  forgetProcessConfig();
   try {
     return await fn();
   } finally {
@@ -63,6 +65,7 @@ async function withEnv<T>(vars: Record<string, string>, fn: () => Promise<T>): P
       if (v === undefined) delete process.env[k];
       else process.env[k] = v;
     }
+    forgetProcessConfig();
   }
 }
 
@@ -288,9 +291,9 @@ describe('search with an image', () => {
 
   test('with VIDSEARCH_API_TOKEN set, an upload needs the token (401)', async () => {
     const blue = await picture('blue3.png', '0x0000FF');
-    const res = await withEnv({ VIDSEARCH_API_TOKEN: 'secret' }, () => postImage({ path: blue, name: 'b.png' }));
+    const res = await withEnv({ VIDSEARCH_API_TOKEN: 'secret-token-16chars' }, () => postImage({ path: blue, name: 'b.png' }));
     assert.equal(res.status, 401);
-    const ok = await withEnv({ VIDSEARCH_API_TOKEN: 'secret' }, () => postImage({ path: blue, name: 'b.png' }, [], { headers: { authorization: 'Bearer secret' } }));
+    const ok = await withEnv({ VIDSEARCH_API_TOKEN: 'secret-token-16chars' }, () => postImage({ path: blue, name: 'b.png' }, [], { headers: { authorization: 'Bearer secret-token-16chars' } }));
     assert.equal(ok.status, 200);
   });
 });

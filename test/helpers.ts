@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { resolveConfig, sqlitePath, type Config, type ConfigInput } from '../indexer/services/config';
+import { forgetProcessConfig, resolveConfig, sqlitePath, type Config, type ConfigInput } from '../indexer/services/config';
 import { buildTestModel } from '../indexer/testkit/build';
 import type { OpenEngine, OpenLibrary } from '../indexer/services/engine';
 
@@ -38,7 +38,8 @@ export async function testConfig(overrides: ConfigInput = {}): Promise<Config> {
 }
 
 // The web app's engine and library handles are process-wide singletons opened from the environment
-// on first use (app/lib/engine.ts); a test that changes the environment closes them first.
+// on first use (app/lib/engine.ts), as is the configuration they read; a test that changes the
+// environment closes them first.
 const app = globalThis as typeof globalThis & { __vidsearchEngine?: Promise<OpenEngine>; __vidsearchLibrary?: Promise<OpenLibrary> };
 
 /** Closes the app's engine and library handles, so the next request opens them anew. */
@@ -46,6 +47,8 @@ export async function resetAppEngine(): Promise<void> {
   const open = [app.__vidsearchEngine, app.__vidsearchLibrary];
   app.__vidsearchEngine = undefined;
   app.__vidsearchLibrary = undefined;
+  // The process's configuration too (services/config.ts processConfig): the next request reads the environment anew.
+  forgetProcessConfig();
   for (const handle of open) await (await handle?.catch(() => undefined))?.close();
 }
 

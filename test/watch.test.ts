@@ -293,7 +293,7 @@ describe('watch daemon (as a process)', () => {
       console.log(`# reconcile of 1,000 unchanged files: ${reconciled.ms} ms`);
       assert.equal(reconciled.unchanged, 1000);
       assert.equal(reconciled.queued, 0);
-      assert.ok((reconciled.ms as number) < 5000);
+      // Its time is a figure (logged above; bench/run.ts part "reconcile"), not an assertion.
       await child.waitFor('idle');
       assert.equal(child.lines.filter((l) => l.event === 'indexing').length, 0);
     } finally {

@@ -1,8 +1,7 @@
 // The app's side of action tags: the optional API token, the upload limits (size, length, the
 // encoder's line, temporary disk), and how a label set is named and explained on the pages.
 import crypto from 'node:crypto';
-import os from 'node:os';
-import { LOW_CONFIDENCE, labelSet, lowConfidence, type LabelSet, type LabelSetName, resolveConfig, type Config, type OpenEngine, activeLabelSet } from '@/indexer';
+import { LOW_CONFIDENCE, labelSet, lowConfidence, type LabelSet, type LabelSetName, processConfig, processServerConfig, type Config, type OpenEngine, activeLabelSet } from '@/indexer';
 import { HttpError } from '@/app/lib/http';
 import { Slots } from '@/app/lib/slots';
 
@@ -16,13 +15,14 @@ export interface UploadLimits {
 }
 
 /**
- * The upload settings of indexer/services/config.ts, read per request so that they apply without a
- * restart. A bad value is the server's fault, not the client's: 500, with the config's message.
+ * The upload settings of indexer/services/config.ts, as the server resolved them at start-up
+ * (scripts/server.ts refuses to start with a bad one). Should the process's configuration still be
+ * unresolved and bad (a handler called without the server), that is the server's fault: 500.
  */
-export function uploadLimits(env: NodeJS.ProcessEnv = process.env): UploadLimits {
+export function uploadLimits(): UploadLimits {
   let cfg: Config;
   try {
-    cfg = resolveConfig({}, env);
+    cfg = processConfig();
   } catch (err) {
     throw new HttpError(500, (err as Error).message);
   }
@@ -90,9 +90,9 @@ export class UploadSpace {
 
 export const uploadSpace = new UploadSpace();
 
-/** Where uploads are written (each in its own private directory): VIDSEARCH_UPLOAD_DIR, else the OS temp dir. */
-export function uploadRoot(env: NodeJS.ProcessEnv = process.env): string {
-  return env.VIDSEARCH_UPLOAD_DIR?.trim() || os.tmpdir();
+/** Where uploads are written (each in its own private directory): Config.uploadDir (VIDSEARCH_UPLOAD_DIR, else the OS temp dir). */
+export function uploadRoot(): string {
+  return processConfig().uploadDir;
 }
 
 const digest = (s: string) => crypto.createHash('sha256').update(s).digest();
@@ -101,8 +101,13 @@ const digest = (s: string) => crypto.createHash('sha256').update(s).digest();
  * When VIDSEARCH_API_TOKEN is set, the request must carry `Authorization: Bearer <token>`.
  * Compared in constant time (hashes of equal length, so not even the length leaks).
  */
-export function requireToken(req: Request, env: NodeJS.ProcessEnv = process.env): void {
-  const token = env.VIDSEARCH_API_TOKEN?.trim();
+export function requireToken(req: Request): void {
+  let token: string | undefined;
+  try {
+    token = processServerConfig().apiToken;
+  } catch (err) {
+    throw new HttpError(500, (err as Error).message);
+  }
   if (!token) return;
   const given = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(req.headers.get('authorization') ?? '')?.[1];
   const ok = crypto.timingSafeEqual(digest(given ?? ''), digest(token)) && given !== undefined;
@@ -148,7 +153,6 @@ export function shippedLabelSets(names: readonly string[]) {
   return shipped;
 }
 
-export const isLowConfidence = lowConfidence;
 export { confidentTag } from '@/indexer';
 
 /** The caveat every view of tags carries. */

@@ -1,12 +1,13 @@
 // The web app's handle on the engine: one reader engine per server process, opened on first use
-// from the environment (VIDSEARCH_HOME, VIDSEARCH_MODEL, DATABASE_URL, ...). A failed open is not
-// cached, so fixing the model or the data directory needs no restart.
-import { resolveConfig, type Config, modelProvision, openEngine, openLibrary, openWork, type ModelState, type OpenEngine, type OpenLibrary, type Work, ModelError } from '@/indexer';
+// with the process's configuration (VIDSEARCH_HOME, VIDSEARCH_MODEL, DATABASE_URL, ...: resolved
+// once, at start-up, by scripts/server.ts). A failed open is not cached, so fixing the model or the
+// data directory needs no restart.
+import { processConfig, type Config, modelProvision, openEngine, openLibrary, openWork, type ModelState, type OpenEngine, type OpenLibrary, type Work, ModelError } from '@/indexer';
 
 const g = globalThis as typeof globalThis & { __vidsearchEngine?: Promise<OpenEngine>; __vidsearchLibrary?: Promise<OpenLibrary>; __vidsearchWork?: Work };
 
 export function appConfig(): Config {
-  return resolveConfig({}, process.env);
+  return processConfig();
 }
 
 /**

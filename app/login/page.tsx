@@ -4,7 +4,7 @@
 import type { Metadata } from 'next';
 import Link from 'next/link';
 import { safeNext } from '@/app/lib/auth';
-import { resolveServerConfig } from '@/indexer/settings';
+import { processServerConfig } from '@/indexer/settings';
 
 export const dynamic = 'force-dynamic';
 export const metadata: Metadata = { title: 'Sign in', robots: { index: false } };
@@ -15,7 +15,7 @@ const one = (v: string | string[] | undefined) => (Array.isArray(v) ? v[0] : v);
 
 function credentials(): { password: boolean; token: boolean } {
   try {
-    const cfg = resolveServerConfig(process.env);
+    const cfg = processServerConfig();
     return { password: cfg.password !== undefined, token: cfg.apiToken !== undefined };
   } catch {
     // A setting the server refused to start with cannot be the one it runs with: say "no password".

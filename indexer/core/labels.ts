@@ -33,6 +33,22 @@ export function labelSetSpec(set: LabelSet): LabelSetSpec {
   return set.key.startsWith('custom:') ? { labels: set.labels, templateSet: set.templateSet } : { name: set.key.split('+')[0] as LabelSetName, templateSet: set.templateSet };
 }
 
+/** The library setting where `tag --all` records the label set it tagged with (a LabelSetSpec as JSON). */
+export const LABEL_SET_SETTING = 'labelSet';
+
+/** Which label set is the library's, before its labels are read: a stored spec, a configured name, or none. */
+export type ActiveLabelSetChoice = { spec: LabelSetSpec } | { name: string } | undefined;
+
+/**
+ * The library's active label set: the one `tag --all` recorded (LABEL_SET_SETTING), else the
+ * configured one (Config.labelSet); "none" configured and nothing recorded means no tagging. What
+ * indexing tags new videos with, what search and the pages read tags in, what the cache keeps.
+ */
+export function activeLabelSetChoice(stored: string | null | undefined, configured: string): ActiveLabelSetChoice {
+  if (stored) return { spec: JSON.parse(stored) as LabelSetSpec };
+  return configured === 'none' ? undefined : { name: configured };
+}
+
 /** Text vectors of every (template, label) prompt: [T][L] rows of D floats, template-major. */
 export interface LabelVectors {
   set: LabelSet;

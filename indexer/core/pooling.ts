@@ -91,3 +91,29 @@ export function poolingStrategy(name: PoolingName): PoolingStrategy {
   if (!strategy) throw new Error(`${name} pooling needs its pooler file: use loadPooling (indexer/services/pooler.ts)`);
   return strategy;
 }
+
+/** What segmenting one video's frame vectors gives: its segments and video vector, and each frame's segment. */
+export interface SegmentedVideo {
+  plan: SegmentPlan[];
+  segments: SegmentVectors[];
+  video: Float32Array;
+  /** for each frame, the idx of its segment */
+  segmentOf: number[];
+}
+
+/**
+ * Encoded frames → planned segments → pooled vectors: the one rule indexing (services/pipeline.ts)
+ * and tagging a file that is not indexed (services/tagging.ts) share. Frames are `1 / fps` apart.
+ */
+export async function segmentVideo(
+  frames: TimedVector[],
+  duration: number,
+  settings: { segmentSeconds: number; fps: number },
+  strategy: PoolingStrategy,
+): Promise<SegmentedVideo> {
+  const plan = planSegments(frames.map((v) => v.time), settings.segmentSeconds, duration, 1 / settings.fps);
+  const segmentOf = new Array<number>(frames.length);
+  for (const p of plan) for (const i of p.frames) segmentOf[i] = p.idx;
+  const { segments, video } = await poolSegments(frames, plan, strategy);
+  return { plan, segments, video, segmentOf };
+}

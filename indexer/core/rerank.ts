@@ -11,6 +11,7 @@
 // rerankTemperature, VIDSEARCH_RERANK_TAU). With real CLIP, frame-query cosines inside a segment
 // differ by a few hundredths, so this re-weights gently; with a clear match it picks the moment.
 import { dot } from './vectors';
+import { packBestFrame, type PackedFrames } from './framepack';
 
 // Bain et al. 2022 (query scoring): softmax over frame-query similarities at temperature 0.1, i.e.
 // 0.1 × CLIP's logits (logit scale 100 × cosine) = cosine / 0.1.
@@ -108,6 +109,27 @@ export function bestFrameTime(query: Float32Array, frames: Array<{ time: number;
     }
   }
   return time;
+}
+
+/** A segment's best moment: its frame most similar to the query, else (no frames stored) its start. */
+export function bestMoment(query: Float32Array, frames: Array<{ time: number; vector: Float32Array }>, segment: { start: number }): number {
+  return bestFrameTime(query, frames) ?? segment.start;
+}
+
+/**
+ * A segment's best moment as search and the video page pick it: from its packed frames when the
+ * index has them, else from its Frame rows; the segment's start when neither holds a frame.
+ */
+export function segmentMoment(query: Float32Array, segment: { start: number }, from: { pack?: PackedFrames; frames?: Array<{ time: number; vector: Float32Array }> }): number {
+  if (from.pack) return packBestFrame(query, from.pack)?.time ?? segment.start;
+  return bestMoment(query, from.frames ?? [], segment);
+}
+
+/** The index of the highest score (the first wins ties); -1 for none. */
+export function bestIndex(scores: readonly number[]): number {
+  let best = -1;
+  for (let i = 0; i < scores.length; i++) if (best < 0 || scores[i] > scores[best]) best = i;
+  return best;
 }
 
 /** The best `k` candidates by score across videos: the ones rerankCandidates re-scores. */

@@ -82,3 +82,26 @@ export function splitLike(spec: string): { like: string; t: string } {
   if (!m) throw new UsageError(`--like takes <videoId>@<seconds>, e.g. 12@4.5, got ${quoted(spec)}`, { cause: { field: 'like' } });
   return { like: m[1], t: m[2] };
 }
+
+// The searcher's own checks of what it is called with (the CLI and the pages call it directly).
+
+export function validateOffset(offset: unknown): number {
+  const n = typeof offset === 'number' ? offset : Number(offset);
+  if (!Number.isInteger(n) || n < 0 || n > MAX_OFFSET) throw new UsageError(`offset must be an integer from 0 to ${MAX_OFFSET}, got "${offset}"`, { cause: { field: 'offset' } });
+  return n;
+}
+
+export function validateQuery(query: unknown, k: unknown = 10): { query: string; k: number } {
+  const q = typeof query === 'string' ? query.trim() : '';
+  if (!q) throw new UsageError('the query is empty: say what to look for, e.g. "a dog catching a frisbee"', { cause: { field: 'q' } });
+  if (q.length > MAX_QUERY_CHARS) throw new UsageError(`the query is too long (${q.length} characters, at most ${MAX_QUERY_CHARS})`, { cause: { field: 'q' } });
+  const n = typeof k === 'number' ? k : Number(k);
+  if (!Number.isInteger(n) || n < 1 || n > MAX_K) throw new UsageError(`k must be an integer from 1 to ${MAX_K}, got "${k}"`, { cause: { field: 'k' } });
+  return { query: q, k: n };
+}
+
+export function validateK(k: unknown): number {
+  const n = typeof k === 'number' ? k : Number(k);
+  if (!Number.isInteger(n) || n < 1 || n > MAX_K) throw new UsageError(`k must be an integer from 1 to ${MAX_K}, got "${k}"`, { cause: { field: 'k' } });
+  return n;
+}

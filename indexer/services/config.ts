@@ -1,4 +1,11 @@
-// One typed configuration, resolved in one place: flags, then environment, then defaults.
+// One typed configuration, resolved in one place: flags, then environment, then defaults. Every
+// setting the engine, the web app and the scripts read is named, parsed and validated here, once at
+// start-up (the CLI, scripts/server.ts, scripts/serve.ts); a bad value stops the start with a
+// message naming the setting. The web app reads the process's copy (processConfig,
+// processServerConfig) instead of its environment per request. Three reads stay elsewhere, each
+// for a reason: VIDSEARCH_ROOT (io/files/paths.ts: it locates the defaults this file builds on),
+// and, in cli/, VIDSEARCH_DEBUG and the settings report of `vidsearch config`.
+// Over 300 lines: one table of settings, with the process copy and the daemon's, is the point.
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -57,6 +64,15 @@ export interface Config {
    * unasked; a model folder given by path is never downloaded.
    */
   autoPull: boolean;
+  /** where uploads are written, each in a private directory (VIDSEARCH_UPLOAD_DIR, default the OS temp dir) */
+  uploadDir: string;
+  /** the folders `npm start` runs the watch daemon on (VIDSEARCH_LIBRARY, separated by the path delimiter) */
+  libraryDirs: string[];
+  /** the ffmpeg and ffprobe binaries to use (FFMPEG_PATH, FFPROBE_PATH); unset: the bundled ones */
+  ffmpegPath?: string;
+  ffprobePath?: string;
+  /** VIDSEARCH_DEBUG: stack traces and swallowed errors on stderr */
+  debug: boolean;
 }
 
 export type ConfigInput = Partial<{ [K in keyof Config]: Config[K] | string | undefined }>;
@@ -145,7 +161,54 @@ export function resolveConfig(flags: ConfigInput = {}, env: Env = process.env): 
     // Two uploads of the largest size at once by default: the one being encoded and the next.
     uploadBudgetMb: positiveNumber('upload disk budget in MB (VIDSEARCH_UPLOAD_BUDGET_MB)', pick('uploadBudgetMb', 'VIDSEARCH_UPLOAD_BUDGET_MB') ?? 2 * uploadMaxMb),
     autoPull: booleanSetting('automatic model download (VIDSEARCH_AUTO_PULL)', pick('autoPull', 'VIDSEARCH_AUTO_PULL') ?? true),
+    uploadDir: path.resolve(String(pick('uploadDir', 'VIDSEARCH_UPLOAD_DIR') ?? os.tmpdir()).trim() || os.tmpdir()),
+    libraryDirs: listSetting(flags.libraryDirs ?? env.VIDSEARCH_LIBRARY),
+    ...toolPaths(env, flags),
+    debug: !!(flags.debug ?? env.VIDSEARCH_DEBUG),
   };
+}
+
+/**
+ * The Hugging Face endpoint models are downloaded from: `given` (a flag), else VIDSEARCH_HF_ENDPOINT,
+ * else HF_ENDPOINT; undefined for the default (models/pull.ts). Read when a download starts, since
+ * `vidsearch models pull` and the server's first-run download are the only users.
+ */
+export function hfEndpoint(given?: string, env: Env = process.env): string | undefined {
+  const raw = given ?? env.VIDSEARCH_HF_ENDPOINT ?? env.HF_ENDPOINT;
+  if (raw === undefined) return undefined;
+  let url: URL | undefined;
+  try {
+    url = new URL(raw);
+  } catch {
+    url = undefined;
+  }
+  if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
+    throw new UsageError(`HF_ENDPOINT / VIDSEARCH_HF_ENDPOINT must be an http(s) URL, got "${raw}"`, { cause: { setting: 'HF_ENDPOINT', value: raw } });
+  }
+  return raw.replace(/\/+$/, '');
+}
+
+/** Where `npm run demo` keeps its library: VIDSEARCH_DEMO_HOME, relative to the project, default data/demo. */
+export function demoHome(env: Env = process.env): string {
+  return path.resolve(PROJECT_ROOT, env.VIDSEARCH_DEMO_HOME || 'data/demo');
+}
+
+/** A list given as an array, or as one string separated by the platform's path delimiter (':' here). */
+function listSetting(value: unknown): string[] {
+  if (Array.isArray(value)) return value.map(String);
+  return String(value ?? '').split(path.delimiter).map((d) => d.trim()).filter(Boolean);
+}
+
+/**
+ * FFMPEG_PATH and FFPROBE_PATH (flags first). io/ffmpeg/tools.ts asks here when it first needs a
+ * binary, so a tool started without a full configuration (a worker, a test's child) reads the same.
+ * Whether the file is executable is tools.ts's check: it names the setting when it is not.
+ */
+export function toolPaths(env: Env = process.env, flags: Pick<ConfigInput, 'ffmpegPath' | 'ffprobePath'> = {}): Pick<Config, 'ffmpegPath' | 'ffprobePath'> {
+  const one = (f: unknown, e: string | undefined) => (f !== undefined && f !== '' ? String(f) : e !== undefined && e !== '' ? e : undefined);
+  const ffmpegPath = one(flags.ffmpegPath, env.FFMPEG_PATH);
+  const ffprobePath = one(flags.ffprobePath, env.FFPROBE_PATH);
+  return { ...(ffmpegPath ? { ffmpegPath } : {}), ...(ffprobePath ? { ffprobePath } : {}) };
 }
 
 /** Path of the SQLite file behind a "file:" URL. */
@@ -222,4 +285,64 @@ export function resolveServerConfig(env: Env = process.env): ServerConfig {
     );
   }
   return { host, loopback, port, password, apiToken };
+}
+
+/** The watch daemon's settings (services/daemon.ts), from its options (the CLI's flags) and defaults. */
+export interface DaemonSettings {
+  dirs: string[];
+  /** poll instead of inotify (network file systems) */
+  poll: boolean;
+  /** a file must stop changing for this long before it is indexed */
+  stabilityMs: number;
+  /** videos indexed at once (inference is CPU-bound: 1, with batches inside) */
+  concurrency: number;
+  /** attempts for a transient failure before it is left as failed */
+  maxAttempts: number;
+  retryBaseMs: number;
+  /** a removal waits this long, so that a rename's new name is seen first */
+  removeGraceMs: number;
+}
+
+export const DAEMON_DEFAULTS = { poll: false, stabilityMs: 2000, concurrency: 1, maxAttempts: 4, retryBaseMs: 2000, removeGraceMs: 1000 } as const;
+
+function wholeNumber(name: string, value: number | undefined, fallback: number, min: number): number {
+  const n = value ?? fallback;
+  if (!Number.isInteger(n) || n < min) {
+    throw new UsageError(`${name} must be an integer of at least ${min}, got "${value}"`, { cause: { setting: name, value } });
+  }
+  return n;
+}
+
+/** Validated daemon settings; a concurrency under 1 is taken as 1, as it always was. */
+export function resolveDaemonSettings(opts: { dirs: string[] } & Partial<Omit<DaemonSettings, 'dirs'>>): DaemonSettings {
+  return {
+    dirs: opts.dirs.map((d) => path.resolve(d)),
+    poll: opts.poll ?? DAEMON_DEFAULTS.poll,
+    stabilityMs: wholeNumber('stability window in ms (--stability-ms)', opts.stabilityMs, DAEMON_DEFAULTS.stabilityMs, 0),
+    concurrency: Math.max(1, wholeNumber('concurrency (--concurrency)', opts.concurrency, DAEMON_DEFAULTS.concurrency, -Infinity)),
+    maxAttempts: wholeNumber('attempts (maxAttempts)', opts.maxAttempts, DAEMON_DEFAULTS.maxAttempts, 1),
+    retryBaseMs: wholeNumber('retry delay in ms (retryBaseMs)', opts.retryBaseMs, DAEMON_DEFAULTS.retryBaseMs, 0),
+    removeGraceMs: wholeNumber('removal grace in ms (removeGraceMs)', opts.removeGraceMs, DAEMON_DEFAULTS.removeGraceMs, 0),
+  };
+}
+
+/**
+ * The process's own configuration: its environment resolved once, at start-up (scripts/server.ts
+ * does it before listening, so a bad setting stops the server there), then read by the web app's
+ * pages and routes. Kept on globalThis: Next.js bundles this module more than once.
+ */
+const processSettings = globalThis as typeof globalThis & { __vidsearchConfig?: Config; __vidsearchServerConfig?: ServerConfig };
+
+export function processConfig(): Config {
+  return (processSettings.__vidsearchConfig ??= resolveConfig({}, process.env));
+}
+
+export function processServerConfig(): ServerConfig {
+  return (processSettings.__vidsearchServerConfig ??= resolveServerConfig(process.env));
+}
+
+/** Forgets the process's copy, so the next read resolves the environment again (tests that change it). */
+export function forgetProcessConfig(): void {
+  processSettings.__vidsearchConfig = undefined;
+  processSettings.__vidsearchServerConfig = undefined;
 }

@@ -1,15 +1,21 @@
 // The watch daemon: keeps the index of some folders current. The watcher only enqueues; one queue
 // with bounded concurrency does the work; every job ends indexed / skipped / failed, and only
 // transient failures are retried (with backoff). A status file tells `stats` and the web app what
-// the daemon is doing.
+// the daemon is doing (its shape, reading it and the log lines: daemon-status.ts).
+// Over 300 lines: one class, the queue's state machine (enqueue, stability wait, retries, removals
+// after a grace period, status); its parts share the queue and the stopping flag, so they stay together.
 import fs from 'node:fs';
-import path from 'node:path';
 import { asDiskFull, errorMessage, isTransientError } from '../core/errors';
 import { badNamesIn, presence } from '../io/files/files';
 import { recordLibraryRoots } from './library';
-import { readLock } from '../io/files/lock';
 import { CHANGED_WHILE_INDEXING, indexFile, planTargets, type Engine, type JobResult } from './pipeline';
 import { watchLibrary, type LibraryWatcher, type WatchEvent } from '../io/files/watcher';
+import { sameStamp, type FileStamp } from '../core/stamps';
+import { mayRetry, retryDelayMs } from '../core/retry';
+import { resolveDaemonSettings, type DaemonSettings } from './config';
+import { statusFile, type DaemonStatus, type LogEntry } from './daemon-status';
+
+export { lineLogger, readDaemonStatus, statusFile, type DaemonStatus, type LogEntry } from './daemon-status';
 
 export interface DaemonOptions {
   dirs: string[];
@@ -27,36 +33,11 @@ export interface DaemonOptions {
   log?: (entry: LogEntry) => void;
 }
 
-export type Settings = Required<Omit<DaemonOptions, 'log'>>;
+export type Settings = DaemonSettings;
 
+/** The options, validated, with their defaults (services/config.ts resolveDaemonSettings). */
 export function daemonSettings(opts: DaemonOptions): Settings {
-  return {
-    dirs: opts.dirs.map((d) => path.resolve(d)),
-    poll: opts.poll ?? false,
-    stabilityMs: opts.stabilityMs ?? 2000,
-    concurrency: Math.max(1, opts.concurrency ?? 1),
-    maxAttempts: opts.maxAttempts ?? 4,
-    retryBaseMs: opts.retryBaseMs ?? 2000,
-    removeGraceMs: opts.removeGraceMs ?? 1000,
-  };
-}
-
-export interface LogEntry {
-  event: string;
-  path?: string;
-  [key: string]: unknown;
-}
-
-export interface DaemonStatus {
-  pid: number;
-  startedAt: string;
-  updatedAt: string;
-  state: 'starting' | 'reconciling' | 'working' | 'idle' | 'stopping' | 'stopped';
-  dirs: string[];
-  queue: number;
-  current: string[];
-  indexed: number;
-  recentFailures: Array<{ path: string; error: string; at: string }>;
+  return resolveDaemonSettings(opts);
 }
 
 interface Job {
@@ -64,23 +45,6 @@ interface Job {
   kind: 'index' | 'remove';
   attempts: number;
   notBefore: number;
-}
-
-export function statusFile(home: string): string {
-  return path.join(home, 'daemon.json');
-}
-
-/** The running daemon's status, or undefined when none is running for this data directory. */
-export function readDaemonStatus(home: string): DaemonStatus | undefined {
-  try {
-    const status: DaemonStatus = JSON.parse(fs.readFileSync(statusFile(home), 'utf8'));
-    const lock = readLock(home);
-    if (status.state === 'stopped' || lock?.pid !== status.pid) return undefined;
-    process.kill(status.pid, 0);
-    return status;
-  } catch {
-    return undefined;
-  }
 }
 
 export class WatchDaemon {
@@ -315,7 +279,7 @@ export class WatchDaemon {
       // A full disk (or a busy database) is nobody's fault and passes: nothing was recorded
       // against the file, so it is simply tried again later. A broken tool is logged, and the
       // file stays pending for the next start.
-      if (job.kind === 'index' && isTransientError(err) && job.attempts + 1 < this.settings.maxAttempts) return this.retry(job, errorMessage(err));
+      if (job.kind === 'index' && isTransientError(err) && mayRetry(job.attempts, this.settings.maxAttempts)) return this.retry(job, errorMessage(err));
       this.log({ event: 'error', path: job.path, error: errorMessage(err) });
       this.failures.push({ path: job.path, error: errorMessage(err), at: new Date().toISOString() });
     } finally {
@@ -334,7 +298,7 @@ export class WatchDaemon {
       this.log({ event: result.movedFrom !== undefined ? 'moved' : 'skipped', path: result.path, reason: result.reason });
       return;
     }
-    if (result.transient && job.attempts + 1 < this.settings.maxAttempts) return this.retry(job, result.error);
+    if (result.transient && mayRetry(job.attempts, this.settings.maxAttempts)) return this.retry(job, result.error);
     this.failures.push({ path: result.path, error: result.error, at: new Date().toISOString() });
     if (this.failures.length > 100) this.failures.splice(0, this.failures.length - 100);
     this.log({ event: 'failed', path: result.path, error: result.error });
@@ -342,7 +306,7 @@ export class WatchDaemon {
 
   private retry(job: Job, reason: string): void {
     const attempts = job.attempts + 1;
-    const delay = this.settings.retryBaseMs * 2 ** (attempts - 1);
+    const delay = retryDelayMs(attempts, this.settings.retryBaseMs);
     this.log({ event: 'retry', path: job.path, reason, attempt: attempts, inMs: delay });
     if (!this.queue.has(job.path)) this.queue.set(job.path, { ...job, attempts, notBefore: Date.now() + delay });
   }
@@ -368,15 +332,16 @@ export class WatchDaemon {
   private async waitStable(file: string): Promise<boolean> {
     const window = this.settings.stabilityMs;
     const step = Math.max(50, Math.min(500, window / 4));
-    let last = '';
+    let last: FileStamp | undefined;
     let since = Date.now();
     for (;;) {
       if (this.stopping) return false;
       const st = fs.statSync(file, { throwIfNoEntry: false });
       if (!st) return false;
-      const key = `${st.size}:${st.mtimeMs}`;
-      if (key !== last) {
-        last = key;
+      // Not rounded (stampOf): any change at all restarts the window.
+      const now: FileStamp = { size: st.size, mtimeMs: st.mtimeMs };
+      if (!sameStamp(now, last)) {
+        last = now;
         since = Date.now();
       } else if (Date.now() - since >= window) {
         return true;
@@ -384,20 +349,4 @@ export class WatchDaemon {
       await new Promise((r) => setTimeout(r, step));
     }
   }
-}
-
-/** One line per event: JSON when the stream is not a terminal (for log collectors), text otherwise. */
-export function lineLogger(stream: NodeJS.WriteStream = process.stderr): (e: LogEntry) => void {
-  return (e) => {
-    const ts = new Date().toISOString();
-    if (!stream.isTTY) {
-      stream.write(JSON.stringify({ ts, ...e }) + '\n');
-      return;
-    }
-    const { event, path: p, ...rest } = e;
-    const details = Object.entries(rest)
-      .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
-      .join(' ');
-    stream.write(`${ts.slice(11, 19)} ${event.padEnd(10)} ${p ?? ''} ${details}\n`);
-  };
 }

@@ -5,6 +5,8 @@
 //
 // Checks run on a plain better-sqlite3 connection, before any Store is opened: a damaged identity
 // row or database page would stop Store.open before it could say anything useful.
+// Over 300 lines: five checks (database, identity, vectors, index, files), each a short function on
+// that one connection, run in order by runDoctor, which alone decides when a repair may run.
 //
 // Cost: a whole run took 2.6-2.9 s on a 1.65 GB database of 100,000 segments and 200,000 frames,
 // of which PRAGMA integrity_check 1.9 s (quick_check 1.6 s); measured with the scratch script
@@ -54,7 +56,7 @@ const VECTOR_TABLES = [
   { table: 'Video', videoId: '"id"', where: '"vector" IS NOT NULL' },
 ] as const;
 
-export async function runDoctor(cfg: Pick<Config, 'home' | 'databaseUrl'>, opts: { repair?: boolean } = {}): Promise<DoctorReport> {
+export async function runDoctor(cfg: Pick<Config, 'home' | 'databaseUrl'> & Partial<Pick<Config, 'debug'>>, opts: { repair?: boolean } = {}): Promise<DoctorReport> {
   const file = sqlitePath(cfg.databaseUrl);
   const report: DoctorReport = { home: cfg.home, database: file, healthy: true, repair: !!opts.repair, checks: [], problems: [] };
   const check = (name: CheckName, problems: DoctorProblem[], detail: string) => {
@@ -78,7 +80,7 @@ export async function runDoctor(cfg: Pick<Config, 'home' | 'databaseUrl'>, opts:
       return finish(report);
     }
     try {
-      const ic = integrity(db, !!opts.repair, file);
+      const ic = integrity(db, !!opts.repair, file, !!cfg.debug);
       db = ic.db;
       check('database', ic.problems, `PRAGMA integrity_check${ic.rebuiltFrom ? `; rebuilt by copying its tables into a new file, the damaged one kept as ${path.basename(ic.rebuiltFrom)}` : ''}`);
       // On a damaged database any query may fail ("database disk image is malformed"): a check that
@@ -150,7 +152,7 @@ function restoreAdvice(file: string): string {
  * which replaces the database only if it checks out; the damaged file is kept beside it. Damage
  * to table pages is not repairable here.
  */
-function integrity(db: Database.Database, repair: boolean, file: string): { db: Database.Database; problems: DoctorProblem[]; rebuiltFrom?: string } {
+function integrity(db: Database.Database, repair: boolean, file: string, debug: boolean): { db: Database.Database; problems: DoctorProblem[]; rebuiltFrom?: string } {
   const run = (conn: Database.Database): string[] => {
     try {
       return (conn.prepare('PRAGMA integrity_check(100)').raw().all() as [string][]).map((r) => r[0]).filter((m) => m !== 'ok');
@@ -188,7 +190,7 @@ function integrity(db: Database.Database, repair: boolean, file: string): { db: 
           repaired = true;
         }
       } catch (e) {
-        if (process.env.VIDSEARCH_DEBUG) console.error(e);
+        if (debug) console.error(e);
         repaired = false;
       } finally {
         fs.rmSync(tmp, { force: true });

@@ -14,6 +14,7 @@ import { Searcher } from './search';
 import type { StoreIdentity, VideoRecord } from '../core/storage';
 import { identityKey } from './identity';
 import { Store } from './store';
+import { videoSegmentScores, type VideoSegmentScores } from './moments';
 
 export type { FileState, VideoFile } from './library';
 export { modelProvision, type ModelDownload, type ModelPhase, type ModelState, type OfflineFile } from './provision';
@@ -29,6 +30,8 @@ export interface OpenEngine extends Engine {
   fileStates(videos: readonly VideoRecord[]): Promise<Map<number, FileState>>;
   /** the library folders (and files) given to writers, as real paths; empty before any was recorded */
   libraryRoots(): Promise<string[]>;
+  /** one video's segments scored against a text query, and its best moment (moments.ts) */
+  segmentScores(videoId: number, query: string): Promise<VideoSegmentScores>;
   close(): Promise<void>;
 }
 
@@ -87,6 +90,7 @@ export async function openEngine(
     openVideoFile: (video) => openVideoFile(store, video),
     fileStates: (videos) => videoFileStates(store, videos),
     libraryRoots: () => libraryRoots(store),
+    segmentScores: (videoId, query) => videoSegmentScores(store, engine.searcher, videoId, query),
     async close() {
       try {
         await store.close();

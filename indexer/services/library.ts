@@ -8,6 +8,7 @@ import { FileChangedError, FileNotServedError } from '../core/errors';
 import { insideRoots } from '../io/files/files';
 import type { VideoRecord } from '../core/storage';
 import type { Store } from './store';
+import { sameStamp, stampOf } from '../core/stamps';
 
 /** Setting holding the real paths of every root given to a writer, as a JSON array. */
 export const ROOTS_SETTING = 'libraryRoots';
@@ -138,7 +139,7 @@ async function checkOpened(
     const now = await fs.promises.stat(real).catch(() => undefined);
     if (!now || now.dev !== stats.dev || now.ino !== stats.ino) return refusals.changed;
   }
-  if (stats.size !== video.size || Math.floor(stats.mtimeMs) !== video.mtimeMs) return refusals.changed;
+  if (!sameStamp(stampOf(stats), video)) return refusals.changed;
   return { state: 'ok', handle, realPath: real, stats };
 }
 

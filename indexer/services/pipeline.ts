@@ -1,18 +1,20 @@
-// Indexing rules: which files to (re)index, skip or remove, and how one video becomes rows and
-// vectors. Takes the I/O modules as arguments; a job reports indexed / skipped / failed and never
+// Indexing: a run over files and folders (planned by plan.ts: which to (re)index, skip or remove)
+// and how one video becomes rows and vectors (decode, encode, core/pooling.ts segmentVideo, tag,
+// save). Takes the I/O modules as arguments; a job reports indexed / skipped / failed and never
 // throws for a bad file.
 import fs from 'node:fs';
-import path from 'node:path';
-import { ActionTagger, labelSet, labelSetFromSpec, type LabelSet } from './actions';
+import { ActionTagger, LABEL_SET_SETTING, activeLabelSetChoice, labelSet, labelSetFromSpec, type LabelSet } from './actions';
 import type { Config } from './config';
 import { ModelError, ToolError, VidsearchError, asDiskFull, errorMessage, isTransientError } from '../core/errors';
-import { fileStamp, fingerprint, presence, scanVideos, type FileStamp, type ScanProblem } from '../io/files/files';
+import { fileStamp, fingerprint, presence, type FileStamp } from '../io/files/files';
 import { recordLibraryRoots } from './library';
 import { frames as decodeFrames, probe as probeVideo } from '../io/ffmpeg/media';
 import type { ClipModel } from '../io/onnx/model';
-import { planSegments, poolSegments, type PoolingStrategy, type TimedVector } from '../core/pooling';
+import { segmentVideo, type PoolingStrategy, type TimedVector } from '../core/pooling';
 import type { Store, VideoRecord } from '../io/db/store';
 import type { RawFrame } from '../core/types';
+import { sameStamp, unchangedReason } from '../core/stamps';
+import { planTargets } from './plan';
 
 export interface Engine {
   cfg: Config;
@@ -24,9 +26,9 @@ export interface Engine {
 
 /** The label set new videos are tagged with: the library's (set by `tag --all`), else the config's. */
 export async function activeLabelSet(engine: Pick<Engine, 'store' | 'cfg'>): Promise<LabelSet | undefined> {
-  const stored = await engine.store.setting('labelSet');
-  if (stored) return labelSetFromSpec(JSON.parse(stored));
-  return engine.cfg.labelSet === 'none' ? undefined : labelSet(engine.cfg.labelSet);
+  const choice = activeLabelSetChoice(await engine.store.setting(LABEL_SET_SETTING), engine.cfg.labelSet);
+  if (!choice) return undefined;
+  return 'spec' in choice ? labelSetFromSpec(choice.spec) : labelSet(choice.name);
 }
 
 export type JobResult =
@@ -131,11 +133,8 @@ export async function indexFile(engine: Engine, file: string, opts: IndexOptions
   }
   const stamp = fileStamp(st);
   const known = await engine.store.videoByPath(file);
-  const unchanged = !!known && known.size === stamp.size && known.mtimeMs === stamp.mtimeMs;
-  if (unchanged && !opts.force) {
-    if (known.status === 'indexed') return { status: 'skipped', path: file, reason: 'unchanged' };
-    if (known.status === 'failed' && !opts.retryFailed) return { status: 'skipped', path: file, reason: `unchanged, failed earlier: ${known.error}` };
-  }
+  const unchanged = unchangedReason(known, stamp, opts);
+  if (unchanged) return { status: 'skipped', path: file, reason: unchanged };
   try {
     const print = fingerprint(file);
     if (known?.status !== 'indexed' && !opts.force) {
@@ -148,14 +147,10 @@ export async function indexFile(engine: Engine, file: string, opts: IndexOptions
     const { probe, vectors } = await encodeVideo(engine, file, opts.signal, onFrames);
     if (vectors.length === 0) throw new Error('no frames could be decoded');
     const after = fileStamp(fs.statSync(file));
-    if (after.size !== stamp.size || after.mtimeMs !== stamp.mtimeMs) {
+    if (!sameStamp(after, stamp)) {
       return { status: 'skipped', path: file, reason: CHANGED_WHILE_INDEXING };
     }
-    const interval = 1 / engine.cfg.fps;
-    const plan = planSegments(vectors.map((v) => v.time), engine.cfg.segmentSeconds, probe.duration, interval);
-    const segmentOf = new Array<number>(vectors.length);
-    for (const p of plan) for (const i of p.frames) segmentOf[i] = p.idx;
-    const { segments, video } = await poolSegments(vectors, plan, engine.pooling);
+    const { segments, video, segmentOf } = await segmentVideo(vectors, probe.duration, engine.cfg, engine.pooling);
     const set = await activeLabelSet(engine);
     const tags = set ? await engine.tagger.tag(set, video, segments) : undefined;
     const saved = await engine.store.saveIndexed({
@@ -207,94 +202,7 @@ export class RunStoppedError extends VidsearchError {
 
 export const CHANGED_WHILE_INDEXING = 'file changed while it was being indexed; it will be picked up next time';
 
-export interface TargetPlan {
-  /** files that need work (new, changed, or failed and to be retried), with their stamps */
-  work: Array<{ path: string } & FileStamp>;
-  /** unchanged files, decided by stat alone */
-  unchanged: Array<{ path: string; reason: string }>;
-  /** indexed videos whose file is gone (unless it turns out to have moved) */
-  gone: VideoRecord[];
-  /** targets that do not exist and were never indexed */
-  missing: string[];
-  /**
-   * folders and files that could not be looked at (unreadable, names that are not UTF-8): what
-   * the index holds under them stays as it is
-   */
-  problems: ScanProblem[];
-}
-
-/**
- * Decides what a set of files and folders needs, from one stat per file and one query per folder:
- * unchanged files cost no database round trip, so reconciling a large library is quick.
- */
-export async function planTargets(store: Store, targets: string[], opts: Pick<IndexOptions, 'force' | 'retryFailed'> = {}): Promise<TargetPlan> {
-  const plan: TargetPlan = { work: [], unchanged: [], gone: [], missing: [], problems: [] };
-  const seen = new Set<string>();
-  const unreadable = (p: string, err: unknown) => {
-    const code = (err as NodeJS.ErrnoException).code ?? 'EUNKNOWN';
-    plan.problems.push({ path: p, kind: 'unreadable', code, error: `cannot read it (${errorMessage(err)}); the index keeps what it had` });
-  };
-  const statOf = (p: string): fs.Stats | undefined | 'unreadable' => {
-    try {
-      return fs.statSync(p, { throwIfNoEntry: false });
-    } catch (err) {
-      unreadable(p, err);
-      return 'unreadable';
-    }
-  };
-  const consider = (file: string, known: VideoRecord | undefined) => {
-    if (seen.has(file)) return;
-    seen.add(file);
-    const st = statOf(file);
-    if (!st || st === 'unreadable') return;
-    const stamp = fileStamp(st);
-    const same = !!known && known.size === stamp.size && known.mtimeMs === stamp.mtimeMs;
-    if (same && !opts.force && known.status === 'indexed') plan.unchanged.push({ path: file, reason: 'unchanged' });
-    else if (same && !opts.force && known.status === 'failed' && !opts.retryFailed) plan.unchanged.push({ path: file, reason: `unchanged, failed earlier: ${known.error}` });
-    else plan.work.push({ path: file, ...stamp });
-  };
-  for (const target of targets.map((t) => path.resolve(t))) {
-    const st = statOf(target);
-    if (st === 'unreadable') continue;
-    if (st?.isDirectory()) {
-      const known = new Map((await store.videosUnder(target)).map((v) => [v.path, v]));
-      const scan = scanVideos(target);
-      for (const file of scan.files) consider(file, known.get(file));
-      const present = new Set(scan.files);
-      const folders = scan.problems.filter((p) => p.kind === 'unreadable').map((p) => p.path + path.sep);
-      const kept = new Map<string, number>();
-      const outside = scan.problems.filter((p) => p.kind === 'outside').map((p) => p.path);
-      for (const v of known.values()) {
-        if (present.has(v.path)) continue;
-        // Reached through a link out of the library (indexed before links were checked): not a
-        // library file, so it leaves the index; the file itself is not touched.
-        if (outside.some((o) => v.path === o || v.path.startsWith(o + path.sep))) {
-          plan.gone.push(v);
-          continue;
-        }
-        // Only a file known to be gone leaves the index; one we cannot see is kept as it is.
-        const now = presence(v.path);
-        if (now.state === 'gone') plan.gone.push(v);
-        else if (now.state === 'unknown') {
-          const folder = folders.find((f) => v.path.startsWith(f));
-          if (folder) kept.set(folder, (kept.get(folder) ?? 0) + 1);
-          else plan.problems.push({ path: v.path, kind: 'unreadable', code: now.code, error: `cannot tell whether it still exists (${now.code}: ${now.error}); kept in the index as it is` });
-        }
-      }
-      for (const p of scan.problems) {
-        const n = p.kind === 'unreadable' ? (kept.get(p.path + path.sep) ?? 0) : 0;
-        plan.problems.push(n ? { ...p, error: `${p.error}; its ${n} indexed ${n === 1 ? 'video stays in the index as it is' : 'videos stay in the index as they are'}` } : p);
-      }
-    } else if (st) {
-      consider(target, (await store.videoByPath(target)) ?? undefined);
-    } else {
-      const known = await store.videoByPath(target);
-      if (known) plan.gone.push(known);
-      else plan.missing.push(target);
-    }
-  }
-  return plan;
-}
+export { planTargets, type TargetPlan } from './plan';
 
 /**
  * Indexes files and folders: new and changed files are indexed, unchanged ones skipped without

@@ -3,83 +3,18 @@
 import path from 'node:path';
 import { MIN_EF } from '../io/ann/ann';
 import { NotFoundError, UsageError } from '../core/errors';
-import { MAX_K, MAX_OFFSET, MAX_QUERY_CHARS } from '../core/search-request';
+import { validateK, validateOffset, validateQuery } from '../core/search-request';
+import { LruCache } from '../core/lru';
+import type { LikeSource, SearchOptions, SearchResponse, SearchResult } from './search-types';
 import type { ClipModel } from '../io/onnx/model';
-import { labelSetFromSpec } from './actions';
-import { packBestFrame, type PackedFrames } from '../core/framepack';
+import { LABEL_SET_SETTING, activeLabelSetChoice, labelSetFromSpec } from './actions';
+import type { PackedFrames } from '../core/framepack';
 import { decodeImage } from '../io/ffmpeg/media';
 import type { FrameRecord, SegmentRecord, TagRecord } from '../core/storage';
 import type { Store } from './store';
 import { dot } from '../core/vectors';
-import { bestFrameTime, compareCandidates, DEFAULT_RERANK, rerankCandidates, topCandidateIds, type RerankSettings } from './rerank';
+import { compareCandidates, DEFAULT_RERANK, rerankCandidates, segmentMoment, topCandidateIds, type RerankSettings } from './rerank';
 import { backgroundOf, closeMatchLine, isCloseMatch, matchScore, standardScore, type Background } from '../core/relevance';
-
-export interface Moment {
-  start: number;
-  end: number;
-  bestTime: number;
-  /** the cosine (re-ranked when re-ranking is on); for tools */
-  score: number;
-  /** 0-100 for people: see SearchResult.match */
-  match: number | null;
-}
-
-export interface SearchResult {
-  videoId: number;
-  path: string;
-  duration: number | null;
-  score: number;
-  /**
-   * The score for people, 0-100: how clearly the best moment stands above the query's background
-   * in the library (relevance.ts); 50 is the close-match line. Null when it could not be judged.
-   */
-  match: number | null;
-  start: number;
-  end: number;
-  bestTime: number;
-  moments: Moment[];
-  /** the video's top action labels in the library's label set */
-  labels: TagRecord[];
-}
-
-export interface SearchResponse {
-  query: string;
-  tookMs: number;
-  /** results skipped before this page (videos ranked before the first result) */
-  offset: number;
-  /** whether videos ranked after this page exist: ask again with offset + k */
-  more: boolean;
-  /**
-   * Whether the query's best video (of all pages) is a close match; false: nothing matches well,
-   * and the results are only the closest the library has.
-   */
-  closeMatch: boolean;
-  results: SearchResult[];
-  /** for "more like this" (searchLike): the moment the query vector was taken from */
-  like?: LikeSource;
-}
-
-/** The moment of a "more like this" query: its frame, and the segment excluded with its neighbours. */
-export interface LikeSource {
-  videoId: number;
-  path: string;
-  /** the stored frame nearest the asked time: its vector is the query */
-  time: number;
-  start: number;
-  end: number;
-}
-
-export interface SearchOptions {
-  k?: number;
-  /** videos to skip, best first: the next page starts at offset + k (same order as the first) */
-  offset?: number;
-  /** moments listed per video, best first */
-  moments?: number;
-  /** only videos and segments tagged with this action label */
-  action?: string;
-  /** query-adaptive re-ranking of the candidates (indexer/core/rerank.ts); default: the searcher's setting */
-  rerank?: boolean;
-}
 
 /** What the ranking core takes beyond SearchOptions (searchLike sets them). */
 interface RankOptions extends SearchOptions {
@@ -97,59 +32,13 @@ interface Candidate {
   bestTime?: number;
 }
 
-export { MAX_K, MAX_OFFSET, MAX_QUERY_CHARS } from '../core/search-request';
+export { MAX_K, MAX_OFFSET, MAX_QUERY_CHARS, validateOffset, validateQuery } from '../core/search-request';
+export { LruCache } from '../core/lru';
+export type { LikeSource, Moment, SearchOptions, SearchResponse, SearchResult } from './search-types';
 /** Segment vectors a query's background is measured on (relevance.ts): about 1 ms a query at 512-d (measured on 10,000 segments, 2 busy cores). */
 export const BACKGROUND_SAMPLE = 1024;
 
-/** Least-recently-used cache: a Map keeps insertion order, so re-inserting marks an entry recent. */
-export class LruCache<K, V> {
-  private map = new Map<K, V>();
-  hits = 0;
-  misses = 0;
-  constructor(readonly capacity: number) {}
-  get(key: K): V | undefined {
-    const v = this.map.get(key);
-    if (v === undefined) {
-      this.misses++;
-      return undefined;
-    }
-    this.hits++;
-    this.map.delete(key);
-    this.map.set(key, v);
-    return v;
-  }
-  set(key: K, value: V): void {
-    this.map.delete(key);
-    this.map.set(key, value);
-    if (this.map.size > this.capacity) this.map.delete(this.map.keys().next().value as K);
-  }
-  get size(): number {
-    return this.map.size;
-  }
-}
-
 const round = (x: number, digits = 4) => Math.round(x * 10 ** digits) / 10 ** digits;
-
-export function validateOffset(offset: unknown): number {
-  const n = typeof offset === 'number' ? offset : Number(offset);
-  if (!Number.isInteger(n) || n < 0 || n > MAX_OFFSET) throw new UsageError(`offset must be an integer from 0 to ${MAX_OFFSET}, got "${offset}"`, { cause: { field: 'offset' } });
-  return n;
-}
-
-export function validateQuery(query: unknown, k: unknown = 10): { query: string; k: number } {
-  const q = typeof query === 'string' ? query.trim() : '';
-  if (!q) throw new UsageError('the query is empty: say what to look for, e.g. "a dog catching a frisbee"', { cause: { field: 'q' } });
-  if (q.length > MAX_QUERY_CHARS) throw new UsageError(`the query is too long (${q.length} characters, at most ${MAX_QUERY_CHARS})`, { cause: { field: 'q' } });
-  const n = typeof k === 'number' ? k : Number(k);
-  if (!Number.isInteger(n) || n < 1 || n > MAX_K) throw new UsageError(`k must be an integer from 1 to ${MAX_K}, got "${k}"`, { cause: { field: 'k' } });
-  return { query: q, k: n };
-}
-
-function validateK(k: unknown): number {
-  const n = typeof k === 'number' ? k : Number(k);
-  if (!Number.isInteger(n) || n < 1 || n > MAX_K) throw new UsageError(`k must be an integer from 1 to ${MAX_K}, got "${k}"`, { cause: { field: 'k' } });
-  return n;
-}
 
 /** "1:05.5" style, for the description of a moment in a query. */
 function momentClock(t: number): string {
@@ -194,12 +83,14 @@ export class Searcher {
 
   /** The library's label set (chosen by `tag --all`), else the configured one. */
   async labelSetKey(): Promise<string> {
-    const stored = await this.store.setting('labelSet');
-    if (!stored) return this.defaultLabelSet;
-    let key = this.specKeys.get(stored);
+    const stored = await this.store.setting(LABEL_SET_SETTING);
+    const choice = activeLabelSetChoice(stored, this.defaultLabelSet);
+    if (!choice) return 'none';
+    if ('name' in choice) return choice.name;
+    let key = this.specKeys.get(stored!);
     if (!key) {
-      key = labelSetFromSpec(JSON.parse(stored)).key;
-      this.specKeys.set(stored, key);
+      key = labelSetFromSpec(choice.spec).key;
+      this.specKeys.set(stored!, key);
     }
     return key;
   }
@@ -390,9 +281,7 @@ export class Searcher {
     const frames = unpacked.length ? await this.store.segmentFrames(unpacked) : new Map<string, FrameRecord[]>();
     const bestMoment = (videoId: number, s: Candidate): number => {
       if (s.bestTime !== undefined) return s.bestTime;
-      const pack = packs.get(s.id);
-      if (pack) return packBestFrame(vector, pack)?.time ?? s.start;
-      return bestFrameTime(vector, frames.get(`${videoId}:${s.idx}`) ?? []) ?? s.start;
+      return segmentMoment(vector, s, { pack: packs.get(s.id), frames: frames.get(`${videoId}:${s.idx}`) });
     };
 
     const results = shown.map(({ videoId, top }): SearchResult => {

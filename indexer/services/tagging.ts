@@ -3,11 +3,12 @@
 // and re-tag the whole library for another vocabulary without decoding anything.
 import fs from 'node:fs';
 import path from 'node:path';
-import { customLabelSet, labelSet, labelSetFromSpec, labelSetSpec, lowConfidence, readLabelsFile, type LabelSet, type Tag, type TemplateSetName } from './actions';
+import { LABEL_SET_SETTING, customLabelSet, labelSet, labelSetFromSpec, labelSetSpec, lowConfidence, readLabelsFile, type LabelSet, type Tag, type TemplateSetName } from './actions';
 import { UsageError } from '../core/errors';
 import { fileStamp } from '../io/files/files';
+import { sameStamp } from '../core/stamps';
 import { activeLabelSet, encodeVideo, type Engine } from './pipeline';
-import { planSegments, poolSegments } from '../core/pooling';
+import { segmentVideo } from '../core/pooling';
 import type { VideoTags } from '../core/storage';
 
 export interface TagResult {
@@ -98,14 +99,13 @@ export async function tagFile(engine: Engine, file: string, set: LabelSet, k = 5
   if (!st?.isFile()) throw new UsageError(`no such file: ${abs}`, { cause: { file: abs } });
   const known = await engine.store.videoByPath(abs);
   const stamp = fileStamp(st);
-  if (known?.status === 'indexed' && known.size === stamp.size && known.mtimeMs === stamp.mtimeMs) {
+  if (known?.status === 'indexed' && sameStamp(known, stamp)) {
     const tagged = await tagVideo(engine, known.id, set, k);
     if (tagged) return tagged;
   }
   const { probe, vectors } = await encodeVideo(engine, abs, signal, () => {});
   if (vectors.length === 0) throw new UsageError(`no frames could be decoded from ${abs}`, { cause: { file: abs } });
-  const plan = planSegments(vectors.map((v) => v.time), engine.cfg.segmentSeconds, probe.duration, 1 / engine.cfg.fps);
-  const { segments, video } = await poolSegments(vectors, plan, engine.pooling);
+  const { segments, video } = await segmentVideo(vectors, probe.duration, engine.cfg, engine.pooling);
   const tags = await engine.tagger.tag(set, video, segments, k);
   return result(set, tags, segments, abs);
 }
@@ -120,6 +120,6 @@ export async function retagAll(engine: Engine, set: LabelSet, onProgress?: (done
     await engine.store.replaceTags(v.id, await engine.tagger.tag(set, vector, segments));
     onProgress?.(i + 1, videos.length);
   }
-  await engine.store.setSetting('labelSet', JSON.stringify(labelSetSpec(set)));
+  await engine.store.setSetting(LABEL_SET_SETTING, JSON.stringify(labelSetSpec(set)));
   return { labelSet: set.key, videos: videos.length };
 }

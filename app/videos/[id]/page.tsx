@@ -2,8 +2,8 @@ import type { Metadata } from 'next';
 import Form from 'next/form';
 import { notFound } from 'next/navigation';
 import { cache } from 'react';
-import { type OpenEngine, validateQuery, dot } from '@/indexer';
-import { isLowConfidence, libraryLabels, relativeScoresNote } from '@/app/lib/actions';
+import { lowConfidence, type VideoSegmentScores } from '@/indexer';
+import { libraryLabels, relativeScoresNote } from '@/app/lib/actions';
 import { bytes, duration, fileName, plural } from '@/app/lib/format';
 import { EngineUnavailable, engineOrError } from '@/app/ui/engine-unavailable';
 import { MoreLikeThis } from '@/app/ui/more-like-this';
@@ -42,17 +42,6 @@ function shades(sims: number[]): number[] {
   return sims.map((s) => (hi - lo < 1e-6 ? 1 : (s - lo) / (hi - lo)));
 }
 
-/** The frame of the segment that is closest to the query, as search picks a result's best moment. */
-async function bestFrameTime(engine: OpenEngine, videoId: number, segmentIdx: number, vector: Float32Array): Promise<number> {
-  let time = 0;
-  let top = -Infinity;
-  for (const f of await engine.store.frames(videoId, [segmentIdx])) {
-    const sim = dot(vector, f.vector);
-    if (sim > top) [top, time] = [sim, f.time];
-  }
-  return time;
-}
-
 export default async function VideoPage({ params, searchParams }: Props) {
   const [{ id }, sp] = await Promise.all([params, searchParams]);
   const loaded = await loadVideo(id);
@@ -61,20 +50,19 @@ export default async function VideoPage({ params, searchParams }: Props) {
   if (!video) notFound();
 
   const q = first(sp.q).trim();
-  const segments = video.status === 'indexed' ? await engine.store.videoSegments(video.id) : [];
-  let vector: Float32Array | undefined;
-  let sims: number[] | undefined;
+  // With a query, the engine scores the segments and picks the best moment (as search does).
+  let scored: VideoSegmentScores | undefined;
   let queryError: string | undefined;
-  if (q && segments.length) {
+  if (q && video.status === 'indexed') {
     try {
-      const v = await engine.searcher.textVector(validateQuery(q).query);
-      vector = v;
-      sims = segments.map((s) => dot(v, s.vector));
+      scored = await engine.segmentScores(video.id, q);
     } catch (err) {
       if (!(err instanceof Error && err.name === 'UsageError')) throw err;
       queryError = err.message;
     }
   }
+  const segments = scored?.segments ?? (video.status === 'indexed' ? await engine.store.videoSegments(video.id) : []);
+  const sims = scored && scored.segments.length ? scored.segments.map((s) => s.score) : undefined;
   const shade = sims && shades(sims);
   // Action tags in the library's label set: the whole video's (-1) and each segment's.
   const labels = await libraryLabels(engine);
@@ -82,13 +70,13 @@ export default async function VideoPage({ params, searchParams }: Props) {
   const videoTags = tags.get(-1) ?? [];
   const timeline: TimelineSegment[] = segments.map((s, i) => {
     const top = tags.get(s.idx);
-    return { start: s.start, end: s.end, score: sims?.[i], shade: shade?.[i], tag: top?.[0] && { label: top[0].label, score: top[0].score, low: isLowConfidence(top) } };
+    return { start: s.start, end: s.end, score: sims?.[i], shade: shade?.[i], tag: top?.[0] && { label: top[0].label, score: top[0].score, low: lowConfidence(top) } };
   });
 
   // Start where the link said (a search result's best moment), else at the query's best moment.
   const t = first(sp.t) ? Number(first(sp.t)) : NaN;
   let start = Number.isFinite(t) && t >= 0 ? t : 0;
-  if (Number.isNaN(t) && vector && sims) start = await bestFrameTime(engine, video.id, segments[sims.indexOf(Math.max(...sims))].idx, vector);
+  if (Number.isNaN(t) && scored?.bestTime !== undefined) start = scored.bestTime;
 
   const name = fileName(video.path);
   // The stream would refuse a file that is not ok (library.ts): say why instead of a broken player.

@@ -1,5 +1,7 @@
 // Decoding: sampled video frames as CLIP's square RGB input (deinterlacing, HDR tone-mapping, the
 // reference resize and crop), single pictures for image search, and JPEG thumbnails.
+// Over 300 lines: the three share one decoder run (decode) and one filter chain (frameFilter and its
+// parts); apart, each would need the chain's internals exported.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';

@@ -1,5 +1,7 @@
 // Probing: what a video file holds (streams, duration, rotation, HDR, interlacing), read from
 // ffmpeg's own description of the input, and which of its video streams is the main one.
+// Over 300 lines: the parser of that description (parseDescription, parseStream) and the probe that
+// runs and reads it change together, whenever ffmpeg's text or a new stream property does.
 import fs from 'node:fs';
 import { MediaError } from '../../core/errors';
 import type { VideoProbe } from '../../core/types';

@@ -1,8 +1,8 @@
 // The file system side of a library: which files are candidates, how a file is identified
 // (path + size + mtime), and a content fingerprint that recognises a moved file without decoding.
-import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { FINGERPRINT_SAMPLE, fingerprintOf, stampOf, type FileStamp } from '../../core/stamps';
 
 export const VIDEO_EXTENSIONS = new Set([
   '.mp4', '.m4v', '.mov', '.mkv', '.webm', '.avi', '.wmv', '.flv', '.mpg', '.mpeg', '.ts', '.mts', '.m2ts', '.3gp', '.ogv', '.qt',
@@ -10,17 +10,11 @@ export const VIDEO_EXTENSIONS = new Set([
 // Downloads and copies in progress, editors' temporaries.
 const PARTIAL = /\.(part|crdownload|tmp|download|partial)$/i;
 
-export interface FileStamp {
-  size: number;
-  mtimeMs: number;
-}
+export type { FileStamp } from '../../core/stamps';
 
-/**
- * A file's identity besides its path: size and whole-millisecond mtime. Sub-millisecond digits do
- * not survive the database round trip, and no copy tool preserves them anyway.
- */
+/** A file's stamp (core/stamps.ts stampOf): size and whole-millisecond mtime. */
 export function fileStamp(st: fs.Stats): FileStamp {
-  return { size: st.size, mtimeMs: Math.floor(st.mtimeMs) };
+  return stampOf(st);
 }
 
 /** Hidden files and partial downloads are never candidates; videos are recognised by extension. */
@@ -197,23 +191,12 @@ export function insideRoots(real: string, roots: readonly string[]): boolean {
   return roots.some((root) => real === root || real.startsWith(root.endsWith(path.sep) ? root : root + path.sep));
 }
 
-const SAMPLE = 64 * 1024;
-
-/**
- * sha256 over the size and three 64 KiB samples (start, middle, end): reads at most 192 KiB, and
- * with the size it tells a moved file from a different one in practice.
- */
+/** core/stamps.ts fingerprintOf over the file's bytes. */
 export function fingerprint(file: string): string {
   const fd = fs.openSync(file, 'r');
   try {
-    const size = fs.fstatSync(fd).size;
-    const hash = crypto.createHash('sha256').update(`${size}:`);
-    const buf = Buffer.alloc(SAMPLE);
-    for (const at of [0, Math.max(0, Math.floor(size / 2) - SAMPLE / 2), Math.max(0, size - SAMPLE)]) {
-      const n = fs.readSync(fd, buf, 0, SAMPLE, at);
-      hash.update(buf.subarray(0, n));
-    }
-    return hash.digest('hex');
+    const buf = Buffer.alloc(FINGERPRINT_SAMPLE);
+    return fingerprintOf(fs.fstatSync(fd).size, (at) => buf.subarray(0, fs.readSync(fd, buf, 0, FINGERPRINT_SAMPLE, at)));
   } finally {
     fs.closeSync(fd);
   }

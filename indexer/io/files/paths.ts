@@ -4,7 +4,8 @@ import { fileURLToPath } from 'node:url';
 
 // The project root holds prisma/migrations and models/. The CLI runs from anywhere (npx), and the
 // Next.js server bundles this file elsewhere, so look upward from this module first, then from
-// the working directory; VIDSEARCH_ROOT overrides both.
+// the working directory; VIDSEARCH_ROOT overrides both. Read here, not in services/config.ts, which
+// builds its defaults on this root (and would otherwise import itself through this file).
 function findRoot(): string {
   if (process.env.VIDSEARCH_ROOT) return path.resolve(process.env.VIDSEARCH_ROOT);
   const starts: string[] = [];

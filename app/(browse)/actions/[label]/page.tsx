@@ -3,8 +3,8 @@
 import type { Metadata } from 'next';
 import Form from 'next/form';
 import Link from 'next/link';
-import { MAX_LABEL_CHARS } from '@/indexer';
-import { isLowConfidence, libraryLabels, relativeScoresNote } from '@/app/lib/actions';
+import { MAX_LABEL_CHARS, lowConfidence } from '@/indexer';
+import { libraryLabels, relativeScoresNote } from '@/app/lib/actions';
 import { clock, duration, fileName, percent, plural } from '@/app/lib/format';
 import { EngineUnavailable, libraryOrError } from '@/app/ui/engine-unavailable';
 import { TagList, actionHref } from '@/app/ui/tags';
@@ -90,7 +90,7 @@ export default async function ActionPage({ params }: Props) {
                   </Link>
                   <span className="library-meta">
                     {duration(v.duration)}
-                    {entry.whole !== undefined && ` · whole video ${percent(entry.whole)}${videoTags[0]?.label === label && isLowConfidence(videoTags) ? ' (low confidence)' : ''}`}
+                    {entry.whole !== undefined && ` · whole video ${percent(entry.whole)}${videoTags[0]?.label === label && lowConfidence(videoTags) ? ' (low confidence)' : ''}`}
                   </span>
                   {segs.length > 0 && (
                     <ul className="chips" aria-label={`Moments tagged “${label}” in ${fileName(v.path)}`}>
