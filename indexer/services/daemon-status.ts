@@ -2,7 +2,7 @@
 // web app, and its log lines.
 import fs from 'node:fs';
 import path from 'node:path';
-import { readLock } from '../io/files/lock';
+import { WATCH_LOCK, readLock } from '../io/files/lock';
 
 export interface LogEntry {
   event: string;
@@ -30,7 +30,7 @@ export function statusFile(home: string): string {
 export function readDaemonStatus(home: string): DaemonStatus | undefined {
   try {
     const status: DaemonStatus = JSON.parse(fs.readFileSync(statusFile(home), 'utf8'));
-    const lock = readLock(home);
+    const lock = readLock(home, WATCH_LOCK);
     if (status.state === 'stopped' || lock?.pid !== status.pid) return undefined;
     process.kill(status.pid, 0);
     return status;

@@ -4,6 +4,7 @@
 // the daemon is doing (its shape, reading it and the log lines: daemon-status.ts).
 // Over 300 lines: one class, the queue's state machine (enqueue, stability wait, retries, removals
 // after a grace period, status); its parts share the queue and the stopping flag, so they stay together.
+import { WATCH_LOCK, acquireWriterLock, type WriterLock } from '../io/files/lock';
 import fs from 'node:fs';
 import { asDiskFull, errorMessage, isTransientError } from '../core/errors';
 import { badNamesIn, presence } from '../io/files/files';
@@ -54,6 +55,7 @@ export class WatchDaemon {
   private readonly controller = new AbortController();
   private readonly failures: DaemonStatus['recentFailures'] = [];
   private watcher: LibraryWatcher | undefined;
+  private lock: WriterLock | undefined;
   private state: DaemonStatus['state'] = 'starting';
   private readonly startedAt = new Date().toISOString();
   private indexedCount = 0;
@@ -89,6 +91,9 @@ export class WatchDaemon {
     for (const dir of dirs) {
       if (!fs.statSync(dir, { throwIfNoEntry: false })?.isDirectory()) throw new Error(`not a folder: ${dir}`);
     }
+    // One watch daemon per data directory: two would index every file twice. (Indexing itself
+    // takes no lock: see io/files/lock.ts.)
+    this.lock = acquireWriterLock(this.engine.cfg.home, process.argv.slice(2).join(' '), WATCH_LOCK);
     this.log({ event: 'start', dirs, pid: process.pid });
     // The watched folders are library roots: the server serves files inside them only.
     await recordLibraryRoots(this.engine.store, dirs);
@@ -119,6 +124,7 @@ export class WatchDaemon {
     await Promise.allSettled([...this.running.values()].map((r) => r.done));
     await this.engine.store.flushIndex();
     this.setState('stopped');
+    this.lock?.release();
     this.log({ event: 'stopped' });
   }
 

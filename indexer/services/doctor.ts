@@ -15,7 +15,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { DIGEST_SQL, SegmentIndex, digestOfRow } from '../io/ann/ann';
+import { DIGEST_SQL, IdDigest, SegmentIndex, digestOfRow } from '../io/ann/ann';
 import { sqlitePath, type Config } from './config';
 import { errorMessage } from '../core/errors';
 import { acquireWriterLock, writerActive } from '../io/files/lock';
@@ -103,7 +103,7 @@ export async function runDoctor(cfg: Pick<Config, 'home' | 'databaseUrl'> & Part
       });
       guarded('index', () => {
         if (!identity) return check('index', [], 'skipped (no valid identity)');
-        const ix = indexCheck(db, cfg.home, identity.model.dim, !!lock);
+        const ix = indexCheck(db, cfg.home, identity.model.dim);
         indexProblem = ix.problems.length > 0;
         check('index', ix.problems, ix.detail);
       });
@@ -309,27 +309,37 @@ function vectorCheck(db: Database.Database, dim: number | undefined, repair: boo
   return { problems, detail: `${counts.join(', ')} vectors of ${bytes} bytes${videos.size ? `; ${videos.size} videos with damaged rows${repair ? ' set to pending' : ''}` : ''}` };
 }
 
-/** The published HNSW file: its checksum, and that it holds exactly the database's segment ids. */
-function indexCheck(db: Database.Database, home: string, dim: number, holdsLock = false): { problems: DoctorProblem[]; detail: string } {
+/**
+ * The published HNSW file: its checksum, and that it holds exactly the database's segment ids once
+ * the changes logged after it are counted in (the ids it holds, plus those added, minus those
+ * removed since the change it reflects), all read in one snapshot: writers may run meanwhile.
+ */
+function indexCheck(db: Database.Database, home: string, dim: number): { problems: DoctorProblem[]; detail: string } {
   const ann = new SegmentIndex(home, dim);
-  const dbDigest = digestOfRow(db.prepare(DIGEST_SQL).raw().get() as unknown[]);
-  const segments = Number(dbDigest.split(':')[0]);
-  const problem = (message: string): DoctorProblem => ({ check: 'index', message, file: ann.dir, repaired: false, advice: 'run `vidsearch doctor --repair` (or any `vidsearch index`) to rebuild it from the database' });
-  if (!ann.load()) {
+  const problem = (message: string): DoctorProblem => ({ check: 'index', message, file: ann.dir, repaired: false, advice: 'run `vidsearch doctor --repair` (or any search) to rebuild it from the database' });
+  const loaded = ann.load();
+  const snap = db.transaction(() => {
+    const digest = digestOfRow(db.prepare(DIGEST_SQL).raw().get() as unknown[]);
+    const pruned = Number((db.prepare(`SELECT "value" FROM "Setting" WHERE "key" = 'changesPrunedThrough'`).raw().get() as [string] | undefined)?.[0] ?? 0);
+    const since = ann.pointer?.seq ?? 0;
+    const changes = loaded ? (db.prepare('SELECT "segmentId", "op" FROM "SegmentChange" WHERE "seq" > ? ORDER BY "seq"').raw().all(since) as Array<[number, number]>) : [];
+    return { digest, pruned, changes };
+  })();
+  const segments = Number(snap.digest.split(':')[0]);
+  if (!loaded) {
     if (ann.loadError === 'missing' && segments === 0) return { problems: [], detail: 'no index file yet (no segments)' };
     return { problems: [problem(`the HNSW index ${ann.loadError === 'missing' ? 'is missing' : ann.loadError}`)], detail: 'not loaded' };
   }
-  const generation = Number((db.prepare(`SELECT "value" FROM "Setting" WHERE "key" = 'generation'`).raw().get() as [string] | undefined)?.[0] ?? 0);
   const p = ann.pointer!;
+  if (p.seq === undefined) return { problems: [problem('the HNSW index was written before the change log (an older vidsearch): out of step')], detail: `${p.file}: checksum ok` };
+  if (p.seq < snap.pruned) return { problems: [problem(`the HNSW index reflects change ${p.seq}, and the changes after it are no longer kept: out of step`)], detail: `${p.file}: checksum ok` };
+  const ids = IdDigest.parse(ann.digest)!;
+  for (const [id, op] of snap.changes) if (op !== 0) ids.add(id, op as 1 | -1);
+  const after = ids.toString();
   const problems: DoctorProblem[] = [];
-  // A running writer commits first and publishes after (at most a few seconds later): a
-  // difference then is its work in progress, not damage.
-  if ((ann.digest !== dbDigest || p.generation !== generation) && !holdsLock && writerActive(home)) {
-    return { problems, detail: `${p.file}: checksum ok, ${ann.size} vectors; a writer is running, so not compared with the database` };
-  }
-  if (ann.digest !== dbDigest) problems.push(problem(`the HNSW index holds ${ann.size} segment vectors, the database ${segments}${ann.size === segments ? ' (other ids)' : ''}: out of step`));
-  else if (p.generation !== generation) problems.push(problem(`the HNSW index is of generation ${p.generation}, the database ${generation}: out of step`));
-  return { problems, detail: `${p.file}: checksum ok, ${ann.size} vectors${problems.length ? '' : ', in step with the database'}` };
+  const held = Number(after.split(':')[0]);
+  if (after !== snap.digest) problems.push(problem(`the HNSW index (with the ${snap.changes.length} changes logged after it) holds ${held} segment vectors, the database ${segments}${held === segments ? ' (other ids)' : ''}: out of step`));
+  return { problems, detail: `${p.file}: checksum ok, ${ann.size} vectors${snap.changes.length ? ` and ${snap.changes.length} changes logged since` : ''}${problems.length ? '' : ', in step with the database'}` };
 }
 
 /**
@@ -348,7 +358,13 @@ function orphanFiles(db: Database.Database, home: string, repair: boolean): { pr
   } catch {
     published = undefined;
   }
-  for (const f of safeList(indexDir)) if (f !== 'current.json' && f !== published) found.push(path.join(indexDir, f));
+  // A file replaced in the last minute is kept for the processes that read its pointer (ann.ts).
+  const recent = Date.now() - 60_000;
+  for (const f of safeList(indexDir)) {
+    if (f === 'current.json' || f === published) continue;
+    if ((fs.statSync(path.join(indexDir, f), { throwIfNoEntry: false })?.mtimeMs ?? 0) > recent) continue;
+    found.push(path.join(indexDir, f));
+  }
   const thumbs = path.join(home, 'thumbnails');
   const names = safeList(thumbs);
   if (names.length) {

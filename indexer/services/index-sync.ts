@@ -1,15 +1,17 @@
-// The rules that keep the HNSW index (io/ann/ann.ts, a cache of the segment vectors) in step with
-// the database (the truth): load the published file and check it against the database's segment-id
-// digest and generation, rebuild it from the database when it is missing, damaged or out of step,
-// publish a writer's changes (checked again first), and follow a file another process published.
-// The database side comes in as an IndexSource (core/storage.ts), so any backend can sit under it.
+// The rules that keep a process's HNSW index (io/ann/ann.ts, a cache of the segment vectors) in
+// step with the database (the truth), whoever writes it. The database logs every insert, delete and
+// rewrite of a segment in commit order (the change log, kept by triggers); the index knows the last
+// change it reflects and applies the ones after it, so any number of writers in any number of
+// processes never leave a reader missing a committed segment. A published file is only a head
+// start: it says which change it reflects, is checked (sha256, segment-id digest) before use, and
+// anyone may publish one. The database side comes in as an IndexSource (core/storage.ts).
 import type { IndexSource } from '../core/storage';
 import { SegmentIndex, type Hit, type IndexPointer } from '../io/ann/ann';
-import { acquireWriterLock, writerActive } from '../io/files/lock';
 
 export class IndexSync {
   private ann: SegmentIndex | undefined;
-  private dirty = false;
+  /** the change-log sequence number the in-memory index reflects */
+  private applied = 0;
   private lastSave = 0;
   /** why this process last rebuilt the index from the database instead of loading the published file */
   rebuilt: string | null = null;
@@ -17,8 +19,6 @@ export class IndexSync {
   constructor(
     private readonly home: string,
     private readonly source: IndexSource,
-    /** whether this process holds the writer lock: only a writer publishes freely */
-    private readonly isWriter: () => boolean,
     private readonly log: (line: string) => void,
   ) {}
 
@@ -31,9 +31,15 @@ export class IndexSync {
     return this.ann?.dim;
   }
 
+  /** the change this process's index reflects */
+  get appliedChange(): number {
+    return this.applied;
+  }
+
   /** A fresh (empty, not loaded) index for vectors of `dim` dimensions. */
   attach(dim: number): SegmentIndex {
     this.ann = new SegmentIndex(this.home, dim);
+    this.applied = 0;
     return this.ann;
   }
 
@@ -41,7 +47,8 @@ export class IndexSync {
   async publishEmpty(dim: number): Promise<void> {
     const ann = this.attach(dim);
     ann.reset();
-    ann.save(await this.source.generation());
+    this.applied = await this.source.lastChange();
+    ann.save(await this.source.generation(), this.applied);
   }
 
   private required(): SegmentIndex {
@@ -50,28 +57,21 @@ export class IndexSync {
   }
 
   /**
-   * Brings the in-memory HNSW index in step with the database: loads the published file, or
-   * rebuilds it from the database when it is missing, damaged (checksum), or out of step: another
-   * generation, or another set of segment ids than the database holds (a lost write: two writers,
-   * rows changed behind the index's back). A reader rebuilds in memory and publishes only if no
-   * writer is active. Costs the file's checksum and one count over the Segment ids (DIGEST_SQL:
-   * see IndexSource.digest for its measured cost); refresh() calls it only when a new file is published.
+   * Loads the published file and applies the changes after it, checked against the database's
+   * segment-id digest at the same point; rebuilds from the database when the file is missing,
+   * damaged, from before the change log, or out of step. Costs the file's checksum and one pass
+   * over the Segment ids (DIGEST_SQL, see IndexSource.digest); done at open, not per search.
    */
-  async sync(): Promise<'loaded' | 'rebuilt' | 'stale'> {
+  async sync(): Promise<'loaded' | 'rebuilt'> {
     const ann = this.required();
-    const generation = await this.source.generation();
-    const loaded = ann.load();
-    let problem: string | undefined = ann.loadError;
-    if (loaded) {
-      if (ann.pointer!.generation === generation) {
-        const db = await this.source.digest();
-        if (db === ann.digest) return 'loaded';
-        problem = `is out of step with the database: it holds ${ann.digest.split(':')[0]} segment vectors, the database ${db.split(':')[0]}${db.split(':')[0] === ann.digest.split(':')[0] ? ' (other ids)' : ''}`;
-      } else {
-        // A live writer publishes its changes itself; until then its last file is the best we have.
-        if (!this.isWriter() && writerActive(this.home)) return 'stale';
-        problem = undefined; // an older generation: the last writer stopped before publishing (normal after a crash)
-      }
+    let problem: string | undefined;
+    if (!ann.load()) problem = ann.loadError;
+    else if (ann.pointer!.seq === undefined) problem = 'was written before the change log (an older vidsearch)';
+    else {
+      this.applied = ann.pointer!.seq;
+      const outcome = await this.catchUp(true);
+      if (outcome === 'ok') return 'loaded';
+      if (outcome !== 'gap') problem = outcome;
     }
     if (problem && problem !== 'missing') {
       this.log(`vidsearch: the HNSW index in ${ann.dir} ${problem}; rebuilding it from the database`);
@@ -81,87 +81,95 @@ export class IndexSync {
     return 'rebuilt';
   }
 
-  /** Every segment vector from the database; published by a writer, or by a reader while no writer runs. */
+  /**
+   * Applies the changes after the last one applied. 'ok'; 'gap' when they are no longer all kept
+   * (a published file covers them: load it); or what is wrong when, asked to check, the index
+   * does not hold exactly the database's segment ids afterwards.
+   */
+  private async catchUp(check: boolean): Promise<'ok' | 'gap' | string> {
+    const ann = this.required();
+    const c = await this.source.changesSince(this.applied, ann.dim, check);
+    if (c.gap) return 'gap';
+    for (const id of c.removed) ann.remove(id);
+    for (const s of c.added) ann.add(s.id, s.vector);
+    for (const s of c.updated) ann.update(s.id, s.vector);
+    this.applied = c.last;
+    if (check && c.digest !== ann.digest) {
+      const [have, want] = [ann.digest.split(':')[0], c.digest!.split(':')[0]];
+      return `is out of step with the database: it holds ${have} segment vectors, the database ${want}${have === want ? ' (other ids)' : ''}`;
+    }
+    return 'ok';
+  }
+
+  /**
+   * Follows the writers: applies what they committed since the last look. One indexed lookup when
+   * nothing changed, so a search calls it every time; committed segments are searchable at once.
+   */
+  async follow(): Promise<void> {
+    if (!this.ann) return;
+    if ((await this.source.lastChange()) === this.applied) return;
+    if ((await this.catchUp(false)) === 'gap') await this.sync();
+  }
+
+  /** Every segment vector from the database, then what changed meanwhile; published. */
   async rebuild(): Promise<void> {
     const ann = this.required();
-    const generation = await this.source.generation();
     const count = await this.source.segmentCount();
     ann.reset(count + 16);
-    await this.source.eachVector(ann.dim, (rows) => {
+    this.applied = await this.source.eachVector(ann.dim, (rows) => {
       for (const r of rows) ann.add(r.id, r.vector);
     });
-    if (this.isWriter()) {
-      ann.save(generation);
-      return;
-    }
-    if (writerActive(this.home)) return;
-    try {
-      const lock = acquireWriterLock(this.home, 'rebuild index');
-      try {
-        ann.save(generation);
-      } finally {
-        lock.release();
-      }
-    } catch {
-      // a writer started meanwhile: it will publish its own file
-    }
+    await this.catchUp(false);
+    await this.publish();
   }
 
-  /** After a committed write: the segment ids it removed and the vectors it added. */
-  apply(removed: readonly number[], added: ReadonlyArray<{ id: number; vector: Float32Array }> = []): void {
-    for (const id of removed) this.ann?.remove(id);
-    for (const s of added) this.ann?.add(s.id, s.vector);
+  private async publish(): Promise<IndexPointer> {
+    const ann = this.required();
+    const before = ann.pointer?.seq;
+    const pointer = ann.save(await this.source.generation(), this.applied);
+    this.lastSave = Date.now();
+    // The changes the previous file needed are covered by this one: a reader that has not applied
+    // them yet loads this file instead (the 'gap' of catchUp).
+    if (before !== undefined && before > 0 && before < this.applied) await this.source.pruneChanges(before);
+    return pointer;
   }
 
-  /** Something changed that the published file should record (a new generation). */
-  markDirty(): void {
-    this.dirty = true;
-  }
-
-  /** After a rebuild that published: nothing left to publish. */
-  markClean(): void {
-    this.dirty = false;
-  }
-
-  /** A newly published file (another process): load it, checked. */
-  async followDisk(): Promise<void> {
-    if (this.ann?.changedOnDisk()) await this.sync();
-  }
-
-  /** Publishes the index if it changed, at most every `minIntervalMs` (0: now). */
+  /**
+   * Publishes the index when it reflects changes its file does not, at most every
+   * `minIntervalMs` (0: now), so that the next process to open starts close to the present.
+   */
   async flush(minIntervalMs = 0): Promise<IndexPointer | undefined> {
-    if (!this.ann || !this.isWriter() || !this.dirty) return undefined;
+    if (!this.ann) return undefined;
+    await this.follow();
+    const published = this.ann.pointer?.seq;
+    if (published !== undefined && published >= this.applied && this.ann.pointer) return undefined;
     if (minIntervalMs > 0 && Date.now() - this.lastSave < minIntervalMs) return undefined;
-    // Publish only what the database holds: if another writer (or anything else) changed the
-    // segment rows behind this process's back, its in-memory index is missing vectors; rebuild.
-    let db = await this.source.digest();
-    if (db !== this.ann.digest) {
-      // Another save of this process may have committed and not yet applied its index changes
-      // (they follow the commit by a few promise hops, all microtasks): look again after them.
-      await new Promise((resolve) => setImmediate(resolve));
-      db = await this.source.digest();
-    }
-    if (db !== this.ann.digest) {
-      const problem = `is out of step with the database before publishing: it holds ${this.ann.digest.split(':')[0]} segment vectors, the database ${db.split(':')[0]}`;
-      this.log(`vidsearch: the HNSW index in ${this.ann.dir} ${problem}; rebuilding it from the database`);
-      this.rebuilt = problem;
+    const check = await this.catchUp(true);
+    if (check !== 'ok' && check !== 'gap') {
+      this.log(`vidsearch: the HNSW index in ${this.ann.dir} ${check} before publishing; rebuilding it from the database`);
+      this.rebuilt = check;
       await this.rebuild();
-      this.dirty = false;
-      this.lastSave = Date.now();
       return this.ann.pointer;
     }
-    const pointer = this.ann.save(await this.source.generation());
-    this.dirty = false;
-    this.lastSave = Date.now();
-    return pointer;
+    if (check === 'gap') {
+      await this.sync();
+      return this.ann.pointer;
+    }
+    return this.publish();
   }
 
   search(vector: Float32Array, k: number): Hit[] {
     return this.ann ? this.ann.search(vector, k) : [];
   }
 
-  /** The real check, not just the generation: the index holds exactly the database's segment ids. */
+  /** The real check: after the latest changes, the index holds exactly the database's segment ids. */
   async inStepWithDatabase(): Promise<boolean> {
-    return !this.ann || (await this.source.digest()) === this.ann.digest;
+    if (!this.ann) return true;
+    const outcome = await this.catchUp(true);
+    if (outcome === 'gap') {
+      await this.sync();
+      return true;
+    }
+    return outcome === 'ok';
   }
 }

@@ -1,7 +1,8 @@
 // The store callers use: the storage repositories (core/storage.ts, on SQLite: io/db/sqlite/), the
 // HNSW index kept in step with them (index-sync.ts), the model identity policy (identity.ts), the
-// re-pool (repool-vectors.ts) and the writer lock, held by a store opened as a writer. Metadata and
-// every vector live in the database (the truth); the HNSW file is a cache of the segment vectors.
+// re-pool (repool-vectors.ts). Metadata and every vector live in the database (the truth); the
+// HNSW index is a cache of the segment vectors that follows the database's change log, so any
+// number of stores, in any number of processes, may write at once.
 // Nothing outside reaches the database client: what callers need is a method here.
 import path from 'node:path';
 import type { Config } from './config';
@@ -10,14 +11,13 @@ import type { FrameRecord, IndexedVideoInput, SegmentRecord, Stats, Storage, Sto
 import type { VideoStatus } from '../core/types';
 import type { PackedFrames } from '../core/framepack';
 import type { Hit, IndexPointer } from '../io/ann/ann';
-import { acquireWriterLock, type WriterLock } from '../io/files/lock';
 import { openSqliteStorage } from '../io/db/sqlite/storage';
 import { IndexSync } from './index-sync';
 import { admitIdentity, followIdentity, identityKey, type IdentityIntent } from './identity';
 import { repoolVectors, type Pool } from './repool-vectors';
 
 export interface OpenStoreOptions extends IdentityIntent {
-  /** take the writer lock (index, daemon); readers (search, web app) don't */
+  /** a store that writes (index, workers); a reader's writes are refused, as a guard */
   writer?: boolean;
   /** where repairs are reported (a damaged or out-of-step index rebuilt); default: a line on stderr */
   log?: (line: string) => void;
@@ -33,23 +33,22 @@ export class Store {
   private constructor(
     private readonly storage: Storage,
     readonly home: string,
-    private lock: WriterLock | undefined,
+    private readonly writer: boolean,
     readonly identity: StoreIdentity | null,
     /** the model this process encodes queries with; an index made with another is refused */
     private readonly expected: StoreIdentity | undefined,
     log: (line: string) => void,
   ) {
-    this.sync = new IndexSync(home, storage.index, () => !!this.lock, log);
+    this.sync = new IndexSync(home, storage.index, log);
   }
 
   static async open(cfg: Pick<Config, 'home' | 'databaseUrl'>, opts: OpenStoreOptions = {}): Promise<Store> {
-    const lock = opts.writer ? acquireWriterLock(cfg.home) : undefined;
     let storage: Storage | undefined;
     try {
       storage = await openSqliteStorage(cfg.databaseUrl);
       const value = await storage.identity.read();
       const identity = admitIdentity(cfg.home, value, opts);
-      const store = new Store(storage, cfg.home, lock, identity, opts.identity, opts.log ?? stderrLine);
+      const store = new Store(storage, cfg.home, !!opts.writer, identity, opts.identity, opts.log ?? stderrLine);
       if (identity) {
         store.seenIdentity = value;
         store.sync.attach(identity.model.dim);
@@ -58,13 +57,12 @@ export class Store {
       return store;
     } catch (err) {
       await storage?.close();
-      lock?.release();
       throw err;
     }
   }
 
   get isWriter(): boolean {
-    return !!this.lock;
+    return this.writer;
   }
 
   /** why this process last rebuilt the index from the database instead of loading the published file */
@@ -81,7 +79,7 @@ export class Store {
   }
 
   private requireWriter(): void {
-    if (!this.lock) throw new StoreError('this store was opened read-only', { cause: { home: this.home } });
+    if (!this.writer) throw new StoreError('this store was opened read-only', { cause: { home: this.home } });
   }
 
   private requireAnn(): void {
@@ -111,7 +109,7 @@ export class Store {
   }
 
   /** Brings the in-memory HNSW index in step with the database (IndexSync.sync). */
-  async syncIndex(): Promise<'loaded' | 'rebuilt' | 'stale'> {
+  async syncIndex(): Promise<'loaded' | 'rebuilt'> {
     this.requireAnn();
     return this.sync.sync();
   }
@@ -133,11 +131,9 @@ export class Store {
    * another model is refused, as at open. Costs one stat and one indexed lookup.
    */
   async refresh(): Promise<void> {
-    if (!this.lock) {
-      const value = await this.storage.settings.get('identity');
-      if (value && value !== this.seenIdentity) await this.adoptIdentity(value);
-    }
-    await this.sync.followDisk();
+    const value = await this.storage.settings.get('identity');
+    if (value && value !== this.seenIdentity) await this.adoptIdentity(value);
+    await this.sync.follow();
   }
 
   private async adoptIdentity(value: string): Promise<void> {
@@ -215,25 +211,17 @@ export class Store {
   /** A renamed or moved file keeps its id and vectors; a pending row at the new path gives way. */
   async moveVideo(id: number, to: string, stamp: { size: number; mtimeMs: number }): Promise<void> {
     this.requireWriter();
-    const removed = await this.storage.videos.move(id, to, stamp);
-    // Only after the commit: a rolled-back transaction must leave the index with every vector the
-    // database still holds.
-    this.sync.apply(removed);
-    // Paths live only in the database; the HNSW index holds segment ids, which did not change.
-    this.sync.markDirty();
+    await this.storage.videos.move(id, to, stamp);
+    await this.sync.follow();
   }
 
   /** Replaces a video's rows and vectors in one transaction, then updates the HNSW index. */
   async saveIndexed(input: IndexedVideoInput): Promise<{ videoId: number; segments: number; frames: number }> {
     this.requireWriter();
     this.requireAnn();
-    const { videoId, removed, added } = await this.storage.videos.saveIndexed(input);
-    const byIdx = new Map(input.segments.map((s) => [s.idx, s.vector]));
-    this.sync.apply(
-      removed,
-      added.map((s) => ({ id: s.id, vector: byIdx.get(s.idx)! })),
-    );
-    this.sync.markDirty();
+    const { videoId, added } = await this.storage.videos.saveIndexed(input);
+    // The change log has it now: searchable here at once (and in other processes at their next look).
+    await this.sync.follow();
     return { videoId, segments: added.length, frames: input.frames.length };
   }
 
@@ -241,18 +229,14 @@ export class Store {
   async markFailed(file: string, size: number, mtimeMs: number, error: string): Promise<number> {
     this.requireWriter();
     const { id, removed } = await this.storage.videos.markFailed(file, size, mtimeMs, error);
-    if (removed.length) {
-      this.sync.apply(removed);
-      this.sync.markDirty();
-    }
+    if (removed.length) await this.sync.follow();
     return id;
   }
 
   async removeVideo(id: number): Promise<void> {
     this.requireWriter();
     const removed = await this.storage.videos.remove(id);
-    this.sync.apply(removed);
-    if (removed.length) this.sync.markDirty();
+    if (removed.length) await this.sync.follow();
   }
 
   /** Replaces a video's tags for one label set (re-tagging from stored vectors). */
@@ -299,7 +283,6 @@ export class Store {
     this.setIdentity(identity);
     this.sync.attach(identity.model.dim);
     await this.sync.rebuild();
-    this.sync.markClean();
     return done;
   }
 
@@ -336,7 +319,7 @@ export class Store {
 
   /** Video counts by status, the identity and the index: one grouped count over the videos. */
   async summary(): Promise<Summary> {
-    const [videos, generation] = await Promise.all([this.storage.videos.countByStatus(), this.generation()]);
+    const [videos, generation, last] = await Promise.all([this.storage.videos.countByStatus(), this.generation(), this.storage.index.lastChange()]);
     const ann = this.sync.index;
     const p = ann?.pointer;
     return {
@@ -347,7 +330,8 @@ export class Store {
         bytes: ann?.fileBytes() ?? 0,
         generation: p?.generation ?? null,
         file: p ? path.join(ann!.dir, p.file) : null,
-        inStep: p?.generation === generation,
+        // the index reflects the latest committed change (refresh() and every search follow them)
+        inStep: !ann || this.sync.appliedChange === last,
         rebuilt: this.sync.rebuilt,
       },
       generation,
@@ -367,11 +351,10 @@ export class Store {
 
   async close(): Promise<void> {
     try {
-      await this.flushIndex();
+      // A writer leaves a file that reflects its work; a reader (a one-query CLI search) writes nothing.
+      if (this.writer) await this.flushIndex();
     } finally {
       await this.storage.close();
-      this.lock?.release();
-      this.lock = undefined;
     }
   }
 }

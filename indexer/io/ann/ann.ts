@@ -20,6 +20,8 @@ export interface IndexPointer {
   sha256?: string;
   /** idDigest() of the live segment ids in the file */
   digest?: string;
+  /** the change-log sequence number the file reflects: a reader applies the changes after it */
+  seq?: number;
 }
 
 /**
@@ -103,6 +105,9 @@ const EF_CONSTRUCTION = 200;
  * about half a millisecond more a query; the searcher asks for that many candidates anyway.
  */
 export const MIN_EF = 200;
+
+/** How long a replaced index file stays, for a process that read its pointer just before. */
+const KEEP_OLD_FILES_MS = 60_000;
 
 export class SegmentIndex {
   readonly dir: string;
@@ -230,8 +235,22 @@ export class SegmentIndex {
     return neighbors.map((id, i) => ({ id, score: 1 - distances[i] }));
   }
 
-  /** Writes the index under a fresh name, then publishes it; older files are removed. */
-  save(generation: number): IndexPointer {
+  /** A vector rewritten in place (a re-pool): same id, new vector. */
+  update(id: number, vector: Float32Array): void {
+    if (!this.index) return;
+    try {
+      this.index.addPoint(Array.from(vector), id);
+    } catch {
+      // not in this index: the next digest check says so
+    }
+  }
+
+  /**
+   * Writes the index under a fresh name, then publishes it. Any process may publish (each file
+   * is complete and says which change it reflects), so files another process may be about to load
+   * stay a while: only files older than a minute are removed.
+   */
+  save(generation: number, seq?: number): IndexPointer {
     if (!this.index) this.reset();
     fs.mkdirSync(this.dir, { recursive: true });
     const name = `segments-${generation}-${Date.now()}.hnsw`;
@@ -250,17 +269,20 @@ export class SegmentIndex {
       builtAt: new Date().toISOString(),
       sha256,
       digest: this.ids.toString(),
+      seq,
     };
     const ptrTmp = `${this.pointerFile}.${process.pid}.tmp`;
     fs.writeFileSync(ptrTmp, JSON.stringify(pointer));
     fs.renameSync(ptrTmp, this.pointerFile);
     this.pointer = pointer;
     this.pointerStamp = this.stamp();
+    const old = Date.now() - KEEP_OLD_FILES_MS;
     for (const f of fs.readdirSync(this.dir)) {
-      // A reader that opened an older file keeps its open handle; unlinking is safe on POSIX.
-      // Saving happens only under the writer lock, so any other file here (older indexes, temp
-      // files of a crashed writer) is garbage.
-      if (f !== name && f !== 'current.json') fs.rmSync(path.join(this.dir, f), { force: true });
+      // A reader loads a whole file into memory, so removing one it read is safe; one published
+      // (or being written) by another process just now is kept for its readers.
+      if (f === name || f === 'current.json') continue;
+      const st = fs.statSync(path.join(this.dir, f), { throwIfNoEntry: false });
+      if (st && st.mtimeMs < old) fs.rmSync(path.join(this.dir, f), { force: true });
     }
     return pointer;
   }

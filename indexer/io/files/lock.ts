@@ -1,5 +1,7 @@
-// One writer per data directory: an exclusive lock file holding the writer's pid. A lock left by a
-// process that no longer exists (kill -9, power loss) is taken over.
+// Exclusive locks of a data directory: a lock file holding the holder's pid. Indexing takes none
+// (any number of processes write; the job queue and the change log keep them apart); what stays
+// exclusive is the watch daemon (watch.lock: one per data directory) and repairs and resets
+// (writer.lock). A lock left by a process that no longer exists (kill -9, power loss) is taken over.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -26,20 +28,22 @@ function alive(pid: number): boolean {
   }
 }
 
-export function readLock(home: string): LockInfo | undefined {
+export function readLock(home: string, name = 'writer.lock'): LockInfo | undefined {
   try {
-    return JSON.parse(fs.readFileSync(path.join(home, 'writer.lock'), 'utf8'));
+    return JSON.parse(fs.readFileSync(path.join(home, name), 'utf8'));
   } catch {
     return undefined;
   }
 }
 
+export const WATCH_LOCK = 'watch.lock';
+
 // Locks this process holds: a second writer inside the same process is refused too.
 const held = new Set<string>();
 
-export function acquireWriterLock(home: string, command = process.argv.slice(2).join(' ')): WriterLock {
+export function acquireWriterLock(home: string, command = process.argv.slice(2).join(' '), name = 'writer.lock'): WriterLock {
   fs.mkdirSync(home, { recursive: true });
-  const file = path.join(home, 'writer.lock');
+  const file = path.join(home, name);
   const info: LockInfo = { pid: process.pid, host: os.hostname(), startedAt: new Date().toISOString(), command };
   for (let attempt = 0; attempt < 3; attempt++) {
     try {
@@ -51,7 +55,7 @@ export function acquireWriterLock(home: string, command = process.argv.slice(2).
         released = true;
         held.delete(file);
         process.off('exit', release);
-        const current = readLock(home);
+        const current = readLock(home, name);
         if (current?.pid === process.pid) fs.rmSync(file, { force: true });
       };
       process.on('exit', release);
@@ -62,12 +66,12 @@ export function acquireWriterLock(home: string, command = process.argv.slice(2).
         if (fs.existsSync(file) && fs.statSync(file).size === 0) fs.rmSync(file, { force: true });
         throw asDiskFull(err, home) ?? err;
       }
-      const holder = readLock(home);
+      const holder = readLock(home, name);
       const ours = holder?.pid === process.pid && held.has(file);
       if (holder && holder.host === os.hostname() && (ours || (holder.pid !== process.pid && alive(holder.pid)))) {
         throw new LockedError(
-          `another vidsearch process (pid ${holder.pid}${holder.command ? `, "${holder.command}"` : ''}, since ${holder.startedAt}) is writing to ${home}: ` +
-            `wait for it to finish or stop it; only one writer per data directory (VIDSEARCH_HOME)`,
+          `another vidsearch process (pid ${holder.pid}${holder.command ? `, "${holder.command}"` : ''}, since ${holder.startedAt}) ${name === WATCH_LOCK ? 'is watching' : 'is repairing or resetting'} ${home}: ` +
+            (name === WATCH_LOCK ? 'only one watch daemon per data directory (VIDSEARCH_HOME): add folders with `vidsearch library add` instead' : 'wait for it to finish or stop it'),
           { cause: { home, holder } },
         );
       }
@@ -79,7 +83,7 @@ export function acquireWriterLock(home: string, command = process.argv.slice(2).
 }
 
 /** True when some live process holds the writer lock. */
-export function writerActive(home: string): boolean {
-  const holder = readLock(home);
+export function writerActive(home: string, name = 'writer.lock'): boolean {
+  const holder = readLock(home, name);
   return !!holder && holder.host === os.hostname() && alive(holder.pid);
 }
