@@ -89,7 +89,7 @@ async function cmdLibrary(args: string[]): Promise<number> {
     }
     if (action === 'remove') {
       const r = await removeLibrary(ctx, ref(target, 'library remove needs a folder or a library id'));
-      out(values.json ? JSON.stringify(r, null, 2) : `removed ${r.library.path}: ${r.removedVideos} videos left the index (the files are untouched)`);
+      out(values.json ? JSON.stringify(r, null, 2) : `removed ${r.library.path}: its ${r.removedVideos} videos leave the index as a worker gets to them (the files are untouched)`);
       return 0;
     }
     if (action === 'scan') {

@@ -194,6 +194,8 @@ export interface TagRepository {
 export interface SettingRepository {
   get(key: string): Promise<string | undefined>;
   set(key: string, value: string): Promise<void>;
+  /** the folders of the libraries (Library rows): roots of the library, as the recorded ones are */
+  libraryFolders(): Promise<string[]>;
 }
 
 /** The identity record (the model the vectors were made with), as stored text. */

@@ -6,6 +6,7 @@
 // for a reason: VIDSEARCH_ROOT (io/files/paths.ts: it locates the defaults this file builds on),
 // and, in cli/, VIDSEARCH_DEBUG and the settings report of `vidsearch config`.
 // Over 300 lines: one table of settings, with the process copy and the daemon's, is the point.
+import { LEASE_MS } from '../core/jobs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -73,6 +74,13 @@ export interface Config {
   ffprobePath?: string;
   /** VIDSEARCH_DEBUG: stack traces and swallowed errors on stderr */
   debug: boolean;
+  /**
+   * How long a worker's claim on a job holds without a heartbeat (VIDSEARCH_JOB_LEASE_MS): a
+   * worker killed mid-job loses the job to another this long after its last beat.
+   */
+  jobLeaseMs: number;
+  /** whether `npm start` runs a worker beside the web server (VIDSEARCH_WORKER=0: a web-only node) */
+  worker: boolean;
 }
 
 export type ConfigInput = Partial<{ [K in keyof Config]: Config[K] | string | undefined }>;
@@ -165,6 +173,8 @@ export function resolveConfig(flags: ConfigInput = {}, env: Env = process.env): 
     libraryDirs: listSetting(flags.libraryDirs ?? env.VIDSEARCH_LIBRARY),
     ...toolPaths(env, flags),
     debug: !!(flags.debug ?? env.VIDSEARCH_DEBUG),
+    jobLeaseMs: positiveNumber('job lease in ms (VIDSEARCH_JOB_LEASE_MS)', pick('jobLeaseMs', 'VIDSEARCH_JOB_LEASE_MS') ?? LEASE_MS, { integer: true, max: 3_600_000 }),
+    worker: booleanSetting('worker beside the web server (VIDSEARCH_WORKER)', pick('worker', 'VIDSEARCH_WORKER') ?? true),
   };
 }
 

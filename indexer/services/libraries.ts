@@ -10,7 +10,6 @@ import { LibraryRepository, type LibraryCounts, type LibraryRecord, type WatchMo
 import { sqlitePath, type Config } from './config';
 import type { Store } from '../io/db/store';
 import { insideRoots } from '../io/files/files';
-import { ROOTS_SETTING, libraryRoots, recordLibraryRoots } from './library';
 
 export interface LibraryContext {
   store: Store;
@@ -60,8 +59,7 @@ export async function addLibrary(ctx: LibraryContext, dir: string, opts: { watch
   }
   const { library, created } = ctx.libraries.add(real, opts);
   if (!created && (opts.watch !== undefined || opts.mode !== undefined)) ctx.libraries.update(library.id, opts);
-  // A library's files are the ones the server may serve (library.ts).
-  await recordLibraryRoots(ctx.store, [real]);
+  // Its row makes it a root: its files are ones the server may serve (library.ts).
   const [scanJob] = ctx.queue.enqueue([{ kind: 'scan', key: real, libraryId: library.id }]);
   return { library: ctx.libraries.get(library.id)!, created, scanJob: scanJob! };
 }
@@ -78,17 +76,16 @@ export function setWatching(ctx: Pick<LibraryContext, 'libraries'>, ref: number 
 }
 
 /**
- * Removes a library: its queued jobs are dropped, its videos leave the index (rows and vectors),
- * and the server stops serving files under it. The files themselves are never touched.
+ * Removes a library: its queued jobs are dropped and its videos leave the index (rows and vectors,
+ * by remove jobs any worker runs), and the server stops serving files under it at once (its row
+ * was a root). The files themselves are never touched.
  */
 export async function removeLibrary(ctx: LibraryContext, ref: number | string): Promise<{ library: LibraryRecord; removedVideos: number }> {
   const lib = findLibrary(ctx, ref);
   ctx.libraries.remove(lib.id);
   ctx.queue.dropQueued(lib.id);
   const videos = await ctx.store.videosUnder(lib.path);
-  for (const v of videos) await ctx.store.removeVideo(v.id);
-  const roots = (await libraryRoots(ctx.store)).filter((r) => r !== lib.path);
-  await ctx.store.setSetting(ROOTS_SETTING, JSON.stringify(roots));
+  ctx.queue.enqueue(videos.map((v) => ({ kind: 'remove' as const, key: v.path, payload: { decided: true } })));
   return { library: lib, removedVideos: videos.length };
 }
 

@@ -22,9 +22,13 @@ export const ROOTS_SETTING = 'libraryRoots';
  */
 export type FileState = 'ok' | 'missing' | 'changed' | 'outside' | 'unreadable' | 'unverified';
 
-/** The roots as recorded (real paths); empty when none were ever recorded. */
+/** The roots: those recorded by indexing and watching, and the libraries' folders (real paths); empty when there are none. */
 export async function libraryRoots(store: Store): Promise<string[]> {
-  const raw = await store.setting(ROOTS_SETTING);
+  const [raw, folders] = await Promise.all([store.setting(ROOTS_SETTING), store.libraryFolders()]);
+  return [...new Set([...recorded(raw), ...folders])];
+}
+
+function recorded(raw: string | undefined): string[] {
   if (!raw) return [];
   try {
     const roots: unknown = JSON.parse(raw);
@@ -40,7 +44,7 @@ export async function libraryRoots(store: Store): Promise<string[]> {
  * that does not exist is not a root (nothing of it can be indexed).
  */
 export async function recordLibraryRoots(store: Store, targets: string[]): Promise<string[]> {
-  const roots = new Set(await libraryRoots(store));
+  const roots = new Set(recorded(await store.setting(ROOTS_SETTING)));
   const before = roots.size;
   for (const target of targets) {
     const real = await fs.promises.realpath(path.resolve(target)).catch(() => undefined);

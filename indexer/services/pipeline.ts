@@ -223,6 +223,12 @@ export async function indexTargets(engine: Engine, targets: string[], opts: Inde
   return report;
 }
 
+/**
+ * The plan's work goes through the job queue in the database, like every worker's: one job per
+ * file, which this run then works on itself (and any other worker may take too). A file already
+ * queued or running for another run (or the server's worker) is the same job: this run waits for
+ * it instead of indexing it twice.
+ */
 async function runPlan(engine: Engine, targets: string[], opts: IndexOptions, report: IndexReport): Promise<void> {
   const plan = await planTargets(engine.store, targets, opts);
   report.skipped.push(...plan.unchanged);
@@ -235,25 +241,7 @@ async function runPlan(engine: Engine, targets: string[], opts: IndexOptions, re
   }
   opts.onEvent?.({ type: 'plan', files: plan.work.length, removed: plan.gone.length });
   await engine.store.markPendingMany(plan.work);
-  for (const [i, { path: file }] of plan.work.entries()) {
-    if (opts.signal?.aborted) break;
-    opts.onEvent?.({ type: 'start', path: file, index: i, files: plan.work.length });
-    const result = await indexFile(engine, file, opts, (frames, duration) => opts.onEvent?.({ type: 'frames', path: file, frames, duration }));
-    if (result.status === 'indexed') report.indexed.push({ path: file, videoId: result.videoId, segments: result.segments, frames: result.frames });
-    else if (result.status === 'skipped') report.skipped.push({ path: file, reason: result.reason });
-    else report.failed.push({ path: file, error: result.error });
-    opts.onEvent?.({ type: 'done', result, index: i, files: plan.work.length });
-    // Readers see new videos within seconds, without rewriting a large index after every file.
-    await engine.store.flushIndex(5000);
-  }
-  // Removals come last: a file that was moved has been followed above, and keeps its rows.
-  if (!opts.signal?.aborted) {
-    for (const v of plan.gone) {
-      const current = await engine.store.video(v.id);
-      if (!current || current.path !== v.path) continue;
-      await engine.store.removeVideo(v.id);
-      report.removed.push({ path: v.path });
-    }
-  }
+  const { runBatch } = await import('./worker');
+  await runBatch(engine, plan.work.map((w) => w.path), plan.gone.map((v) => v.path), opts, report);
   await engine.store.flushIndex();
 }

@@ -103,7 +103,10 @@ export class Store {
     this.requireWriter();
     if (this.identity) return;
     await this.storage.identity.claim(identity);
-    this.setIdentity(identity);
+    // Two first writers at once: the one recorded first wins, and the other must match it.
+    const value = (await this.storage.identity.read())!;
+    this.seenIdentity = value;
+    this.setIdentity(followIdentity(this.home, value, identity));
     this.sync.attach(identity.model.dim);
     await this.sync.sync();
   }
@@ -267,6 +270,11 @@ export class Store {
     return this.storage.settings.get(key);
   }
 
+  /** the libraries' folders (rows any process may add): roots of the library beside the recorded ones */
+  libraryFolders(): Promise<string[]> {
+    return this.storage.settings.libraryFolders();
+  }
+
   async setSetting(key: string, value: string): Promise<void> {
     this.requireWriter();
     await this.storage.settings.set(key, value);
@@ -331,7 +339,7 @@ export class Store {
         generation: p?.generation ?? null,
         file: p ? path.join(ann!.dir, p.file) : null,
         // the index reflects the latest committed change (refresh() and every search follow them)
-        inStep: !ann || this.sync.appliedChange === last,
+        inStep: !!ann && this.sync.appliedChange === last,
         rebuilt: this.sync.rebuilt,
       },
       generation,

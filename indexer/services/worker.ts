@@ -9,7 +9,8 @@ import { DiskFullError, ModelError, ToolError, errorMessage, isTransientError } 
 import { HEARTBEAT_MS, type JobKind } from '../core/jobs';
 import type { ClaimFilter, JobOutcome, JobQueue, JobRecord, NewJob } from '../io/db/jobs';
 import { presence } from '../io/files/files';
-import { CHANGED_WHILE_INDEXING, indexFile, planTargets, type Engine, type JobResult } from './pipeline';
+import { CHANGED_WHILE_INDEXING, indexFile, planTargets, type Engine, type IndexOptions, type IndexReport, type JobResult } from './pipeline';
+import { openWork } from './libraries';
 
 export interface WorkerOptions {
   /** jobs run at once (inference is CPU-bound: 1, with batches inside, is right on a small machine) */
@@ -21,6 +22,8 @@ export interface WorkerOptions {
   signal?: AbortSignal;
   /** the longest wait between looks at an empty queue */
   idleMs?: number;
+  /** how long a claim holds without a heartbeat (default: the configuration's jobLeaseMs) */
+  leaseMs?: number;
   onEvent?: (e: WorkerEvent) => void;
 }
 
@@ -49,6 +52,7 @@ export async function runWorker(engine: Engine, queue: JobQueue, opts: WorkerOpt
   const id = workerId();
   const concurrency = Math.max(1, opts.concurrency ?? 1);
   const idleMs = opts.idleMs ?? 1000;
+  const leaseMs = opts.leaseMs ?? engine.cfg.jobLeaseMs;
   const running = new Map<number, Promise<void>>();
   let stopError: unknown;
   let wake: () => void = () => {};
@@ -61,11 +65,11 @@ export async function runWorker(engine: Engine, queue: JobQueue, opts: WorkerOpt
     for (;;) {
       if (opts.signal?.aborted || stopError) break;
       while (running.size < concurrency && !opts.signal?.aborted && !stopError) {
-        const job = queue.claim(id, opts.filter);
+        const job = queue.claim(id, opts.filter, Date.now(), leaseMs);
         if (!job) break;
         opts.onEvent?.({ type: 'claimed', job });
         queue.beatWorker(id, job.id);
-        const done = runOne(engine, queue, id, job, opts).catch((err) => {
+        const done = runOne(engine, queue, id, job, opts, leaseMs).catch((err) => {
           stopError ??= err;
         });
         running.set(job.id, done.finally(() => {
@@ -98,18 +102,18 @@ function pending(queue: JobQueue, filter: ClaimFilter | undefined): boolean {
   return queue.list({ ids: filter.ids, states: ['queued', 'running'], limit: 1 }).length > 0;
 }
 
-async function runOne(engine: Engine, queue: JobQueue, owner: string, job: JobRecord, opts: WorkerOptions): Promise<void> {
+async function runOne(engine: Engine, queue: JobQueue, owner: string, job: JobRecord, opts: WorkerOptions, leaseMs: number): Promise<void> {
   const controller = new AbortController();
   const stop = () => controller.abort(opts.signal?.reason);
   opts.signal?.addEventListener('abort', stop);
   let lost = false;
   let progress: { done: number; total: number } | undefined;
   const lease = setInterval(() => {
-    if (!queue.heartbeat(job.id, owner, progress)) {
+    if (!queue.heartbeat(job.id, owner, progress, Date.now(), leaseMs)) {
       lost = true;
       controller.abort(new Error('lease lost'));
     }
-  }, HEARTBEAT_MS);
+  }, Math.min(HEARTBEAT_MS, leaseMs / 4));
   lease.unref();
   try {
     let outcome: JobOutcome;
@@ -162,7 +166,10 @@ async function perform(engine: Engine, queue: JobQueue, job: JobRecord, signal: 
     return { result: r };
   }
   if (kind === 'remove') {
-    const now = presence(job.key);
+    // Decided by a plan (the file is gone, or reached through a link out of the library): removed
+    // as decided. Queued by a watch event: removed only if the file is still gone.
+    const decided = (job.payload as { decided?: boolean } | null)?.decided === true;
+    const now = decided ? ({ state: 'gone' } as const) : presence(job.key);
     if (now.state !== 'gone') return { result: { status: 'skipped', path: job.key, reason: now.state === 'present' ? 'the file is there again' : `cannot tell whether it still exists (${now.code})` } };
     const video = await engine.store.videoByPath(job.key);
     if (video) await engine.store.removeVideo(video.id);
@@ -172,11 +179,70 @@ async function perform(engine: Engine, queue: JobQueue, job: JobRecord, signal: 
     const plan = await planTargets(engine.store, [job.key], (job.payload ?? {}) as IndexPayload);
     const jobs: NewJob[] = [
       ...plan.work.map((w) => ({ kind: 'index' as const, key: w.path, libraryId: job.libraryId ?? undefined, batch: job.batch ?? undefined, payload: job.payload ?? undefined })),
-      ...plan.gone.map((v) => ({ kind: 'remove' as const, key: v.path, libraryId: job.libraryId ?? undefined, batch: job.batch ?? undefined })),
+      ...plan.gone.map((v) => ({ kind: 'remove' as const, key: v.path, libraryId: job.libraryId ?? undefined, batch: job.batch ?? undefined, payload: { decided: true } })),
     ];
     await engine.store.markPendingMany(plan.work);
     const ids = queue.enqueue(jobs);
     return { result: { queued: ids.length, unchanged: plan.unchanged.length, problems: plan.problems, missing: plan.missing } };
   }
   throw new Error(`no worker can run a job of kind "${kind}" yet`);
+}
+
+/**
+ * One indexing run through the queue (`vidsearch index`, and indexTargets for every caller):
+ * queues the files (and the removals, after them), works on those jobs in this process until each
+ * is finished here or by another worker, and fills `report` from the jobs' results. A run-stopping
+ * failure (a full disk, a broken tool) hands its job back and is thrown (indexTargets says what
+ * was saved before it); a stop (the signal) hands the running job back, and the run's remaining
+ * jobs stay queued for the next run or worker.
+ */
+export async function runBatch(engine: Engine, files: string[], gone: string[], opts: IndexOptions, report: IndexReport): Promise<void> {
+  if (files.length === 0 && gone.length === 0) return;
+  const work = openWork(engine.cfg);
+  let ids: number[] = [];
+  try {
+    const payload = opts.force || opts.retryFailed ? { force: opts.force, retryFailed: opts.retryFailed } : undefined;
+    ids = work.queue.enqueue([...files.map((key) => ({ kind: 'index' as const, key, payload })), ...gone.map((key) => ({ kind: 'remove' as const, key, payload: { decided: true } }))]);
+    const position = new Map(files.map((f, i) => [f, i]));
+    let done = 0;
+    await runWorker(engine, work.queue, {
+      filter: { ids },
+      untilDone: true,
+      signal: opts.signal,
+      idleMs: 250,
+      onEvent: (e) => {
+        if (e.job.kind !== 'index') return;
+        const index = position.get(e.job.key) ?? done;
+        if (e.type === 'claimed') opts.onEvent?.({ type: 'start', path: e.job.key, index, files: files.length });
+        else if (e.type === 'progress') opts.onEvent?.({ type: 'frames', path: e.job.key, frames: e.done, duration: e.total / engine.cfg.fps });
+        else if (e.type === 'finished') {
+          done++;
+          const result: JobResult = 'error' in e.outcome ? ((e.outcome as { result?: JobResult }).result ?? { status: 'failed', path: e.job.key, error: e.outcome.error }) : (e.outcome.result as JobResult);
+          opts.onEvent?.({ type: 'done', result, index, files: files.length });
+        }
+      },
+    });
+    if (opts.signal?.aborted) return;
+    collect(work.queue.list({ ids, limit: ids.length }), report);
+  } catch (err) {
+    collect(work.queue.list({ ids, limit: ids.length }), report);
+    throw err;
+  } finally {
+    work.close();
+  }
+}
+
+/** The report of finished jobs: what each index job did, which removal removed a video. */
+function collect(jobs: JobRecord[], report: IndexReport): void {
+  for (const j of jobs.sort((a, b) => a.id - b.id)) {
+    const r = j.result as (JobResult & { videoId?: number | null }) | { status: 'removed'; path: string; videoId: number | null } | null;
+    if (j.kind === 'remove') {
+      if (r?.status === 'removed' && r.videoId !== null) report.removed.push({ path: j.key });
+      continue;
+    }
+    if (j.state === 'failed' && (!r || r.status !== 'failed')) report.failed.push({ path: j.key, error: j.error ?? 'failed' });
+    else if (r?.status === 'indexed') report.indexed.push({ path: j.key, videoId: r.videoId, segments: r.segments, frames: r.frames });
+    else if (r?.status === 'skipped') report.skipped.push({ path: j.key, reason: r.reason });
+    else if (r?.status === 'failed') report.failed.push({ path: j.key, error: r.error });
+  }
 }

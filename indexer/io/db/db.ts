@@ -95,7 +95,15 @@ class GuardedSqliteAdapter extends PrismaBetterSQLite3 {
   override async connect(): Promise<Adapter> {
     const adapter = await super.connect();
     const client = (adapter as unknown as { client?: unknown }).client;
-    if (client instanceof Database) this.connection = client;
+    if (client instanceof Database) {
+      this.connection = client;
+      // Every transaction takes the write lock when it begins (BEGIN IMMEDIATE), waiting for it
+      // with the busy timeout: with the adapter's plain BEGIN, a transaction that read first and
+      // then wrote, while another process wrote, failed at once with SQLITE_BUSY (the snapshot it
+      // read is stale), which with several workers on one data directory failed videos.
+      const prepare = client.prepare.bind(client);
+      client.prepare = ((sql: string) => prepare(sql === 'BEGIN' ? 'BEGIN IMMEDIATE' : sql)) as typeof client.prepare;
+    }
     this.translate(adapter);
     const start = adapter.startTransaction.bind(adapter);
     adapter.startTransaction = async (level) => {
@@ -134,7 +142,8 @@ export async function openDb(databaseUrl: string): Promise<Db> {
   const file = sqlitePath(databaseUrl);
   migrate(file);
   const adapter = new GuardedSqliteAdapter(file);
-  const prisma = new PrismaClient({ adapter });
+  // Waits behind other processes' transactions count against these limits (Prisma's defaults are 2 s and 5 s).
+  const prisma = new PrismaClient({ adapter, transactionOptions: { maxWait: BUSY_TIMEOUT_MS, timeout: 10 * BUSY_TIMEOUT_MS } });
   await prisma.$connect();
   if (adapter.connection) connections.set(prisma, adapter.connection);
   return prisma;

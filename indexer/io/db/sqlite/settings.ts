@@ -17,6 +17,10 @@ export class SqliteSettings implements SettingRepository {
   async set(key: string, value: string): Promise<void> {
     await this.c.db.setting.upsert({ where: { key }, create: { key, value }, update: { value } });
   }
+
+  async libraryFolders(): Promise<string[]> {
+    return (this.c.prepared('SELECT "path" FROM "Library"').all() as Array<[string]>).map((r) => r[0]);
+  }
 }
 
 export class SqliteIdentity implements IdentityRepository {
@@ -26,8 +30,9 @@ export class SqliteIdentity implements IdentityRepository {
     return (await this.c.db.setting.findUnique({ where: { key: 'identity' } }))?.value;
   }
 
+  /** Records the identity unless another process recorded one first (the caller reads back which). */
   async claim(identity: StoreIdentity): Promise<void> {
-    await this.c.db.setting.create({ data: { key: 'identity', value: JSON.stringify(identity) } });
+    await this.c.db.$executeRawUnsafe(`INSERT INTO "Setting" ("key", "value") VALUES ('identity', ?) ON CONFLICT ("key") DO NOTHING`, JSON.stringify(identity));
   }
 
   async reset(identity: StoreIdentity): Promise<void> {

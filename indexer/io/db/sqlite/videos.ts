@@ -185,11 +185,17 @@ export class SqliteVideos implements VideoRepository {
 
   async markPendingMany(files: Array<{ path: string; size: number; mtimeMs: number }>): Promise<void> {
     if (files.length === 0) return;
-    const known = new Set(
-      (await this.c.db.video.findMany({ where: { path: { in: files.map((f) => f.path) } }, select: { path: true } })).map((v) => v.path),
+    // One statement that skips known paths: another process may insert the same new file at the
+    // same moment (two runs over one folder), and a read-then-insert would then fail on the unique path.
+    const now = new Date().toISOString().replace('Z', '+00:00');
+    await this.c.db.$executeRawUnsafe(
+      `INSERT INTO "Video" ("path", "size", "mtimeMs", "status", "createdAt", "updatedAt")
+       SELECT json_extract(value, '$.path'), json_extract(value, '$.size'), json_extract(value, '$.mtimeMs'), 'pending', ?, ? FROM json_each(?) WHERE true
+       ON CONFLICT ("path") DO NOTHING`,
+      now,
+      now,
+      JSON.stringify(files.map((f) => ({ path: f.path, size: f.size, mtimeMs: f.mtimeMs }))),
     );
-    const fresh = files.filter((f) => !known.has(f.path));
-    if (fresh.length) await this.c.db.video.createMany({ data: fresh.map((f) => ({ path: f.path, size: BigInt(f.size), mtimeMs: f.mtimeMs, status: 'pending' })) });
   }
 
   async saveIndexed(input: IndexedVideoInput): Promise<{ videoId: number; removed: number[]; added: Array<{ id: number; idx: number }> }> {
