@@ -1,12 +1,12 @@
 // What `npm start` and `npm run demo` share: prepare the data directory, check the model, build the
 // app when its sources are newer than the last build, then serve it (scripts/server.ts) in the
-// foreground, with the watch daemon beside it when VIDSEARCH_LIBRARY names folders to follow.
+// foreground, with a worker beside it (the queue's jobs, the libraries' watchers).
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { resolveConfig, resolveServerConfig, type Config, type ServerConfig, errorMessage, PROJECT_ROOT, Store } from '../indexer/index';
+import { addLibrary, openWork, resolveConfig, resolveServerConfig, type Config, type ServerConfig, errorMessage, PROJECT_ROOT, Store } from '../indexer/index';
 
 const NEXT_BIN = createRequire(path.join(PROJECT_ROOT, 'package.json')).resolve('next/dist/bin/next');
 // What the server bundle is built from; data, tests and scripts are not part of it.
@@ -45,20 +45,41 @@ export function needsBuild(root = PROJECT_ROOT): boolean {
 }
 
 /**
- * `vidsearch watch` on the folders of VIDSEARCH_LIBRARY (separated by the platform's path
- * delimiter, ':' here), as a child so that indexing never stalls the web server's event loop.
+ * `vidsearch worker` beside the web server (unless VIDSEARCH_WORKER=0: a web-only node), as a child
+ * so that indexing never stalls the server's event loop: it runs the queue's jobs and watches the
+ * libraries. The folders of VIDSEARCH_LIBRARY (separated by the platform's path delimiter, ':'
+ * here) are added as libraries first; folders added from the web app or `vidsearch library add`
+ * join them without a restart.
  */
-function startDaemon(env: NodeJS.ProcessEnv, cfg: Config): ReturnType<typeof spawn> | undefined {
-  const dirs = cfg.libraryDirs;
-  if (dirs.length === 0) return undefined;
-  log(`watching ${dirs.join(', ')} (VIDSEARCH_LIBRARY)`);
-  const child = spawn(process.execPath, [path.join(PROJECT_ROOT, 'bin', 'vidsearch.js'), 'watch', ...dirs], {
+async function startWorker(env: NodeJS.ProcessEnv, cfg: Config): Promise<ReturnType<typeof spawn> | undefined> {
+  if (cfg.libraryDirs.length) {
+    const work = openWork(cfg);
+    const store = await Store.open(cfg, { writer: true });
+    try {
+      for (const dir of cfg.libraryDirs) {
+        try {
+          const { library, created } = await addLibrary({ ...work, store }, dir);
+          log(`${created ? 'following' : 'library'} ${library.path} (VIDSEARCH_LIBRARY)`);
+        } catch (err) {
+          log(`VIDSEARCH_LIBRARY: ${errorMessage(err)}`);
+        }
+      }
+    } finally {
+      await store.close();
+      work.close();
+    }
+  }
+  if (!cfg.worker) {
+    log('no worker in this process (VIDSEARCH_WORKER=0): queued work waits for a `vidsearch worker` elsewhere');
+    return undefined;
+  }
+  const child = spawn(process.execPath, [path.join(PROJECT_ROOT, 'bin', 'vidsearch.js'), 'worker'], {
     cwd: PROJECT_ROOT,
     env: { ...env, VIDSEARCH_HOME: cfg.home, DATABASE_URL: cfg.databaseUrl },
     stdio: ['ignore', 'inherit', 'inherit'],
   });
   child.once('exit', (code) => {
-    if (code) log(`the watch daemon exited with code ${code}; the web app keeps serving what is indexed`);
+    if (code) log(`the worker exited with code ${code}; the web app keeps serving what is indexed`);
   });
   return child;
 }
@@ -146,7 +167,7 @@ export async function serve(env: NodeJS.ProcessEnv = process.env): Promise<numbe
     env: { ...serverEnv, PORT: String(port), NEXT_TELEMETRY_DISABLED: '1' },
     stdio: 'inherit',
   });
-  const daemon = startDaemon(env, cfg);
+  const daemon = await startWorker(env, cfg);
   const forward = (signal: NodeJS.Signals) => {
     server.kill(signal);
     daemon?.kill(signal);

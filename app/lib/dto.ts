@@ -40,6 +40,12 @@ export type HealthJson =
       videos: number;
       model: Pick<ModelIdentity, 'name' | 'variant' | 'dim'>;
       index: { vectors: number; inStep: boolean; bytes: number };
+      /** the followed folders */
+      libraries: LibraryJson[];
+      /** the job queue by state */
+      queue: { queued: number; running: number; done: number; failed: number };
+      /** each worker seen in the last hour, with the file of its current job */
+      workers: Array<WorkerJson & { job: string | null }>;
       /** the watch daemon of this data directory, when one runs */
       daemon: { state: string; queue: number; current: string[]; recentFailures: Array<{ path: string; error: string; at: string }> } | null;
     }

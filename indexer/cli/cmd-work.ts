@@ -1,7 +1,7 @@
 // `vidsearch worker` (runs jobs from the queue until stopped) and `vidsearch library`
 // (add | remove | list | scan | watch | unwatch the followed folders). The work itself is in
 // services/worker.ts and services/libraries.ts; this is flags, output and exit codes.
-import { UsageError } from '../core/errors';
+import { UsageError, errorKind, errorMessage } from '../core/errors';
 import { lineLogger } from '../services/daemon';
 import { openEngine } from '../services/engine';
 import { addLibrary, listLibraries, openWork, removeLibrary, scanLibrary, setWatching, type LibraryView } from '../services/libraries';
@@ -123,12 +123,27 @@ async function cmdWorker(args: string[]): Promise<number> {
   const stabilityMs = int('stability-ms', values['stability-ms'], 0);
   const cfg = configFrom(values);
   const log = lineLogger(process.stderr);
-  const engine = await openEngine(cfg, { writer: true });
-  const work = openWork(cfg);
   const stop = new AbortController();
   const onSignal = () => stop.abort();
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
+  // On a first run the server is still downloading the model: wait for it rather than exit.
+  let engine: Awaited<ReturnType<typeof openEngine>> | undefined;
+  for (let said = false; !engine; ) {
+    try {
+      engine = await openEngine(cfg, { writer: true });
+    } catch (e) {
+      if (errorKind(e) !== 'model') throw e;
+      if (!said) log({ event: 'waiting', reason: errorMessage(e) });
+      said = true;
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, 5000);
+        stop.signal.addEventListener('abort', () => (clearTimeout(t), resolve()), { once: true });
+      });
+      if (stop.signal.aborted) return 0;
+    }
+  }
+  const work = openWork(cfg);
   const watch = values['no-watch'] ? undefined : new LibraryWatch({ ...work, store: engine.store }, { stabilityMs, log });
   try {
     await watch?.start();
