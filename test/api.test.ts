@@ -377,6 +377,10 @@ describe('GET /api/health', () => {
       videos: 5,
       model: { name: 'vidsearch-test-clip', variant: 'fp32', dim: 8 },
       index: { vectors: 6, inStep: true, bytes: body.index.bytes },
+      libraries: [],
+      // The library was indexed through the queue: one job per file, the text file failed.
+      queue: { queued: 0, running: 0, done: 5, failed: 1 },
+      workers: [],
       daemon: null,
     });
     assert.ok(body.index.bytes > 0);

@@ -145,14 +145,16 @@ describe('workers on one data directory', () => {
     await library(lib, 8, 2);
     const home = tempDir('vidsearch-home-');
     const run = () =>
-      new Promise<{ code: number | null; report: { indexed: unknown[]; skipped: unknown[]; failed: unknown[] } }>((resolve) => {
-        const c = spawn(process.execPath, [BIN, 'index', lib, '--json'], { env: env(home), stdio: ['ignore', 'pipe', 'pipe'] });
+      new Promise<{ code: number | null; stderr: string; report: { indexed: unknown[]; skipped: unknown[]; failed: unknown[] } }>((resolve) => {
+        const c = spawn(process.execPath, [BIN, 'index', lib, '--json'], { env: env(home, { VIDSEARCH_DEBUG: '1' }), stdio: ['ignore', 'pipe', 'pipe'] });
         let out = '';
+        let stderr = '';
         c.stdout!.on('data', (d) => (out += d));
-        c.on('exit', (code) => resolve({ code, report: JSON.parse(out || '{}') }));
+        c.stderr!.on('data', (d) => (stderr += d));
+        c.on('exit', (code) => resolve({ code, stderr, report: JSON.parse(out || '{}') }));
       });
     const [a, b] = await Promise.all([run(), run()]);
-    assert.deepEqual([a.code, b.code], [0, 0]);
+    assert.deepEqual([a.code, b.code], [0, 0], [a, b].map((r) => `${JSON.stringify(r.report.failed)}\n${r.stderr.slice(-1500)}`).join('\n---\n'));
     for (const r of [a, b]) assert.equal(r.report.indexed.length + r.report.skipped.length, 8, JSON.stringify(r.report));
     const l = ledger(home);
     assert.equal(l.videos, 8);
