@@ -253,7 +253,8 @@ export class SegmentIndex {
   save(generation: number, seq?: number): IndexPointer {
     if (!this.index) this.reset();
     fs.mkdirSync(this.dir, { recursive: true });
-    const name = `segments-${generation}-${Date.now()}.hnsw`;
+    // Unique across processes: two that publish in the same millisecond must not share a temp file.
+    const name = `segments-${generation}-${Date.now()}-${process.pid}-${crypto.randomBytes(3).toString('hex')}.hnsw`;
     const tmp = path.join(this.dir, `${name}.tmp`);
     this.index!.writeIndexSync(tmp);
     // Hashed from the written file (not from memory): what the checksum vouches for is the bytes
