@@ -50,7 +50,8 @@ export async function queueBench(opts: { quick: boolean; modelDir: string; log: 
     let stderr = '';
     child.stderr!.on('data', (d) => (stderr += d));
     await waitFor(() => /"event":"worker"|worker /.test(stderr), 60_000, () => `the worker did not start: ${stderr.slice(-500)}`);
-    await new Promise((r) => setTimeout(r, 3000));
+    // Past the start-up's own work: V8's memory reducer collects the loaded modules' garbage ~5-10 s in.
+    await new Promise((r) => setTimeout(r, 12_000));
     const cpu0 = treeCpu(child.pid!);
     await new Promise((r) => setTimeout(r, idleSeconds * 1000));
     const cpu = treeCpu(child.pid!) - cpu0;

@@ -136,7 +136,7 @@ class GuardedSqliteAdapter extends PrismaBetterSQLite3 {
   }
 }
 // The better-sqlite3 connection under each client (see rawConnection).
-const connections = new WeakMap<Db, Database.Database>();
+const adapters = new WeakMap<Db, GuardedSqliteAdapter>();
 
 export async function openDb(databaseUrl: string): Promise<Db> {
   const file = sqlitePath(databaseUrl);
@@ -144,8 +144,10 @@ export async function openDb(databaseUrl: string): Promise<Db> {
   const adapter = new GuardedSqliteAdapter(file);
   // Waits behind other processes' transactions count against these limits (Prisma's defaults are 2 s and 5 s).
   const prisma = new PrismaClient({ adapter, transactionOptions: { maxWait: BUSY_TIMEOUT_MS, timeout: 10 * BUSY_TIMEOUT_MS } });
-  await prisma.$connect();
-  if (adapter.connection) connections.set(prisma, adapter.connection);
+  // Connected on its first query, not here: a reader (a CLI search) reads through openReader only,
+  // and connecting compiles Prisma's query engine (WebAssembly), ~45 ms of every start
+  // (npm run bench -- --only=cli).
+  adapters.set(prisma, adapter);
   return prisma;
 }
 
@@ -157,7 +159,7 @@ export async function openDb(databaseUrl: string): Promise<Db> {
  * for bulk work where Prisma's per-row objects cost too much (Store.saveIndexed).
  */
 export function rawConnection(db: Db): Database.Database | undefined {
-  return connections.get(db);
+  return adapters.get(db)?.connection;
 }
 
 /**

@@ -161,7 +161,6 @@ export async function loadModel(opts: LoadModelOptions): Promise<ClipModel> {
   async function describe(): Promise<ClipModel> {
     const config = readJson(dir, 'config.json');
     const pre = readJson(dir, 'preprocessor_config.json');
-    const tokenizerJson = readJson(dir, 'tokenizer.json');
     const tokenizerConfig = fs.existsSync(path.join(dir, 'tokenizer_config.json')) ? readJson(dir, 'tokenizer_config.json') : {};
 
     const dim = config.projection_dim;
@@ -178,12 +177,21 @@ export async function loadModel(opts: LoadModelOptions): Promise<ClipModel> {
       mean: triple(pre.image_mean ?? [0.48145466, 0.4578275, 0.40821073], 'image_mean', 'preprocessor_config.json'),
       std: triple(pre.image_std ?? [0.26862954, 0.26130258, 0.27577711], 'image_std', 'preprocessor_config.json'),
     };
-    let tokenizer: TextTokenizer;
-    try {
-      tokenizer = new TextTokenizer(tokenizerJson, tokenizerConfig, contextLength);
-    } catch (err) {
-      throw new ModelError(`cannot read ${path.join(dir, 'tokenizer.json')}: ${errorMessage(err)}`, { cause: { dir } });
-    }
+    // Built when a text is first encoded: a worker that only indexes never needs it, and CLIP's
+    // (a 1.6 MB vocabulary) cost its idle process a large heap for the garbage collector to walk
+    // (npm run bench -- --only=queue).
+    let built: TextTokenizer | undefined;
+    const tokenizer = (): TextTokenizer => {
+      if (built) return built;
+      try {
+        return (built = new TextTokenizer(readJson(dir, 'tokenizer.json'), tokenizerConfig, contextLength));
+      } catch (err) {
+        if (err instanceof ModelError) throw err;
+        throw new ModelError(`cannot read ${path.join(dir, 'tokenizer.json')}: ${errorMessage(err)}`, { cause: { dir } });
+      }
+    };
+    // A one-query process tokenizes at once, while its text encoder loads.
+    if (opts.oneQuery) tokenizer();
 
     const identity: ModelIdentity = {
       name: String(config._name_or_path || path.basename(dir)),
@@ -208,7 +216,9 @@ export async function loadModel(opts: LoadModelOptions): Promise<ClipModel> {
       dim,
       image,
       contextLength,
-      tokenizer,
+      get tokenizer() {
+        return tokenizer();
+      },
       timings,
       async encodeImages(frames) {
         const out: Float32Array[] = [];
@@ -230,7 +240,7 @@ export async function loadModel(opts: LoadModelOptions): Promise<ClipModel> {
         if (texts.length === 0) return [];
         const t0 = performance.now();
         const session = await text.get();
-        const t = tokenizer.batch(texts);
+        const t = tokenizer().batch(texts);
         // Feed exactly what the graph declares: some exports take no attention_mask.
         const feeds: Record<string, ort.Tensor> = { input_ids: new ort.Tensor('int64', t.ids, [t.batch, t.length]) };
         if (session.inputNames.includes('attention_mask')) feeds.attention_mask = new ort.Tensor('int64', t.mask, [t.batch, t.length]);

@@ -26,8 +26,10 @@ export class SqliteSettings implements SettingRepository {
 export class SqliteIdentity implements IdentityRepository {
   constructor(private readonly c: SqliteConnection) {}
 
+  // On the reader connection, as every read a search makes: a Prisma query compiles its plan on
+  // first use, which a one-query CLI search paid at each start (npm run bench -- --only=cli).
   async read(): Promise<string | undefined> {
-    return (await this.c.db.setting.findUnique({ where: { key: 'identity' } }))?.value;
+    return (this.c.prepared(`SELECT "value" FROM "Setting" WHERE "key" = 'identity'`).get() as [string] | undefined)?.[0];
   }
 
   /** Records the identity unless another process recorded one first (the caller reads back which). */
@@ -65,12 +67,12 @@ export class SqliteIndexSource implements IndexSource {
   }
 
   async generation(): Promise<number> {
-    const row = await this.c.db.setting.findUnique({ where: { key: 'generation' } });
-    return row ? Number(row.value) : 0;
+    const row = this.c.prepared(`SELECT "value" FROM "Setting" WHERE "key" = 'generation'`).get() as [string] | undefined;
+    return row ? Number(row[0]) : 0;
   }
 
   async segmentCount(): Promise<number> {
-    return this.c.db.segment.count();
+    return Number((this.c.prepared('SELECT count(*) FROM "Segment"').get() as [number])[0]);
   }
 
   // The change log is read on the read-only connection inside one transaction, so the sequence
