@@ -2,6 +2,7 @@
 // backend implements (videos, segments and frames, tags, settings, the model identity, what the
 // HNSW sync reads, the job queue). No I/O here: the SQLite implementation is io/db/sqlite/, the
 // rules on top (identity policy, index sync, re-pooling) are in services/.
+// Over 300 lines: the whole contract a second backend (PostgreSQL) implements, in one place.
 import type { PackedFrames } from './framepack';
 import type { JobKind, JobState } from './jobs';
 import type { ModelIdentity, PoolingName, SegmentVectors, VideoProbe, VideoStatus } from './types';

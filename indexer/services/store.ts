@@ -4,6 +4,7 @@
 // HNSW index is a cache of the segment vectors that follows the database's change log, so any
 // number of stores, in any number of processes, may write at once.
 // Nothing outside reaches the database client: what callers need is a method here.
+// Over 300 lines: one short, documented method per thing callers do with the library.
 import path from 'node:path';
 import type { Config } from './config';
 import { StoreError } from '../core/errors';
