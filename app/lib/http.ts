@@ -81,7 +81,8 @@ export function handle<Ctx>(fn: (req: Request, ctx: Ctx) => Promise<Response>): 
   };
 }
 
-function usage(error: z.ZodError): HttpError {
+/** zod's messages as one 400. */
+export function usage(error: z.ZodError): HttpError {
   return new HttpError(400, error.issues.map((i) => i.message).join('; '));
 }
 
@@ -138,9 +139,16 @@ export async function parseBody<S extends z.ZodType>(req: Request, schema: S, op
 }
 
 async function readSmall(req: Request): Promise<string> {
-  const tooBig = () => new HttpError(413, `the body is too large (at most ${MAX_SMALL_JSON_BYTES / 1024} KiB)`);
-  if (Number(req.headers.get('content-length') ?? 0) > MAX_SMALL_JSON_BYTES) throw tooBig();
-  if (!req.body) return '';
+  return (await readCapped(req, MAX_SMALL_JSON_BYTES, () => new HttpError(413, `the body is too large (at most ${MAX_SMALL_JSON_BYTES / 1024} KiB)`))) ?? '';
+}
+
+/**
+ * The body as text, read with a size cap: Content-Length up front, then the bytes as they are
+ * counted (a client may send more than it announced). undefined when there is no body.
+ */
+export async function readCapped(req: Request, maxBytes: number, tooBig: () => HttpError): Promise<string | undefined> {
+  if (Number(req.headers.get('content-length') ?? 0) > maxBytes) throw tooBig();
+  if (!req.body) return undefined;
   const reader = req.body.getReader();
   const chunks: Uint8Array[] = [];
   let size = 0;
@@ -148,7 +156,7 @@ async function readSmall(req: Request): Promise<string> {
     const { done, value } = await reader.read();
     if (done) break;
     size += value.byteLength;
-    if (size > MAX_SMALL_JSON_BYTES) {
+    if (size > maxBytes) {
       await reader.cancel().catch(() => {});
       throw tooBig();
     }

@@ -11,9 +11,9 @@ import { z } from 'zod';
 import { LABEL_SETS, MAX_CUSTOM_LABELS, MAX_LABEL_CHARS, TEMPLATE_SETS, type OpenEngine, probe, chooseLabelSet, storedVideoTags, tagFile, tagVideo, type TagResult } from '@/indexer';
 import { requireToken, uploadLimits, uploadSlots } from '@/app/lib/actions';
 import { getEngine } from '@/app/lib/engine';
-import { HttpError, handle, intParam, json } from '@/app/lib/http';
+import { HttpError, handle, intParam, json, readCapped, usage } from '@/app/lib/http';
 import { CLOSE, type UploadedFile } from '@/app/lib/multipart';
-import { contentLength, refuseUpload, withUpload } from '@/app/lib/upload';
+import { refuseUpload, withUpload } from '@/app/lib/upload';
 
 export const dynamic = 'force-dynamic';
 export const runtime = 'nodejs';
@@ -69,27 +69,12 @@ const FormFields = z
 
 type Choice_ = Omit<z.output<typeof JsonBody>, 'videoId'>;
 
-function usage(error: z.ZodError): HttpError {
-  return new HttpError(400, error.issues.map((i) => i.message).join('; '));
-}
-
-/** The body as JSON, read with a size cap (Content-Length up front, then counted). */
+/** The body as JSON, read with a size cap. */
 async function readJson(req: Request): Promise<unknown> {
-  const tooBig = () => new HttpError(413, `the JSON body is too large (at most ${MAX_JSON_BYTES / 1024 / 1024} MB)`, CLOSE);
-  if ((contentLength(req) ?? 0) > MAX_JSON_BYTES) throw tooBig();
-  if (!req.body) throw new HttpError(400, 'the body is empty: send {"videoId": 1}');
-  const reader = req.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > MAX_JSON_BYTES) throw tooBig();
-    chunks.push(value);
-  }
+  const text = await readCapped(req, MAX_JSON_BYTES, () => new HttpError(413, `the JSON body is too large (at most ${MAX_JSON_BYTES / 1024 / 1024} MB)`, CLOSE));
+  if (text === undefined) throw new HttpError(400, 'the body is empty: send {"videoId": 1}');
   try {
-    return JSON.parse(Buffer.concat(chunks).toString('utf8'));
+    return JSON.parse(text);
   } catch (err) {
     throw new HttpError(400, `the body is not valid JSON: ${(err as Error).message}`);
   }
