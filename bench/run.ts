@@ -593,14 +593,18 @@ async function timedProcess(cmd: string, args: string[], env: NodeJS.ProcessEnv)
   return { ms: performance.now() - t0, peakBytes: peak, code };
 }
 
-async function cliBench(): Promise<CliSearchResult> {
+/** The synthetic library of the smallest search size, with the bench model's identity (built once, reused). */
+async function benchLibrary(): Promise<{ home: string; segments: number; built: ReturnType<typeof buildStore> }> {
   const segments = SEARCH_SIZES[0];
   const home = path.join(BENCH_DIR, `library-${segments}`);
-  const probeHome = path.join(BENCH_DIR, 'identity');
-  const model = await loadConfiguredModel(benchConfig(probeHome));
+  const model = await loadConfiguredModel(benchConfig(path.join(BENCH_DIR, 'identity')));
   const identity = { model: model.identity, pooling: 'mean' as const };
   await model.close();
-  buildStore(home, { segments, segmentsPerVideo: 100, seed: 42 }, identity, log);
+  return { home, segments, built: buildStore(home, { segments, segmentsPerVideo: 100, seed: 42 }, identity, log) };
+}
+
+async function cliBench(): Promise<CliSearchResult> {
+  const { home, segments } = await benchLibrary();
   const env = { ...process.env, VIDSEARCH_HOME: home, VIDSEARCH_MODEL: MODEL_DIR, VIDSEARCH_THREADS: String(CORES) };
   const bin = path.join(PROJECT_ROOT, 'bin', 'vidsearch.js');
   const texts = queries(QUICK ? 4 : 8, 900);
@@ -711,13 +715,7 @@ interface ActionsLatency {
 }
 
 async function actionsBench(): Promise<ActionsLatency> {
-  const segments = SEARCH_SIZES[0];
-  const home = path.join(BENCH_DIR, `library-${segments}`);
-  const probeHome = path.join(BENCH_DIR, 'identity');
-  const model = await loadConfiguredModel(benchConfig(probeHome));
-  const identity = { model: model.identity, pooling: 'mean' as const };
-  await model.close();
-  const built = buildStore(home, { segments, segmentsPerVideo: 100, seed: 42 }, identity, log);
+  const { home, built } = await benchLibrary();
   const engine = await openEngine(benchConfig(home));
   try {
     const set = customLabelSet(['a red car', 'a dog', 'cooking', 'dancing', 'surfing', 'reading a book', 'playing guitar', 'a crowd']);
