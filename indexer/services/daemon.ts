@@ -5,13 +5,13 @@
 // Over 300 lines: one class, the queue's state machine (enqueue, stability wait, retries, removals
 // after a grace period, status); its parts share the queue and the stopping flag, so they stay together.
 import { WATCH_LOCK, acquireWriterLock, type WriterLock } from '../io/files/lock';
+import { waitStable } from './library-watch';
 import fs from 'node:fs';
 import { asDiskFull, errorMessage, isTransientError } from '../core/errors';
 import { badNamesIn, presence } from '../io/files/files';
 import { recordLibraryRoots } from './library';
 import { CHANGED_WHILE_INDEXING, indexFile, planTargets, type Engine, type JobResult } from './pipeline';
 import { watchLibrary, type LibraryWatcher, type WatchEvent } from '../io/files/watcher';
-import { sameStamp, type FileStamp } from '../core/stamps';
 import { mayRetry, retryDelayMs } from '../core/retry';
 import { resolveDaemonSettings, type DaemonSettings } from './config';
 import { statusFile, type DaemonStatus, type LogEntry } from './daemon-status';
@@ -274,7 +274,7 @@ export class WatchDaemon {
   private async run(job: Job): Promise<void> {
     try {
       if (job.kind === 'remove') return await this.remove(job);
-      const stable = await this.waitStable(job.path);
+      const stable = await waitStable(job.path, this.settings.stabilityMs, () => this.stopping);
       if (!stable) return; // gone or stopping; an unlink event (or the next start) handles it
       this.log({ event: 'indexing', path: job.path });
       const result = await indexFile(this.engine, job.path, { signal: this.controller.signal });
@@ -331,28 +331,4 @@ export class WatchDaemon {
     await this.engine.store.flushIndex(this.queue.size === 0 ? 0 : 5000);
   }
 
-  /**
-   * Waits until the file's size and mtime have not changed for the stability window: a copy or
-   * download in progress is not indexed half-way. Polls only while a file is waiting.
-   */
-  private async waitStable(file: string): Promise<boolean> {
-    const window = this.settings.stabilityMs;
-    const step = Math.max(50, Math.min(500, window / 4));
-    let last: FileStamp | undefined;
-    let since = Date.now();
-    for (;;) {
-      if (this.stopping) return false;
-      const st = fs.statSync(file, { throwIfNoEntry: false });
-      if (!st) return false;
-      // Not rounded (stampOf): any change at all restarts the window.
-      const now: FileStamp = { size: st.size, mtimeMs: st.mtimeMs };
-      if (!sameStamp(now, last)) {
-        last = now;
-        since = Date.now();
-      } else if (Date.now() - since >= window) {
-        return true;
-      }
-      await new Promise((r) => setTimeout(r, step));
-    }
-  }
 }

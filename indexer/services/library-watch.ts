@@ -4,6 +4,7 @@
 // rename's new name is seen first. The library list is read again every few seconds, so a folder
 // added, removed or paused from the web app or the CLI is followed without a restart.
 import fs from 'node:fs';
+import { sameStamp, type FileStamp } from '../core/stamps';
 import type { JobQueue } from '../io/db/jobs';
 import type { LibraryRecord, LibraryRepository } from '../io/db/libraries';
 import type { Store } from '../io/db/store';
@@ -19,18 +20,23 @@ export interface LibraryWatchOptions {
   log?: (entry: { event: string; path?: string; [key: string]: unknown }) => void;
 }
 
-/** Resolves true once `file`'s size and mtime have held for `windowMs`; false if it goes or `stopped()` turns true. */
+/**
+ * Resolves true once `file`'s size and mtime have held for `windowMs` (a copy or download in
+ * progress is not indexed half-way); false if it goes or `stopped()` turns true. Polls only while
+ * a file is waiting. The watch daemon uses it too.
+ */
 export async function waitStable(file: string, windowMs: number, stopped: () => boolean): Promise<boolean> {
   const step = Math.max(50, Math.min(500, windowMs / 4));
-  let last = '';
+  let last: FileStamp | undefined;
   let since = Date.now();
   for (;;) {
     if (stopped()) return false;
     const st = fs.statSync(file, { throwIfNoEntry: false });
     if (!st) return false;
-    const key = `${st.size}:${st.mtimeMs}`;
-    if (key !== last) {
-      last = key;
+    // Not rounded (stampOf): any change at all restarts the window.
+    const now: FileStamp = { size: st.size, mtimeMs: st.mtimeMs };
+    if (!sameStamp(now, last)) {
+      last = now;
       since = Date.now();
     } else if (Date.now() - since >= windowMs) {
       return true;

@@ -98,7 +98,10 @@ export async function runWorker(engine: Engine, queue: JobQueue, opts: WorkerOpt
 
 /** Whether any job of the filter is still queued or running (here or in another worker). */
 function pending(queue: JobQueue, filter: ClaimFilter | undefined): boolean {
-  if (!filter?.ids) return queue.counts().queued + queue.counts().running > 0;
+  if (!filter?.ids) {
+    const c = queue.counts();
+    return c.queued + c.running > 0;
+  }
   return queue.list({ ids: filter.ids, states: ['queued', 'running'], limit: 1 }).length > 0;
 }
 
