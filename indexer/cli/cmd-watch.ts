@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import { openEngine } from '../services/engine';
 import { UsageError } from '../core/errors';
 import { WatchDaemon, lineLogger } from '../services/daemon';
-import { CONFIG_GROUP, INDEXING, configFrom } from './options';
+import { CONFIG_GROUP, INDEXING, configFrom, intFlag } from './options';
 import { parseCommand, type Command } from './command';
 
 export const watch: Command = {
@@ -31,14 +31,8 @@ Logs one line per event (JSON when stderr is not a terminal).`,
     if (!parsed) return 0;
     const { values, positionals } = parsed;
     if (positionals.length === 0) throw new UsageError('watch needs at least one folder: vidsearch watch ~/Videos');
-    const int = (name: string, v: unknown, min: number) => {
-      if (v === undefined) return undefined;
-      const n = Number(v);
-      if (!Number.isInteger(n) || n < min) throw new UsageError(`--${name} must be an integer of at least ${min}, got "${v}"`);
-      return n;
-    };
-    const stabilityMs = int('stability-ms', values['stability-ms'], 0);
-    const concurrency = int('concurrency', values.concurrency, 1);
+    const stabilityMs = intFlag('stability-ms', values['stability-ms'], 0);
+    const concurrency = intFlag('concurrency', values.concurrency, 1);
     for (const dir of positionals) {
       if (!fs.statSync(dir, { throwIfNoEntry: false })?.isDirectory()) throw new UsageError(`not a folder: ${dir}`);
     }

@@ -8,7 +8,7 @@ import { addLibrary, listLibraries, openWork, removeLibrary, scanLibrary, setWat
 import { LibraryWatch } from '../services/library-watch';
 import { runWorker } from '../services/worker';
 import { Store } from '../io/db/store';
-import { CONFIG_GROUP, INDEXING, configFrom, json } from './options';
+import { CONFIG_GROUP, INDEXING, configFrom, intFlag, json } from './options';
 import { out, parseCommand, type Command } from './command';
 
 export const library: Command = {
@@ -113,14 +113,8 @@ async function cmdWorker(args: string[]): Promise<number> {
   const parsed = parseCommand(worker, args);
   if (!parsed) return 0;
   const { values } = parsed;
-  const int = (name: string, v: unknown, min: number) => {
-    if (v === undefined) return undefined;
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < min) throw new UsageError(`--${name} must be an integer of at least ${min}, got "${v}"`);
-    return n;
-  };
-  const concurrency = int('concurrency', values.concurrency, 1);
-  const stabilityMs = int('stability-ms', values['stability-ms'], 0);
+  const concurrency = intFlag('concurrency', values.concurrency, 1);
+  const stabilityMs = intFlag('stability-ms', values['stability-ms'], 0);
   const cfg = configFrom(values);
   const log = lineLogger(process.stderr);
   const stop = new AbortController();

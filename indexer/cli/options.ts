@@ -158,3 +158,11 @@ export function configFrom(values: Record<string, unknown>): Config {
   };
   return resolveConfig(flags);
 }
+
+/** An integer flag of at least `min` (undefined when not given); a usage error otherwise. */
+export function intFlag(name: string, v: unknown, min: number): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min) throw new UsageError(`--${name} must be an integer of at least ${min}, got "${v}"`);
+  return n;
+}
