@@ -53,7 +53,7 @@ export const CONFIG: OptionTable = {
 export const CONFIG_GROUP: OptionGroup = {
   title: 'Configuration (flags, then environment, then defaults):',
   options: CONFIG,
-  notes: ['DATABASE_URL        SQLite "file:" URL (default: vidsearch.db in the data directory)'],
+  notes: ['DATABASE_URL        SQLite "file:" URL (default: vidsearch.db in the data directory), or postgresql://… for PostgreSQL + pgvector'],
 };
 
 export const INDEXING: OptionTable = {

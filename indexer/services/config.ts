@@ -141,9 +141,7 @@ export function resolveConfig(flags: ConfigInput = {}, env: Env = process.env): 
   };
   const home = path.resolve(String(pick('home', 'VIDSEARCH_HOME') ?? DEFAULT_HOME));
   const databaseUrl = String(pick('databaseUrl', 'DATABASE_URL') ?? `file:${path.join(home, 'vidsearch.db')}`);
-  if (!databaseUrl.startsWith('file:')) {
-    throw new UsageError(`DATABASE_URL must be a SQLite "file:" URL, got "${databaseUrl}"`, { cause: { setting: 'DATABASE_URL' } });
-  }
+  databaseKind(databaseUrl);
   const uploadMaxMb = positiveNumber('upload size limit in MB (VIDSEARCH_UPLOAD_MAX_MB)', pick('uploadMaxMb', 'VIDSEARCH_UPLOAD_MAX_MB') ?? DEFAULT_UPLOAD_MAX_MB);
   return {
     home,
@@ -221,8 +219,35 @@ export function toolPaths(env: Env = process.env, flags: Pick<ConfigInput, 'ffmp
   return { ...(ffmpegPath ? { ffmpegPath } : {}), ...(ffprobePath ? { ffprobePath } : {}) };
 }
 
+export type DatabaseKind = 'sqlite' | 'postgres';
+
+/**
+ * Which store a DATABASE_URL selects: a SQLite "file:" URL (the default, one machine) or a
+ * PostgreSQL server ("postgresql://" or "postgres://", many workers and web servers).
+ */
+export function databaseKind(databaseUrl: string): DatabaseKind {
+  if (databaseUrl.startsWith('file:')) return 'sqlite';
+  if (/^postgres(ql)?:\/\//.test(databaseUrl)) {
+    try {
+      new URL(databaseUrl);
+    } catch {
+      throw new UsageError(`DATABASE_URL is not a valid URL: "${redactUrl(databaseUrl)}"`, { cause: { setting: 'DATABASE_URL' } });
+    }
+    return 'postgres';
+  }
+  throw new UsageError(`DATABASE_URL must be a SQLite "file:" URL or a "postgresql://" URL, got "${redactUrl(databaseUrl)}"`, { cause: { setting: 'DATABASE_URL' } });
+}
+
+/** A database URL fit to print: its password replaced by "***". */
+export function redactUrl(databaseUrl: string): string {
+  return databaseUrl.replace(/^([a-z]+:\/\/[^:/@]*:)[^@/]*@/i, '$1***@');
+}
+
 /** Path of the SQLite file behind a "file:" URL. */
 export function sqlitePath(databaseUrl: string): string {
+  if (!databaseUrl.startsWith('file:')) {
+    throw new UsageError(`this needs the SQLite store, but DATABASE_URL is "${redactUrl(databaseUrl)}"`, { cause: { setting: 'DATABASE_URL' } });
+  }
   return path.resolve(databaseUrl.slice('file:'.length));
 }
 

@@ -29,4 +29,6 @@ function findRoot(): string {
 
 export const PROJECT_ROOT = findRoot();
 export const MIGRATIONS_DIR = path.join(PROJECT_ROOT, 'prisma', 'migrations');
+/** the PostgreSQL store's migrations (io/db/postgres/migrate.ts) */
+export const PG_MIGRATIONS_DIR = path.join(PROJECT_ROOT, 'prisma', 'postgres');
 export const DEFAULT_MODELS_DIR = path.join(PROJECT_ROOT, 'models');

