@@ -25,7 +25,8 @@ function fresh() {
   }
 }
 
-const EXTERNAL = ['onnxruntime-node', 'better-sqlite3', 'hnswlib-node', '@prisma/*', '.prisma/*', 'prisma', '@ffmpeg-installer/*', '@ffprobe-installer/*', 'tsx', 'esbuild'];
+// pg stays external for its optional pg-native require; PGlite for its WebAssembly files beside its code.
+const EXTERNAL = ['onnxruntime-node', 'better-sqlite3', 'hnswlib-node', '@prisma/*', '.prisma/*', 'prisma', '@ffmpeg-installer/*', '@ffprobe-installer/*', 'tsx', 'esbuild', 'pg', '@electric-sql/*'];
 
 async function build() {
   const { build } = await import('esbuild');
