@@ -5,6 +5,8 @@
 //             npm's own banner off stdout)
 //   --quick   small sizes: a smoke run in a few minutes
 //   --large   also HNSW at 1,000,000 vectors
+//   --pg-url=postgresql://…   the pgvector part on this server (a real Postgres with pgvector, an
+//             empty database), at 1,000,000 segments; without it, on PGlite at 100,000
 //   --only=encoder,index,memory,search,cli,reconcile,tagging,actions,rerank,pooler,decode   run some parts only
 //
 // The model is a real-cost stand-in for CLIP ViT-B/32 (bench/clip-b32.ts): the exact shapes,
@@ -36,6 +38,7 @@ import { measureMomentRecall, type MomentRecall } from './rerank';
 import type { IndexChildOptions, IndexChildResult } from './index-child';
 import { queries } from './queries';
 import { queueBench } from './queue';
+import { pgvectorBench } from './pgvector';
 import { buildStore, DIM, exactTopK, SyntheticLibrary } from './synthetic';
 import { CpuWatch, log, mb, median, quantile, round, treeRss } from './util';
 import { bitrateMbps, describeVideo, ensureCodecClip, DECODE_CODECS, ensureVideo, type VideoSpec } from './video';
@@ -45,11 +48,12 @@ const flag = (name: string) => argv.includes(`--${name}`);
 const JSON_OUT = flag('json');
 const QUICK = flag('quick');
 const LARGE = flag('large');
-const PARTS = ['encoder', 'index', 'memory', 'search', 'cli', 'reconcile', 'tagging', 'actions', 'rerank', 'pooler', 'decode', 'queue'];
-const USAGE = `Usage: npm run bench -- [--json] [--quick] [--large] [--only=${PARTS.join(',')}]`;
+const PARTS = ['encoder', 'index', 'memory', 'search', 'cli', 'reconcile', 'tagging', 'actions', 'rerank', 'pooler', 'decode', 'queue', 'pgvector'];
+const USAGE = `Usage: npm run bench -- [--json] [--quick] [--large] [--pg-url=postgresql://…] [--only=${PARTS.join(',')}]`;
+const PG_URL = argv.find((a) => a.startsWith('--pg-url='))?.slice('--pg-url='.length);
 const ONLY = new Set((argv.find((a) => a.startsWith('--only='))?.slice('--only='.length) ?? PARTS.join(',')).split(','));
 for (const a of argv) {
-  if (!['--json', '--quick', '--large'].includes(a) && !a.startsWith('--only=')) {
+  if (!['--json', '--quick', '--large'].includes(a) && !a.startsWith('--only=') && !a.startsWith('--pg-url=')) {
     process.stderr.write(`bench: unknown option ${a}\n${USAGE}\n`);
     process.exit(2);
   }
@@ -836,7 +840,7 @@ async function main(): Promise<void> {
   };
   log(`machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGb} GB; ${QUICK ? 'quick run' : 'full run'}`);
   // Decoding alone needs no model.
-  if ([...ONLY].some((part) => part !== 'decode')) await phase('model', () => ensureBenchModel(MODEL_DIR, { log }));
+  if ([...ONLY].some((part) => part !== 'decode' && part !== 'pgvector')) await phase('model', () => ensureBenchModel(MODEL_DIR, { log }));
   const typicalTokens = 12;
   const flops = {
     imageGflops: round(visionFlops() / 1e9, 2),
@@ -859,6 +863,10 @@ async function main(): Promise<void> {
   const pooler = ONLY.has('pooler') ? await phase('pooler', poolerBench) : undefined;
   const decode = ONLY.has('decode') ? await phase('decode', decodeBench) : undefined;
   const queue = ONLY.has('queue') ? await phase('queue', async () => (await ensureBenchModel(LITE_MODEL_DIR, { kind: 'lite', log }), queueBench({ quick: QUICK, modelDir: LITE_MODEL_DIR, log }))) : undefined;
+  // PGlite builds HNSW single-threaded: 100,000 segments is minutes there, 1,000,000 only on a real server.
+  const pgvector = ONLY.has('pgvector')
+    ? await phase('pgvector', () => pgvectorBench({ segments: PG_URL ? HNSW_LARGE : QUICK ? 10_000 : 100_000, pgUrl: PG_URL, benchDir: BENCH_DIR, log }))
+    : undefined;
 
   // Headline numbers: the engine's defaults (fp32, batch 16, all cores) on the harder video.
   const encBest = encoder ? bestEncoder(encoder.rows, 'fp32') : undefined;
@@ -880,6 +888,7 @@ async function main(): Promise<void> {
     quick: QUICK,
     machine,
     queue,
+    pgvector,
     model: { name: 'CLIP ViT-B/32 shapes, random weights', ...flops },
     encoder_images_per_s: encBest?.imagesPerS ?? null,
     encoder_best: encBest ? { threads: encBest.threads, batch: encBest.batch } : null,
@@ -964,6 +973,15 @@ async function main(): Promise<void> {
     lines.push('  vectors with text-like queries; ef N: a plain k=10 search at that ef. RSS +MB: growth while building (hnswlib holds about the file size).');
   }
   if (cli) lines.push(`\n3b. \`vidsearch search "<text>" --json\` as a whole process at ${cli.segments.toLocaleString('en')} segments (ViT-B/32-sized model): wall p50 ${cli.wallP50Ms} ms (max ${cli.wallMaxMs}) over ${cli.runs} queries, peak RSS ${cli.peakRssMb} MB`);
+  if (pgvector) {
+    lines.push(
+      table(
+        `\n12. search at ${pgvector.segments} segments (clustered 512-d), the PostgreSQL store (pgvector HNSW on ${pgvector.server}) beside the SQLite store (hnswlib), the same vectors and 200 queries${pgvector.buildS === null ? '' : `; written and indexed in ${pgvector.buildS} s`}`,
+        ['engine', 'ef_search', 'p50 ms', 'p99 ms', 'recall@10'],
+        pgvector.rows.map((r) => [r.engine, r.ef ?? 'store default', r.p50Ms, r.p99Ms, r.recallAt10]),
+      ),
+    );
+  }
   if (queue) lines.push(`\n11. job queue (SQLite, one process): claim + finish p50 ${queue.claimFinishP50Ms} ms, p99 ${queue.claimFinishP99Ms} ms over ${queue.jobs} jobs; enqueue ${queue.enqueuePerJobMs} ms a job; an idle \`vidsearch worker\` used ${queue.idleWorkerCpuMsPerMin} ms of CPU a minute (over ${queue.idleSeconds} s)`);
   if (reconcile) lines.push(`\n5. reconciling a folder of ${reconcile.files.toLocaleString('en')} unchanged, already indexed files (what \`index <dir>\` and the watch daemon do first): p50 ${reconcile.p50Ms} ms of ${reconcile.runs.length} runs (${reconcile.runs.join(', ')} ms), no decoding`);
   if (tagging) lines.push(`\n6. action tagging: a video's pooled vectors against Kinetics-400 (${tagging.labels} labels x ${tagging.templates} templates, ${DIM}-d), one ONNX product, ${tagging.threads} threads: ${tagging.runs.map((r) => `${r.vectors} vector${r.vectors > 1 ? 's' : ''} ${r.p50Ms} ms`).join(', ')} (p50; 61 = a 10-minute video, 721 = 2 hours)`);
