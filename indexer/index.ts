@@ -37,7 +37,7 @@ export { recordLibraryRoots } from './services/library';
 export { LibraryError } from './core/errors';
 export { addLibrary, listLibraries, openWork, removeLibrary, scanLibrary, setWatching, type LibraryView, type Work } from './services/libraries';
 export { JOB_STATES, type JobState } from './core/jobs';
-export type { JobRecord, WorkerRecord } from './io/db/jobs';
+export type { JobRecord, WorkerRecord } from './core/storage';
 export { activeLabelSet, indexTargets } from './services/pipeline';
 export type { ScoredSegment, VideoSegmentScores } from './services/moments';
 export { modelProvision, type ModelState } from './services/provision';

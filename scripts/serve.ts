@@ -53,7 +53,7 @@ export function needsBuild(root = PROJECT_ROOT): boolean {
  */
 async function startWorker(env: NodeJS.ProcessEnv, cfg: Config): Promise<ReturnType<typeof spawn> | undefined> {
   if (cfg.libraryDirs.length) {
-    const work = openWork(cfg);
+    const work = await openWork(cfg);
     const store = await Store.open(cfg, { writer: true });
     try {
       for (const dir of cfg.libraryDirs) {
@@ -66,7 +66,7 @@ async function startWorker(env: NodeJS.ProcessEnv, cfg: Config): Promise<ReturnT
       }
     } finally {
       await store.close();
-      work.close();
+      await work.close();
     }
   }
   if (!cfg.worker) {

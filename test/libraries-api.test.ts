@@ -36,11 +36,11 @@ let lib: string;
 /** What a worker beside the server does: the queue's jobs, until none is left. */
 async function work(): Promise<void> {
   const engine = await openEngine(cfg, { writer: true });
-  const w = openWork(cfg);
+  const w = await openWork(cfg);
   try {
     await runWorker(engine, w.queue, { untilDone: true, idleMs: 50 });
   } finally {
-    w.close();
+    await w.close();
     await engine.close();
   }
 }

@@ -25,12 +25,8 @@ in use (paths, versions) and whether they decode H.264, HEVC, VP9 and AV1.`,
     try {
       const s = await store.stats();
       const daemon = readDaemonStatus(cfg.home) ?? null;
-      const work = openWork(cfg);
-      const libraries = listLibraries(work);
-      const queue = work.queue.counts();
-      const workers = work.queue.workers();
-      const running = work.queue.list({ states: ['running'], limit: 50 });
-      work.close();
+      const work = await openWork(cfg);
+      const [libraries, queue, workers, running] = await Promise.all([listLibraries(work), work.queue.counts(), work.queue.workers(), work.queue.list({ states: ['running'], limit: 50 })]).finally(() => work.close());
       // Missing or broken tools are part of the answer, not a reason to fail the command.
       const tools: ToolReport | { error: string } = await toolReport().catch((err: unknown) => ({ error: errorMessage(err) }));
       if (values.json) {

@@ -255,8 +255,43 @@ export interface Storage {
   close(): Promise<void>;
 }
 
-// The job queue (services and workers claim work from it). Declared with the others; the SQLite
-// queue is io/db/jobs.ts.
+// The libraries and the job queue (services and workers claim work from it). Declared with the
+// others; the SQLite ones are io/db/libraries.ts and io/db/jobs.ts, the PostgreSQL ones
+// io/db/postgres/libraries.ts and jobs.ts. Awaitable: SQLite answers synchronously, Postgres not.
+
+export type WatchMode = 'inotify' | 'poll';
+
+export interface LibraryRecord {
+  id: number;
+  path: string;
+  watch: boolean;
+  mode: WatchMode;
+  createdAt: Date;
+  lastScanAt: Date | null;
+}
+
+export interface LibraryCounts {
+  videos: VideoCounts;
+  /** jobs of this library queued or running */
+  queued: number;
+  running: number;
+  failedJobs: number;
+}
+
+export interface LibraryRepository {
+  /** by path */
+  list(): Awaitable<LibraryRecord[]>;
+  get(id: number): Awaitable<LibraryRecord | undefined>;
+  byPath(path: string): Awaitable<LibraryRecord | undefined>;
+  /** adds a library (a real path, checked by the caller); the existing row when it is there already */
+  add(path: string, opts?: { watch?: boolean; mode?: WatchMode }): Awaitable<{ library: LibraryRecord; created: boolean }>;
+  update(id: number, changes: { watch?: boolean; mode?: WatchMode }): Awaitable<LibraryRecord | undefined>;
+  scanned(id: number, at?: number): Awaitable<void>;
+  remove(id: number): Awaitable<boolean>;
+  /** its videos by status (paths below it: core/paths.ts pathRange) and its jobs by state */
+  counts(lib: LibraryRecord): Awaitable<LibraryCounts>;
+  close(): Awaitable<void>;
+}
 
 export interface NewJob {
   kind: JobKind;

@@ -7,7 +7,7 @@ import os from 'node:os';
 import crypto from 'node:crypto';
 import { DiskFullError, ModelError, ToolError, errorMessage, isTransientError } from '../core/errors';
 import { HEARTBEAT_MS, type JobKind } from '../core/jobs';
-import type { ClaimFilter, JobOutcome, JobQueue, JobRecord, NewJob } from '../io/db/jobs';
+import type { ClaimFilter, JobOutcome, JobRecord, JobRepository, NewJob } from '../core/storage';
 import { presence } from '../io/files/files';
 import { CHANGED_WHILE_INDEXING, indexFile, planTargets, type Engine, type IndexOptions, type IndexReport, type JobResult } from './pipeline';
 import { openWork } from './libraries';
@@ -48,7 +48,7 @@ export function workerId(): string {
  * what stopped it; a long-running worker records it as a transient failure and goes on, so the
  * job is tried again after a backoff.
  */
-export async function runWorker(engine: Engine, queue: JobQueue, opts: WorkerOptions = {}): Promise<void> {
+export async function runWorker(engine: Engine, queue: JobRepository, opts: WorkerOptions = {}): Promise<void> {
   const id = workerId();
   const concurrency = Math.max(1, opts.concurrency ?? 1);
   const idleMs = opts.idleMs ?? 1000;
@@ -56,8 +56,9 @@ export async function runWorker(engine: Engine, queue: JobQueue, opts: WorkerOpt
   const running = new Map<number, Promise<void>>();
   let stopError: unknown;
   let wake: () => void = () => {};
-  queue.registerWorker(id, concurrency);
-  const beat = setInterval(() => queue.beatWorker(id, running.keys().next().value ?? null), HEARTBEAT_MS);
+  await queue.registerWorker(id, concurrency);
+  // The worker row says who is alive (stats, /api/health); a missed beat is harmless.
+  const beat = setInterval(() => void Promise.resolve(queue.beatWorker(id, running.keys().next().value ?? null)).catch(() => {}), HEARTBEAT_MS);
   beat.unref();
   const onAbort = () => wake();
   opts.signal?.addEventListener('abort', onAbort);
@@ -65,10 +66,10 @@ export async function runWorker(engine: Engine, queue: JobQueue, opts: WorkerOpt
     for (;;) {
       if (opts.signal?.aborted || stopError) break;
       while (running.size < concurrency && !opts.signal?.aborted && !stopError) {
-        const job = queue.claim(id, opts.filter, Date.now(), leaseMs);
+        const job = await queue.claim(id, opts.filter, Date.now(), leaseMs);
         if (!job) break;
         opts.onEvent?.({ type: 'claimed', job });
-        queue.beatWorker(id, job.id);
+        await queue.beatWorker(id, job.id);
         const done = runOne(engine, queue, id, job, opts, leaseMs).catch((err) => {
           stopError ??= err;
         });
@@ -77,7 +78,7 @@ export async function runWorker(engine: Engine, queue: JobQueue, opts: WorkerOpt
           wake();
         }));
       }
-      if (opts.untilDone && running.size === 0 && !pending(queue, opts.filter)) break;
+      if (opts.untilDone && running.size === 0 && !(await pending(queue, opts.filter))) break;
       // Sleep until a job of ours ends, the worker is stopped, or it is time to look again.
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, idleMs);
@@ -92,30 +93,39 @@ export async function runWorker(engine: Engine, queue: JobQueue, opts: WorkerOpt
   } finally {
     clearInterval(beat);
     opts.signal?.removeEventListener('abort', onAbort);
-    queue.removeWorker(id);
+    await queue.removeWorker(id);
   }
 }
 
 /** Whether any job of the filter is still queued or running (here or in another worker). */
-function pending(queue: JobQueue, filter: ClaimFilter | undefined): boolean {
+async function pending(queue: JobRepository, filter: ClaimFilter | undefined): Promise<boolean> {
   if (!filter?.ids) {
-    const c = queue.counts();
+    const c = await queue.counts();
     return c.queued + c.running > 0;
   }
-  return queue.list({ ids: filter.ids, states: ['queued', 'running'], limit: 1 }).length > 0;
+  return (await queue.list({ ids: filter.ids, states: ['queued', 'running'], limit: 1 })).length > 0;
 }
 
-async function runOne(engine: Engine, queue: JobQueue, owner: string, job: JobRecord, opts: WorkerOptions, leaseMs: number): Promise<void> {
+async function runOne(engine: Engine, queue: JobRepository, owner: string, job: JobRecord, opts: WorkerOptions, leaseMs: number): Promise<void> {
   const controller = new AbortController();
   const stop = () => controller.abort(opts.signal?.reason);
   opts.signal?.addEventListener('abort', stop);
   let lost = false;
   let progress: { done: number; total: number } | undefined;
+  // One beat at a time; a beat that cannot reach the database is not a lost lease (the next may
+  // get through in time), only the database saying the job is another's is.
+  let beating = false;
   const lease = setInterval(() => {
-    if (!queue.heartbeat(job.id, owner, progress, Date.now(), leaseMs)) {
-      lost = true;
-      controller.abort(new Error('lease lost'));
-    }
+    if (beating || lost) return;
+    beating = true;
+    Promise.resolve(queue.heartbeat(job.id, owner, progress, Date.now(), leaseMs))
+      .then((held) => {
+        if (held) return;
+        lost = true;
+        controller.abort(new Error('lease lost'));
+      })
+      .catch(() => {})
+      .finally(() => (beating = false));
   }, Math.min(HEARTBEAT_MS, leaseMs / 4));
   lease.unref();
   try {
@@ -128,23 +138,23 @@ async function runOne(engine: Engine, queue: JobQueue, owner: string, job: JobRe
     } catch (err) {
       if (lost) return opts.onEvent?.({ type: 'handed-back', job, reason: 'its lease passed to another worker' });
       if (controller.signal.aborted) {
-        queue.release(job.id, owner);
+        await queue.release(job.id, owner);
         return opts.onEvent?.({ type: 'handed-back', job, reason: 'the worker is stopping' });
       }
       if (stopsTheRun(err) && opts.untilDone) {
-        queue.release(job.id, owner);
+        await queue.release(job.id, owner);
         opts.onEvent?.({ type: 'handed-back', job, reason: errorMessage(err) });
         throw err;
       }
       outcome = { error: errorMessage(err), transient: stopsTheRun(err) || isTransientError(err) };
     }
     if (lost) return opts.onEvent?.({ type: 'handed-back', job, reason: 'its lease passed to another worker' });
-    queue.finish(job.id, owner, outcome);
+    await queue.finish(job.id, owner, outcome);
     opts.onEvent?.({ type: 'finished', job, outcome });
     // A file that changed under its job is queued again, to be indexed once it is final.
     const r = 'result' in outcome ? (outcome.result as JobResult | undefined) : undefined;
     if (job.kind === 'index' && r?.status === 'skipped' && r.reason === CHANGED_WHILE_INDEXING) {
-      queue.enqueue([{ kind: 'index', key: job.key, libraryId: job.libraryId ?? undefined, batch: job.batch ?? undefined, payload: job.payload ?? undefined }]);
+      await queue.enqueue([{ kind: 'index', key: job.key, libraryId: job.libraryId ?? undefined, batch: job.batch ?? undefined, payload: job.payload ?? undefined }]);
     }
   } finally {
     clearInterval(lease);
@@ -158,7 +168,7 @@ interface IndexPayload {
 }
 
 /** One job's work, by kind. Throws only for what is not the job's own outcome (see runOne). */
-async function perform(engine: Engine, queue: JobQueue, job: JobRecord, signal: AbortSignal, progress: (done: number, total: number) => void): Promise<JobOutcome> {
+async function perform(engine: Engine, queue: JobRepository, job: JobRecord, signal: AbortSignal, progress: (done: number, total: number) => void): Promise<JobOutcome> {
   const kind: JobKind = job.kind;
   if (kind === 'index') {
     const p = (job.payload ?? {}) as IndexPayload;
@@ -185,7 +195,7 @@ async function perform(engine: Engine, queue: JobQueue, job: JobRecord, signal: 
       ...plan.gone.map((v) => ({ kind: 'remove' as const, key: v.path, libraryId: job.libraryId ?? undefined, batch: job.batch ?? undefined, payload: { decided: true } })),
     ];
     await engine.store.markPendingMany(plan.work);
-    const ids = queue.enqueue(jobs);
+    const ids = await queue.enqueue(jobs);
     return { result: { queued: ids.length, unchanged: plan.unchanged.length, problems: plan.problems, missing: plan.missing } };
   }
   throw new Error(`no worker can run a job of kind "${kind}" yet`);
@@ -201,11 +211,11 @@ async function perform(engine: Engine, queue: JobQueue, job: JobRecord, signal: 
  */
 export async function runBatch(engine: Engine, files: string[], gone: string[], opts: IndexOptions, report: IndexReport): Promise<void> {
   if (files.length === 0 && gone.length === 0) return;
-  const work = openWork(engine.cfg);
+  const work = await openWork(engine.cfg);
   let ids: number[] = [];
   try {
     const payload = opts.force || opts.retryFailed ? { force: opts.force, retryFailed: opts.retryFailed } : undefined;
-    ids = work.queue.enqueue([...files.map((key) => ({ kind: 'index' as const, key, payload })), ...gone.map((key) => ({ kind: 'remove' as const, key, payload: { decided: true } }))]);
+    ids = await work.queue.enqueue([...files.map((key) => ({ kind: 'index' as const, key, payload })), ...gone.map((key) => ({ kind: 'remove' as const, key, payload: { decided: true } }))]);
     const position = new Map(files.map((f, i) => [f, i]));
     let done = 0;
     await runWorker(engine, work.queue, {
@@ -226,12 +236,13 @@ export async function runBatch(engine: Engine, files: string[], gone: string[], 
       },
     });
     if (opts.signal?.aborted) return;
-    collect(work.queue.list({ ids, limit: ids.length }), report);
+    collect(await work.queue.list({ ids, limit: ids.length }), report);
   } catch (err) {
-    collect(work.queue.list({ ids, limit: ids.length }), report);
+    // What was done before the failure, when the database can still say (the failure may be it).
+    collect(await Promise.resolve(work.queue.list({ ids, limit: ids.length })).catch(() => []), report);
     throw err;
   } finally {
-    work.close();
+    await work.close();
   }
 }
 
