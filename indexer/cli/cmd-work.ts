@@ -138,7 +138,7 @@ async function cmdWorker(args: string[]): Promise<number> {
     }
   }
   const work = await openWork(cfg);
-  const watch = values['no-watch'] ? undefined : new LibraryWatch({ ...work, store: engine.store }, { stabilityMs, log });
+  const watch = values['no-watch'] ? undefined : new LibraryWatch({ ...work, store: engine.store }, { stabilityMs, log, pathMap: cfg.pathMap });
   try {
     await watch?.start();
     log({ event: 'worker', concurrency: concurrency ?? 1, watching: watch?.watched ?? [] });

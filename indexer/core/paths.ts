@@ -20,15 +20,6 @@ export interface PathMapping {
   local: string;
 }
 
-/** Why a VIDSEARCH_PATH_MAP entry is refused (the config turns it into a UsageError naming the setting). */
-export function pathMapProblem(entry: string): string | undefined {
-  const parts = entry.split('=');
-  if (parts.length !== 2) return `"${entry}" is not <stored folder>=<local folder>`;
-  const [stored, local] = parts.map((p) => p.trim());
-  if (!stored!.startsWith('/') || !local!.startsWith('/')) return `"${entry}": both folders must be absolute paths`;
-  return undefined;
-}
-
 /**
  * Parses "<stored>=<local>[;<stored>=<local>…]" (',' also separates: a path holding ';' or ','
  * or '=' cannot be mapped, which is why those are the separators and not ':'). Trailing slashes
@@ -39,15 +30,17 @@ export function parsePathMap(value: string): PathMapping[] {
   const entries = value.split(/[;,]/).map((e) => e.trim()).filter(Boolean);
   const out: PathMapping[] = [];
   for (const e of entries) {
-    const problem = pathMapProblem(e);
-    if (problem) throw new Error(problem);
-    const [stored, local] = e.split('=').map((p) => trimSlash(p.trim()));
+    const parts = e.split('=').map((p) => p.trim());
+    if (parts.length !== 2 || !parts[0] || !parts[1]) throw new Error(`"${e}" is not <stored folder>=<local folder>`);
+    if (!parts.every((p) => p.startsWith('/'))) throw new Error(`"${e}": both folders must be absolute paths`);
+    const [stored, local] = parts.map(trimSlash);
+    if (out.some((m) => m.stored === stored)) throw new Error(`"${stored}" is mapped twice`);
     out.push({ stored: stored!, local: local! });
   }
   return out;
 }
 
-const trimSlash = (p: string): string => (p.length > 1 ? p.replace(/\/+$/, '') || '/' : p);
+const trimSlash = (p: string): string => p.replace(/\/+$/, '') || '/';
 
 function swap(p: string, map: readonly PathMapping[], from: 'stored' | 'local', to: 'stored' | 'local'): string {
   let best: PathMapping | undefined;

@@ -6,6 +6,7 @@
 import fs from 'node:fs';
 import { sameStamp, type FileStamp } from '../core/stamps';
 import { errorMessage } from '../core/errors';
+import { toLocalPath, toStoredPath, type PathMapping } from '../core/paths';
 import type { JobRepository, LibraryRecord, LibraryRepository } from '../core/storage';
 import type { Store } from '../io/db/store';
 import { watchLibrary, type LibraryWatcher, type WatchEvent } from '../io/files/watcher';
@@ -18,6 +19,8 @@ export interface LibraryWatchOptions {
   /** how often the library list is read again */
   refreshMs?: number;
   log?: (entry: { event: string; path?: string; [key: string]: unknown }) => void;
+  /** VIDSEARCH_PATH_MAP: the libraries' folders are watched where this machine mounts them, and queued by their database paths */
+  pathMap?: readonly PathMapping[];
 }
 
 /**
@@ -96,7 +99,7 @@ export class LibraryWatch {
     for (const [id, lib] of wanted) {
       if (this.watchers.has(id)) continue;
       // Watch first, then scan, so that nothing that happens during the scan is missed.
-      const watcher = watchLibrary([lib.path], (e) => this.onEvent(lib, e), { poll: lib.mode === 'poll' });
+      const watcher = watchLibrary([toLocalPath(lib.path, this.opts.pathMap ?? [])], (e) => this.onEvent(lib, e), { poll: lib.mode === 'poll' });
       this.watchers.set(id, { lib, watcher });
       await watcher.ready;
       this.log({ event: 'watching', path: lib.path, mode: lib.mode });
@@ -112,7 +115,8 @@ export class LibraryWatch {
     if (e.type === 'add' || e.type === 'change') return void this.whenStable(lib, e.path);
     if (e.type === 'unlink') return void this.later(() => this.enqueue(lib, 'remove', e.path), this.removeGraceMs);
     if (e.type === 'unlinkDir') {
-      void this.ctx.store.videosUnder(e.path).then((videos) => this.later(() => videos.forEach((v) => this.enqueue(lib, 'remove', v.path)), this.removeGraceMs));
+      const map = this.opts.pathMap ?? [];
+      void this.ctx.store.videosUnder(toStoredPath(e.path, map)).then((videos) => this.later(() => videos.forEach((v) => this.enqueue(lib, 'remove', toLocalPath(v.path, map))), this.removeGraceMs));
     }
   }
 
@@ -131,9 +135,10 @@ export class LibraryWatch {
     setTimeout(() => !this.stopped && fn(), ms).unref();
   }
 
+  /** `file`: this machine's path (what the watcher saw); the job names the database's. */
   private enqueue(lib: LibraryRecord, kind: 'index' | 'remove', file: string): void {
     if (kind === 'remove' && fs.existsSync(file)) return; // back already (a rename in place, an editor's save)
-    void Promise.resolve(this.ctx.queue.enqueue([{ kind, key: file, libraryId: lib.id }])).then(
+    void Promise.resolve(this.ctx.queue.enqueue([{ kind, key: toStoredPath(file, this.opts.pathMap ?? []), libraryId: lib.id }])).then(
       () => this.log({ event: 'queued', path: file, kind }),
       (err) => this.log({ event: 'watch-error', path: file, error: `cannot queue it: ${errorMessage(err)}` }),
     );

@@ -9,6 +9,7 @@ import { DiskFullError, ModelError, ToolError, errorMessage, isTransientError } 
 import { HEARTBEAT_MS, type JobKind } from '../core/jobs';
 import type { ClaimFilter, JobOutcome, JobRecord, JobRepository, NewJob } from '../core/storage';
 import { presence } from '../io/files/files';
+import { toLocalPath } from '../core/paths';
 import { CHANGED_WHILE_INDEXING, indexFile, planTargets, type Engine, type IndexOptions, type IndexReport, type JobResult } from './pipeline';
 import { openWork } from './libraries';
 
@@ -182,14 +183,14 @@ async function perform(engine: Engine, queue: JobRepository, job: JobRecord, sig
     // Decided by a plan (the file is gone, or reached through a link out of the library): removed
     // as decided. Queued by a watch event: removed only if the file is still gone.
     const decided = (job.payload as { decided?: boolean } | null)?.decided === true;
-    const now = decided ? ({ state: 'gone' } as const) : presence(job.key);
+    const now = decided ? ({ state: 'gone' } as const) : presence(toLocalPath(job.key, engine.cfg.pathMap));
     if (now.state !== 'gone') return { result: { status: 'skipped', path: job.key, reason: now.state === 'present' ? 'the file is there again' : `cannot tell whether it still exists (${now.code})` } };
     const video = await engine.store.videoByPath(job.key);
     if (video) await engine.store.removeVideo(video.id);
     return { result: { status: 'removed', path: job.key, videoId: video?.id ?? null } };
   }
   if (kind === 'scan') {
-    const plan = await planTargets(engine.store, [job.key], (job.payload ?? {}) as IndexPayload);
+    const plan = await planTargets(engine.store, [job.key], (job.payload ?? {}) as IndexPayload, engine.cfg.pathMap);
     const jobs: NewJob[] = [
       ...plan.work.map((w) => ({ kind: 'index' as const, key: w.path, libraryId: job.libraryId ?? undefined, batch: job.batch ?? undefined, payload: job.payload ?? undefined })),
       ...plan.gone.map((v) => ({ kind: 'remove' as const, key: v.path, libraryId: job.libraryId ?? undefined, batch: job.batch ?? undefined, payload: { decided: true } })),
