@@ -54,18 +54,16 @@ export function needsBuild(root = PROJECT_ROOT): boolean {
 async function startWorker(env: NodeJS.ProcessEnv, cfg: Config): Promise<ReturnType<typeof spawn> | undefined> {
   if (cfg.libraryDirs.length) {
     const work = await openWork(cfg);
-    const store = await Store.open(cfg, { writer: true });
     try {
       for (const dir of cfg.libraryDirs) {
         try {
-          const { library, created } = await addLibrary({ ...work, store }, dir);
+          const { library, created } = await addLibrary(work, dir);
           log(`${created ? 'following' : 'library'} ${library.path} (VIDSEARCH_LIBRARY)`);
         } catch (err) {
           log(`VIDSEARCH_LIBRARY: ${errorMessage(err)}`);
         }
       }
     } finally {
-      await store.close();
       await work.close();
     }
   }

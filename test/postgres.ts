@@ -72,3 +72,25 @@ export async function freshDatabase(server: TestPostgres, name = `t_${process.pi
   url.pathname = `/${name}`;
   return url.toString();
 }
+
+/** A store the tests run on: fresh() gives the DATABASE_URL of an empty database each time. */
+export interface TestDatabases {
+  name: 'SQLite' | 'PostgreSQL';
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  fresh(): Promise<string>;
+}
+
+/** The matrix of the queue's and the libraries' tests: a SQLite file, and a real PostgreSQL server (started by start()). */
+export function databaseMatrix(): TestDatabases[] {
+  let server: TestPostgres | undefined;
+  return [
+    { name: 'SQLite', start: async () => {}, stop: async () => {}, fresh: async () => `file:${path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'vidsearch-db-')), 'vidsearch.db')}` },
+    {
+      name: 'PostgreSQL',
+      start: async () => void (server = await startRealPostgres()),
+      stop: async () => server?.stop(),
+      fresh: () => freshDatabase(server!),
+    },
+  ];
+}

@@ -8,29 +8,10 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { JobRepository } from '../indexer/core/storage';
 import { openWork, type Work } from '../indexer/services/libraries';
-import { REPO_ROOT, tempDir } from './helpers';
-import { freshDatabase, startRealPostgres, type TestPostgres } from './postgres';
+import { REPO_ROOT } from './helpers';
+import { databaseMatrix } from './postgres';
 
 const CHILD = path.join(REPO_ROOT, 'test', 'fixtures', 'claim-worker.ts');
-
-/** A store the queue runs on: fresh() gives an empty, migrated database each time. */
-interface Backend {
-  name: string;
-  start(): Promise<void>;
-  stop(): Promise<void>;
-  fresh(): Promise<string>;
-}
-
-let server: TestPostgres | undefined;
-const BACKENDS: Backend[] = [
-  { name: 'SQLite', start: async () => {}, stop: async () => {}, fresh: async () => `file:${path.join(tempDir('vidsearch-queue-'), 'vidsearch.db')}` },
-  {
-    name: 'PostgreSQL',
-    start: async () => void (server = await startRealPostgres()),
-    stop: async () => server?.stop(),
-    fresh: () => freshDatabase(server!),
-  },
-];
 
 function claimer(url: string, owner: string, ...rest: string[]) {
   const child = spawn(process.execPath, ['--import', 'tsx', CHILD, url, owner, ...rest], { cwd: REPO_ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
@@ -54,7 +35,7 @@ async function openQueue(url: string): Promise<Work & { queue: JobRepository }> 
   return openWork({ databaseUrl: url });
 }
 
-for (const backend of BACKENDS) {
+for (const backend of databaseMatrix()) {
   describe(`the job queue on ${backend.name}`, () => {
     before(() => backend.start());
     after(() => backend.stop());

@@ -47,7 +47,7 @@ function realOrResolved(p: string): string {
  * Adds a folder as a library and queues its first scan. A folder inside another library, or one
  * holding a library, is refused: its files would belong to two libraries.
  */
-export async function addLibrary(ctx: LibraryContext, dir: string, opts: { watch?: boolean; mode?: WatchMode } = {}): Promise<{ library: LibraryRecord; created: boolean; scanJob: number }> {
+export async function addLibrary(ctx: Pick<LibraryContext, 'libraries' | 'queue'>, dir: string, opts: { watch?: boolean; mode?: WatchMode } = {}): Promise<{ library: LibraryRecord; created: boolean; scanJob: number }> {
   let real: string;
   try {
     real = fs.realpathSync(path.resolve(dir));
