@@ -199,7 +199,10 @@ for (const backend of BACKENDS) {
         const lib = await backend.fresh();
         assert.equal(cli(lib, ['library', 'add', dir, '--no-watch']).code, 0);
         const doomed = startWorker(lib, lease);
-        await new Promise((r) => setTimeout(r, 300 + Math.random() * 1200));
+        // A random moment once it works: start-up (the model, the database) takes longer than a
+        // job on a loaded machine, and a kill before the first claim tests nothing.
+        for (let i = 0; i < 600 && !/"event":"started"/.test(doomed.log()); i++) await new Promise((r) => setTimeout(r, 50));
+        await new Promise((r) => setTimeout(r, Math.random() * 1200));
         doomed.kill('SIGKILL');
         await exited(doomed);
         if ((await lib.count(`SELECT count(*) FROM "Job" WHERE "state" = 'running'`)) > 0) killedMidJob++;
