@@ -286,6 +286,26 @@ export interface Storage {
   close(): Promise<void>;
 }
 
+/**
+ * A backend's tables as plain rows, for `vidsearch store copy` (services/store-copy.ts): the two
+ * schemas share table and column names, so a row moves column by column. Values travel as numbers
+ * (64-bit integers as numbers), strings, booleans, Dates, byte arrays (vectors as stored: float32
+ * LE) or null; each side converts to and from its own column types.
+ */
+export type TableRow = Record<string, unknown>;
+export interface TableRows {
+  /** the columns `table` has here */
+  columns(table: string): Promise<string[]>;
+  count(table: string): Promise<number>;
+  /** up to `limit` rows whose `key` comes after `after`, in `key` order */
+  read(table: string, columns: string[], key: string, after: number | string | null, limit: number): Promise<TableRow[]>;
+  /** inserts rows as they are, ids included, in one transaction */
+  write(table: string, columns: string[], rows: TableRow[]): Promise<void>;
+  /** after inserts with explicit ids: new rows get ids past the copied ones */
+  finish(tables: string[]): Promise<void>;
+  close(): Promise<void>;
+}
+
 // The job queue (services and workers claim work from it). Declared with the others; the SQLite
 // queue is io/db/jobs.ts.
 
