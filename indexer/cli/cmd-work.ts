@@ -142,7 +142,7 @@ async function cmdWorker(args: string[]): Promise<number> {
   try {
     await watch?.start();
     log({ event: 'worker', concurrency: concurrency ?? 1, watching: watch?.watched ?? [] });
-    await runWorker(engine, work.queue, {
+    await runWorker(engine, work, {
       concurrency,
       signal: stop.signal,
       onEvent: (e) => {

@@ -7,11 +7,14 @@ import os from 'node:os';
 import crypto from 'node:crypto';
 import { DiskFullError, ModelError, ToolError, errorMessage, isTransientError } from '../core/errors';
 import { HEARTBEAT_MS, type JobKind } from '../core/jobs';
-import type { ClaimFilter, JobOutcome, JobRecord, JobRepository, NewJob } from '../core/storage';
+import type { ClaimFilter, JobOutcome, JobRecord, JobRepository, LibraryRepository, NewJob } from '../core/storage';
 import { presence } from '../io/files/files';
 import { toLocalPath } from '../core/paths';
 import { CHANGED_WHILE_INDEXING, indexFile, planTargets, type Engine, type IndexOptions, type IndexReport, type JobResult } from './pipeline';
 import { openWork } from './libraries';
+
+/** What a worker works with: the queue, and the libraries whose scans it records. */
+export type WorkerRepos = { queue: JobRepository; libraries: LibraryRepository };
 
 export interface WorkerOptions {
   /** jobs run at once (inference is CPU-bound: 1, with batches inside, is right on a small machine) */
@@ -49,7 +52,8 @@ export function workerId(): string {
  * what stopped it; a long-running worker records it as a transient failure and goes on, so the
  * job is tried again after a backoff.
  */
-export async function runWorker(engine: Engine, queue: JobRepository, opts: WorkerOptions = {}): Promise<void> {
+export async function runWorker(engine: Engine, work: WorkerRepos, opts: WorkerOptions = {}): Promise<void> {
+  const { queue } = work;
   const id = workerId();
   const concurrency = Math.max(1, opts.concurrency ?? 1);
   const idleMs = opts.idleMs ?? 1000;
@@ -71,7 +75,7 @@ export async function runWorker(engine: Engine, queue: JobRepository, opts: Work
         if (!job) break;
         opts.onEvent?.({ type: 'claimed', job });
         await queue.beatWorker(id, job.id);
-        const done = runOne(engine, queue, id, job, opts, leaseMs).catch((err) => {
+        const done = runOne(engine, work, id, job, opts, leaseMs).catch((err) => {
           stopError ??= err;
         });
         running.set(job.id, done.finally(() => {
@@ -107,7 +111,8 @@ async function pending(queue: JobRepository, filter: ClaimFilter | undefined): P
   return (await queue.list({ ids: filter.ids, states: ['queued', 'running'], limit: 1 })).length > 0;
 }
 
-async function runOne(engine: Engine, queue: JobRepository, owner: string, job: JobRecord, opts: WorkerOptions, leaseMs: number): Promise<void> {
+async function runOne(engine: Engine, work: WorkerRepos, owner: string, job: JobRecord, opts: WorkerOptions, leaseMs: number): Promise<void> {
+  const { queue } = work;
   const controller = new AbortController();
   const stop = () => controller.abort(opts.signal?.reason);
   opts.signal?.addEventListener('abort', stop);
@@ -132,7 +137,7 @@ async function runOne(engine: Engine, queue: JobRepository, owner: string, job: 
   try {
     let outcome: JobOutcome;
     try {
-      outcome = await perform(engine, queue, job, controller.signal, (done, total) => {
+      outcome = await perform(engine, work, job, controller.signal, (done, total) => {
         progress = { done, total };
         opts.onEvent?.({ type: 'progress', job, done, total });
       });
@@ -169,7 +174,7 @@ interface IndexPayload {
 }
 
 /** One job's work, by kind. Throws only for what is not the job's own outcome (see runOne). */
-async function perform(engine: Engine, queue: JobRepository, job: JobRecord, signal: AbortSignal, progress: (done: number, total: number) => void): Promise<JobOutcome> {
+async function perform(engine: Engine, { queue, libraries }: WorkerRepos, job: JobRecord, signal: AbortSignal, progress: (done: number, total: number) => void): Promise<JobOutcome> {
   const kind: JobKind = job.kind;
   if (kind === 'index') {
     const p = (job.payload ?? {}) as IndexPayload;
@@ -197,6 +202,8 @@ async function perform(engine: Engine, queue: JobRepository, job: JobRecord, sig
     ];
     await engine.store.markPendingMany(plan.work);
     const ids = await queue.enqueue(jobs);
+    // The library's "scanned" time: what the Library page shows, and whether a watcher starting on it must scan first.
+    if (job.libraryId !== null) await libraries.scanned(job.libraryId);
     return { result: { queued: ids.length, unchanged: plan.unchanged.length, problems: plan.problems, missing: plan.missing } };
   }
   throw new Error(`no worker can run a job of kind "${kind}" yet`);
@@ -219,7 +226,7 @@ export async function runBatch(engine: Engine, files: string[], gone: string[], 
     ids = await work.queue.enqueue([...files.map((key) => ({ kind: 'index' as const, key, payload })), ...gone.map((key) => ({ kind: 'remove' as const, key, payload: { decided: true } }))]);
     const position = new Map(files.map((f, i) => [f, i]));
     let done = 0;
-    await runWorker(engine, work.queue, {
+    await runWorker(engine, work, {
       filter: { ids },
       untilDone: true,
       signal: opts.signal,
