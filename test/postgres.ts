@@ -13,6 +13,8 @@ import { startDevPostgres } from '../indexer/io/db/postgres/dev-server';
 export interface TestPostgres {
   url: string;
   stop(): Promise<void>;
+  /** a real server only: stopped (its clients cut off) for `downMs`, then started again on the same port and data */
+  restart?(downMs: number): Promise<void>;
 }
 
 export function startPglite(): Promise<TestPostgres> {
@@ -41,7 +43,8 @@ export async function startRealPostgres(): Promise<TestPostgres> {
     user: 'postgres',
     password: 'postgres',
     port,
-    persistent: false,
+    // Kept across a restart(); stop() removes the folder.
+    persistent: true,
     // as root, initdb must run as another user: the package makes one
     createPostgresUser: process.getuid?.() === 0,
     postgresFlags: ['-c', 'listen_addresses=127.0.0.1'],
@@ -55,6 +58,11 @@ export async function startRealPostgres(): Promise<TestPostgres> {
     async stop() {
       await pg.stop().catch(() => {});
       fs.rmSync(dir, { recursive: true, force: true });
+    },
+    async restart(downMs) {
+      await pg.stop();
+      await new Promise((r) => setTimeout(r, downMs));
+      await pg.start();
     },
   };
 }

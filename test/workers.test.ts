@@ -39,12 +39,15 @@ interface Backend {
   fresh(): Promise<Library>;
   /** SQL for "the job's result says it indexed the file" */
   resultIndexed: string;
-  /** kill -9 trials (each one a fresh library) */
   killTrials: number;
   /** whether `vidsearch doctor` checks this store (the SQLite database against its HNSW file) */
   doctor: boolean;
+  /** a database server to restart under the workers (SQLite has none) */
+  restart?(downMs: number): Promise<void>;
 }
 
+/** kill -9 trials per store (each one a fresh library) */
+const KILL_TRIALS = Number(process.env.VIDSEARCH_KILL_TRIALS ?? 20);
 let server: TestPostgres | undefined;
 const BACKENDS: Backend[] = [
   {
@@ -63,7 +66,7 @@ const BACKENDS: Backend[] = [
       };
     },
     resultIndexed: `json_extract("result", '$.status') = 'indexed'`,
-    killTrials: Number(process.env.VIDSEARCH_KILL_TRIALS ?? 20),
+    killTrials: KILL_TRIALS,
     doctor: true,
   },
   {
@@ -95,9 +98,10 @@ const BACKENDS: Backend[] = [
       };
     },
     resultIndexed: `("result"::json->>'status') = 'indexed'`,
-    killTrials: Number(process.env.VIDSEARCH_PG_KILL_TRIALS ?? 5),
+    killTrials: KILL_TRIALS,
     // doctor reads SQLite's file and HNSW index; PostgreSQL has no per-server index to disagree with.
     doctor: false,
+    restart: (downMs) => server!.restart!(downMs),
   },
 ];
 
@@ -255,6 +259,30 @@ for (const backend of BACKENDS) {
       assert.deepEqual(l.indexedJobs.filter((j) => j.n !== 1), [], 'no file indexed twice');
       assert.equal(l.indexedJobs.length, 8);
       doctorHealthy(lib, backend);
+    });
+
+    test('the database server restarts under a worker: it says so, carries on, and runs what is queued after', { skip: !backend.restart && 'no server to restart' }, async () => {
+      const dir = tempDir('vidsearch-lib-');
+      const files = await videos(dir, 3, 1);
+      const late = files.pop()!;
+      fs.renameSync(late, late + '.part'); // not a video name: not found by the first scan
+      const lib = await backend.fresh();
+      assert.equal(cli(lib, ['library', 'add', dir, '--no-watch']).code, 0);
+      const worker = startWorker(lib);
+      try {
+        await untilIndexed(lib, 2);
+        await backend.restart!(3000);
+        fs.renameSync(late + '.part', late);
+        assert.equal(cli(lib, ['library', 'scan', dir]).code, 0);
+        await untilIndexed(lib, 3, 60_000);
+      } finally {
+        worker.kill('SIGTERM');
+      }
+      assert.equal(await exited(worker), 0, worker.log().slice(-800));
+      assert.match(worker.log(), /"event":"database-unreachable"/);
+      assert.match(worker.log(), /"event":"database-reachable"/);
+      const l = await ledger(lib, backend);
+      assert.deepEqual(l.indexedJobs.map((j) => j.n), [1, 1, 1], 'each file indexed once');
     });
 
     test('a worker whose mount point differs (VIDSEARCH_PATH_MAP) indexes the library under the paths the database names', async () => {

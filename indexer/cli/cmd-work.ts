@@ -149,6 +149,8 @@ async function cmdWorker(args: string[]): Promise<number> {
         if (e.type === 'claimed') log({ event: 'started', path: e.job.key, kind: e.job.kind, job: e.job.id });
         else if (e.type === 'finished') log('error' in e.outcome ? { event: 'failed', path: e.job.key, error: e.outcome.error, retried: e.outcome.transient } : { event: 'done', path: e.job.key, kind: e.job.kind });
         else if (e.type === 'handed-back') log({ event: 'handed-back', path: e.job.key, reason: e.reason });
+        else if (e.type === 'queue-unreachable') log({ event: 'database-unreachable', error: e.error });
+        else if (e.type === 'queue-reachable') log({ event: 'database-reachable' });
       },
     });
     await engine.store.flushIndex();

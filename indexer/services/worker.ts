@@ -35,7 +35,10 @@ export type WorkerEvent =
   | { type: 'claimed'; job: JobRecord }
   | { type: 'progress'; job: JobRecord; done: number; total: number }
   | { type: 'finished'; job: JobRecord; outcome: JobOutcome }
-  | { type: 'handed-back'; job: JobRecord; reason: string };
+  | { type: 'handed-back'; job: JobRecord; reason: string }
+  /** a long-running worker lost the database (said once an outage) and got it back */
+  | { type: 'queue-unreachable'; error: string }
+  | { type: 'queue-reachable' };
 
 /** A failure that is nobody's fault and stops every job alike (a full disk, a broken ffmpeg, a bad model): the run stops. */
 export function stopsTheRun(err: unknown): boolean {
@@ -51,6 +54,10 @@ export function workerId(): string {
  * run-stopping error in an untilDone run hands its job back and is thrown, so the CLI can say
  * what stopped it; a long-running worker records it as a transient failure and goes on, so the
  * job is tried again after a backoff.
+ * A long-running worker also outlives the database's outages (a server restart, a network cut
+ * between machines): a claim that fails is said once and tried again at the next look, and a job
+ * whose end cannot be recorded is left to its lease (another worker redoes it, and finds the file
+ * unchanged if it was saved). An untilDone run fails instead: its caller reports the error.
  */
 export async function runWorker(engine: Engine, work: WorkerRepos, opts: WorkerOptions = {}): Promise<void> {
   const { queue } = work;
@@ -61,6 +68,7 @@ export async function runWorker(engine: Engine, work: WorkerRepos, opts: WorkerO
   const running = new Map<number, Promise<void>>();
   let stopError: unknown;
   let wake: () => void = () => {};
+  let down = false;
   await queue.registerWorker(id, concurrency);
   // The worker row says who is alive (stats, /api/health); a missed beat is harmless.
   const beat = setInterval(() => void Promise.resolve(queue.beatWorker(id, running.keys().next().value ?? null)).catch(() => {}), HEARTBEAT_MS);
@@ -71,15 +79,26 @@ export async function runWorker(engine: Engine, work: WorkerRepos, opts: WorkerO
     for (;;) {
       if (opts.signal?.aborted || stopError) break;
       while (running.size < concurrency && !opts.signal?.aborted && !stopError) {
-        const job = await queue.claim(id, opts.filter, Date.now(), leaseMs);
+        let job: JobRecord | undefined;
+        try {
+          job = await queue.claim(id, opts.filter, Date.now(), leaseMs);
+        } catch (err) {
+          if (opts.untilDone) throw err;
+          if (!down) opts.onEvent?.({ type: 'queue-unreachable', error: errorMessage(err) });
+          down = true;
+          break;
+        }
+        if (down) opts.onEvent?.({ type: 'queue-reachable' });
+        down = false;
         if (!job) break;
         opts.onEvent?.({ type: 'claimed', job });
-        await queue.beatWorker(id, job.id);
-        const done = runOne(engine, work, id, job, opts, leaseMs).catch((err) => {
+        await Promise.resolve(queue.beatWorker(id, job.id)).catch(() => {});
+        const claimed = job;
+        const done = runOne(engine, work, id, claimed, opts, leaseMs).catch((err) => {
           stopError ??= err;
         });
-        running.set(job.id, done.finally(() => {
-          running.delete(job.id);
+        running.set(claimed.id, done.finally(() => {
+          running.delete(claimed.id);
           wake();
         }));
       }
@@ -98,7 +117,8 @@ export async function runWorker(engine: Engine, work: WorkerRepos, opts: WorkerO
   } finally {
     clearInterval(beat);
     opts.signal?.removeEventListener('abort', onAbort);
-    await queue.removeWorker(id);
+    // Its row goes by itself an hour after its last beat when the database cannot be told now.
+    await Promise.resolve(queue.removeWorker(id)).catch(() => {});
   }
 }
 
@@ -134,6 +154,17 @@ async function runOne(engine: Engine, work: WorkerRepos, owner: string, job: Job
       .finally(() => (beating = false));
   }, Math.min(HEARTBEAT_MS, leaseMs / 4));
   lease.unref();
+  /** a queue write after the work: false when the database cannot take it (see runWorker) */
+  const record = async (write: () => unknown): Promise<boolean> => {
+    try {
+      await write();
+      return true;
+    } catch (err) {
+      if (opts.untilDone) throw err;
+      opts.onEvent?.({ type: 'handed-back', job, reason: `the database cannot record it (${errorMessage(err)}): its lease passes it to another worker` });
+      return false;
+    }
+  };
   try {
     let outcome: JobOutcome;
     try {
@@ -144,8 +175,8 @@ async function runOne(engine: Engine, work: WorkerRepos, owner: string, job: Job
     } catch (err) {
       if (lost) return opts.onEvent?.({ type: 'handed-back', job, reason: 'its lease passed to another worker' });
       if (controller.signal.aborted) {
-        await queue.release(job.id, owner);
-        return opts.onEvent?.({ type: 'handed-back', job, reason: 'the worker is stopping' });
+        if (await record(() => queue.release(job.id, owner))) opts.onEvent?.({ type: 'handed-back', job, reason: 'the worker is stopping' });
+        return;
       }
       if (stopsTheRun(err) && opts.untilDone) {
         await queue.release(job.id, owner);
@@ -155,12 +186,12 @@ async function runOne(engine: Engine, work: WorkerRepos, owner: string, job: Job
       outcome = { error: errorMessage(err), transient: stopsTheRun(err) || isTransientError(err) };
     }
     if (lost) return opts.onEvent?.({ type: 'handed-back', job, reason: 'its lease passed to another worker' });
-    await queue.finish(job.id, owner, outcome);
+    if (!(await record(() => queue.finish(job.id, owner, outcome)))) return;
     opts.onEvent?.({ type: 'finished', job, outcome });
     // A file that changed under its job is queued again, to be indexed once it is final.
     const r = 'result' in outcome ? (outcome.result as JobResult | undefined) : undefined;
     if (job.kind === 'index' && r?.status === 'skipped' && r.reason === CHANGED_WHILE_INDEXING) {
-      await queue.enqueue([{ kind: 'index', key: job.key, libraryId: job.libraryId ?? undefined, batch: job.batch ?? undefined, payload: job.payload ?? undefined }]);
+      await record(() => queue.enqueue([{ kind: 'index', key: job.key, libraryId: job.libraryId ?? undefined, batch: job.batch ?? undefined, payload: job.payload ?? undefined }]));
     }
   } finally {
     clearInterval(lease);
@@ -232,7 +263,7 @@ export async function runBatch(engine: Engine, files: string[], gone: string[], 
       signal: opts.signal,
       idleMs: 250,
       onEvent: (e) => {
-        if (e.job.kind !== 'index') return;
+        if (!('job' in e) || e.job.kind !== 'index') return;
         const index = position.get(e.job.key) ?? done;
         if (e.type === 'claimed') opts.onEvent?.({ type: 'start', path: e.job.key, index, files: files.length });
         else if (e.type === 'progress') opts.onEvent?.({ type: 'frames', path: e.job.key, frames: e.done, duration: e.total / engine.cfg.fps });
