@@ -138,7 +138,7 @@ export class LibraryWatch {
   /** `file`: this machine's path (what the watcher saw); the job names the database's. */
   private enqueue(lib: LibraryRecord, kind: 'index' | 'remove', file: string): void {
     if (kind === 'remove' && fs.existsSync(file)) return; // back already (a rename in place, an editor's save)
-    void Promise.resolve(this.ctx.queue.enqueue([{ kind, key: toStoredPath(file, this.opts.pathMap ?? []), libraryId: lib.id }])).then(
+    void Promise.resolve().then(() => this.ctx.queue.enqueue([{ kind, key: toStoredPath(file, this.opts.pathMap ?? []), libraryId: lib.id }])).then(
       () => this.log({ event: 'queued', path: file, kind }),
       (err) => this.log({ event: 'watch-error', path: file, error: `cannot queue it: ${errorMessage(err)}` }),
     );

@@ -71,7 +71,7 @@ export async function runWorker(engine: Engine, work: WorkerRepos, opts: WorkerO
   let down = false;
   await queue.registerWorker(id, concurrency);
   // The worker row says who is alive (stats, /api/health); a missed beat is harmless.
-  const beat = setInterval(() => void Promise.resolve(queue.beatWorker(id, running.keys().next().value ?? null)).catch(() => {}), HEARTBEAT_MS);
+  const beat = setInterval(() => void Promise.resolve().then(() => queue.beatWorker(id, running.keys().next().value ?? null)).catch(() => {}), HEARTBEAT_MS);
   beat.unref();
   const onAbort = () => wake();
   opts.signal?.addEventListener('abort', onAbort);
@@ -91,9 +91,9 @@ export async function runWorker(engine: Engine, work: WorkerRepos, opts: WorkerO
         if (down) opts.onEvent?.({ type: 'queue-reachable' });
         down = false;
         if (!job) break;
-        opts.onEvent?.({ type: 'claimed', job });
-        await Promise.resolve(queue.beatWorker(id, job.id)).catch(() => {});
         const claimed = job;
+        opts.onEvent?.({ type: 'claimed', job: claimed });
+        await Promise.resolve().then(() => queue.beatWorker(id, claimed.id)).catch(() => {});
         const done = runOne(engine, work, id, claimed, opts, leaseMs).catch((err) => {
           stopError ??= err;
         });
@@ -118,7 +118,7 @@ export async function runWorker(engine: Engine, work: WorkerRepos, opts: WorkerO
     clearInterval(beat);
     opts.signal?.removeEventListener('abort', onAbort);
     // Its row goes by itself an hour after its last beat when the database cannot be told now.
-    await Promise.resolve(queue.removeWorker(id)).catch(() => {});
+    await Promise.resolve().then(() => queue.removeWorker(id)).catch(() => {});
   }
 }
 
@@ -144,7 +144,7 @@ async function runOne(engine: Engine, work: WorkerRepos, owner: string, job: Job
   const lease = setInterval(() => {
     if (beating || lost) return;
     beating = true;
-    Promise.resolve(queue.heartbeat(job.id, owner, progress, Date.now(), leaseMs))
+    Promise.resolve().then(() => queue.heartbeat(job.id, owner, progress, Date.now(), leaseMs))
       .then((held) => {
         if (held) return;
         lost = true;
@@ -278,7 +278,7 @@ export async function runBatch(engine: Engine, files: string[], gone: string[], 
     collect(await work.queue.list({ ids, limit: ids.length }), report);
   } catch (err) {
     // What was done before the failure, when the database can still say (the failure may be it).
-    collect(await Promise.resolve(work.queue.list({ ids, limit: ids.length })).catch(() => []), report);
+    collect(await Promise.resolve().then(() => work.queue.list({ ids, limit: ids.length })).catch(() => []), report);
     throw err;
   } finally {
     await work.close();
