@@ -154,5 +154,53 @@ describe('PostgreSQL with pgvector (PGlite)', () => {
       assert.equal(report.healthy, true);
       assert.match(report.checks.find((c) => c.name === 'index')!.detail, /^pgvector not installed: exact search/);
     });
+
+    test('writers racing on a real server: one identity, one row per path, no half-written video', async () => {
+      const { url } = real;
+      await emptyPostgres(url);
+      const cfgs = await Promise.all([0, 1, 2, 3].map(() => testConfig({ databaseUrl: url })));
+      const identity = { model: { name: 'race', variant: 'fp32' as const, dim: 4, files: {} }, pooling: 'mean' as const };
+      const stores = [];
+      for (const c of cfgs) stores.push(await Store.open(c, { writer: true, identity, log: () => {} }));
+      try {
+        await Promise.all(stores.map((st) => st.claimIdentity(identity)));
+        const unit = (i: number) => Float32Array.from([0, 1, 2, 3].map((j) => (j === i % 4 ? 1 : 0)));
+        const save = (st: Store, w: number) =>
+          st.saveIndexed({
+            path: '/v/same.mp4',
+            size: 10 + w,
+            mtimeMs: w,
+            probe: { duration: 4, width: 8, height: 8, rotation: 0, fps: 1, codec: 'h264', hasAudio: false, videoStreams: 1, formatName: 'mp4' },
+            // each writer's save has its own number of segments: a mix of two would show
+            frames: Array.from({ length: 2 * (w + 1) }, (_, i) => ({ time: i, segmentIdx: Math.floor(i / 2), vector: unit(w) })),
+            segments: Array.from({ length: w + 1 }, (_, idx) => ({ idx, start: idx * 2, end: idx * 2 + 2, frameCount: 2, vector: unit(w) })),
+            video: unit(w),
+          });
+        const files = Array.from({ length: 50 }, (_, i) => ({ path: `/v/p${i}.mp4`, size: i, mtimeMs: i }));
+        await Promise.all(stores.flatMap((st, w) => [save(st, w), save(st, w), st.markPendingMany(files)]));
+        const c = new pg.Client(url);
+        await c.connect();
+        try {
+          const n = async (sql: string) => Number((await c.query(sql)).rows[0].n);
+          assert.equal(await n(`SELECT count(*) AS n FROM "Setting" WHERE "key" = 'identity'`), 1);
+          assert.equal(await n(`SELECT count(*) AS n FROM "Video" WHERE "path" = '/v/same.mp4'`), 1);
+          assert.equal(await n(`SELECT count(*) AS n FROM "Video"`), 51);
+          const v = (await c.query(`SELECT "id", "size", "segmentCount", "frameCount" FROM "Video" WHERE "path" = '/v/same.mp4'`)).rows[0];
+          const w = Number(v.size) - 10;
+          // The rows are the last committed save's, whole: its segment and frame counts.
+          assert.equal(await n(`SELECT count(*) AS n FROM "Segment" WHERE "videoId" = ${v.id}`), w + 1);
+          assert.equal(await n(`SELECT count(*) AS n FROM "Frame" WHERE "videoId" = ${v.id}`), 2 * (w + 1));
+          assert.deepEqual([v.segmentCount, v.frameCount], [w + 1, 2 * (w + 1)]);
+          assert.equal(await n(`SELECT count(*) AS n FROM "Segment"`), w + 1, 'no segment rows of the losing saves');
+          // Every save bumped the generation once.
+          assert.equal(await n(`SELECT "value"::int AS n FROM "Setting" WHERE "key" = 'generation'`), 8);
+        } finally {
+          await c.end();
+        }
+        assert.ok((await stores[0]!.searchSegments(Float32Array.of(1, 0, 0, 0), 5)).length > 0, 'searchable');
+      } finally {
+        for (const st of stores) await st.close();
+      }
+    });
   });
 });
