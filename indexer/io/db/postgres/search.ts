@@ -4,7 +4,7 @@
 // pgvector (a server that lacks the extension): an exact scan of the bytea vectors in this process,
 // kept in memory until the generation moves; fine for small libraries, said by stats and doctor.
 import { efFor } from '../../../core/ef';
-import { dot, vectorFrom } from '../../../core/vectors';
+import { nearestRows, vectorFrom } from '../../../core/vectors';
 import type { SegmentHit, VectorSearch } from '../../../core/storage';
 import type { PgConnection } from './connection';
 import { vectorLiteral } from './tx';
@@ -97,10 +97,8 @@ export class PgVectorSearch implements VectorSearch {
       this.exact = { generation, ids, matrix, dim };
     }
     const { ids, matrix } = this.exact;
-    const hits: SegmentHit[] = [];
-    for (let i = 0; i < ids.length; i++) hits.push({ id: ids[i]!, score: dot(vector, matrix.subarray(i * dim, (i + 1) * dim)) });
-    // Ties by id, so the order is the same in every process.
-    return hits.sort((a, b) => b.score - a.score || a.id - b.id).slice(0, k);
+    // Rows are in id order, so ties go by id: the same order in every process.
+    return nearestRows(matrix, dim, vector, k).map((h) => ({ id: ids[h.row]!, score: h.score }));
   }
 
   async size(): Promise<{ vectors: number; bytes: number }> {
