@@ -30,7 +30,7 @@ export type { ModelIdentity } from './io/onnx/model';
 
 // services
 export { labelSet } from './services/actions';
-export { demoHome, forgetProcessConfig, isLoopbackHost, processConfig, processServerConfig, resolveConfig, resolveServerConfig, sqlitePath, type Config, type ServerConfig } from './services/config';
+export { databaseKind, demoHome, forgetProcessConfig, isLoopbackHost, processConfig, processServerConfig, resolveConfig, resolveServerConfig, sqlitePath, type Config, type ServerConfig } from './services/config';
 export { readDaemonStatus } from './services/daemon';
 export { openEngine, openLibrary, type FileState, type OpenEngine, type OpenLibrary, type VideoFile } from './services/engine';
 export { recordLibraryRoots } from './services/library';

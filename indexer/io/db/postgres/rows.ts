@@ -1,9 +1,10 @@
 // The PostgreSQL tables as plain rows (core/storage.ts TableRows), for `vidsearch store copy`.
 // Rows go in as one JSON array per batch (json_populate_recordset casts each field to its column's
-// type, bytea from "\x…" hex); the pgvector column is not copied: the store fills it from the
-// bytes when it opens (search.ts fillEmbeddings).
+// type, bytea from "\x…" hex); the pgvector column is not copied but filled from the bytes at the
+// end (search.ts fillEmbeddings).
 import type { TableRow, TableRows } from '../../../core/storage';
 import { PgConnection } from './connection';
+import { PgVectorSearch } from './search';
 
 export class PgRows implements TableRows {
   private readonly types = new Map<string, Map<string, string>>();
@@ -55,6 +56,8 @@ export class PgRows implements TableRows {
       if (!(await this.declared(table)).has('id')) continue;
       await this.c.query(`SELECT setval(pg_get_serial_sequence('"${table}"', 'id'), coalesce(max("id"), 1), max("id") IS NOT NULL) FROM "${table}"`);
     }
+    // The copy leaves a store whole: its first reader may be a web server that only reads.
+    await new PgVectorSearch(this.c).fillEmbeddings();
   }
 
   close(): Promise<void> {

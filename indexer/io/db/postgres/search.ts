@@ -4,10 +4,10 @@
 // pgvector (a server that lacks the extension): an exact scan of the bytea vectors in this process,
 // kept in memory until the generation moves; fine for small libraries, said by stats and doctor.
 import { efFor } from '../../../core/ef';
-import { dot, vectorFrom } from '../../../core/vectors';
+import { nearestRows, vectorFrom } from '../../../core/vectors';
 import type { SegmentHit, VectorSearch } from '../../../core/storage';
 import type { PgConnection } from './connection';
-import { vectorLiteral } from './tx';
+import { isReadOnlyRefusal, vectorLiteral } from './tx';
 
 export const EXACT_SEARCH = 'pgvector not installed: exact search';
 
@@ -39,7 +39,7 @@ export class PgVectorSearch implements VectorSearch {
     const exists = async () => (await this.c.query(`SELECT 1 FROM pg_indexes WHERE tablename = 'Segment' AND indexname = $1`, [name])).rowCount === 1;
     // Checked first: CREATE INDEX IF NOT EXISTS takes a lock that waits for every open write.
     if (await exists()) return;
-    await this.c.transaction(async (tx) => {
+    await this.upkeep(() => this.c.transaction(async (tx) => {
       // Two processes claiming the identity at once would both try to create it.
       await tx.query('SELECT pg_advisory_xact_lock($1)', [INDEX_LOCK]);
       // Indexes of another dimension are left from a library reset for another model: empty, dropped.
@@ -48,7 +48,19 @@ export class PgVectorSearch implements VectorSearch {
       }
       // pgvector's build defaults (m 16, ef_construction 64).
       await tx.query(`CREATE INDEX IF NOT EXISTS "${name}" ON "Segment" USING hnsw (("embedding"::vector(${dim})) vector_ip_ops)`);
-    });
+    }));
+  }
+
+  /**
+   * Index upkeep any opener does; a role that may only read leaves it to the writers (searches stay
+   * right meanwhile: without the index they scan, and doctor names what is missing).
+   */
+  private async upkeep(work: () => Promise<unknown>): Promise<void> {
+    try {
+      await work();
+    } catch (err) {
+      if (!isReadOnlyRefusal(err)) throw err;
+    }
   }
 
   async search(vector: Float32Array, k: number): Promise<SegmentHit[]> {
@@ -97,10 +109,8 @@ export class PgVectorSearch implements VectorSearch {
       this.exact = { generation, ids, matrix, dim };
     }
     const { ids, matrix } = this.exact;
-    const hits: SegmentHit[] = [];
-    for (let i = 0; i < ids.length; i++) hits.push({ id: ids[i]!, score: dot(vector, matrix.subarray(i * dim, (i + 1) * dim)) });
-    // Ties by id, so the order is the same in every process.
-    return hits.sort((a, b) => b.score - a.score || a.id - b.id).slice(0, k);
+    // Rows are in id order, so ties go by id: the same order in every process.
+    return nearestRows(matrix, dim, vector, k).map((h) => ({ id: ids[h.row]!, score: h.score }));
   }
 
   async size(): Promise<{ vectors: number; bytes: number }> {
@@ -114,14 +124,17 @@ export class PgVectorSearch implements VectorSearch {
   async fillEmbeddings(): Promise<number> {
     if (!this.c.hasVector) return 0;
     let filled = 0;
-    for (;;) {
-      const rows = (await this.c.query<{ id: number; vector: Buffer }>('SELECT "id", "vector" FROM "Segment" WHERE "embedding" IS NULL ORDER BY "id" LIMIT 1000')).rows;
-      if (!rows.length) return filled;
-      await this.c.query(`UPDATE "Segment" s SET "embedding" = u.e::vector FROM unnest($1::int[], $2::text[]) AS u(id, e) WHERE s."id" = u.id`, [
-        rows.map((r) => r.id),
-        rows.map((r) => vectorLiteral(vectorFrom(r.vector, undefined, { table: 'Segment', row: r.id }))),
-      ]);
-      filled += rows.length;
-    }
+    await this.upkeep(async () => {
+      for (;;) {
+        const rows = (await this.c.query<{ id: number; vector: Buffer }>('SELECT "id", "vector" FROM "Segment" WHERE "embedding" IS NULL ORDER BY "id" LIMIT 1000')).rows;
+        if (!rows.length) return;
+        await this.c.query(`UPDATE "Segment" s SET "embedding" = u.e::vector FROM unnest($1::int[], $2::text[]) AS u(id, e) WHERE s."id" = u.id`, [
+          rows.map((r) => r.id),
+          rows.map((r) => vectorLiteral(vectorFrom(r.vector, undefined, { table: 'Segment', row: r.id }))),
+        ]);
+        filled += rows.length;
+      }
+    });
+    return filled;
   }
 }

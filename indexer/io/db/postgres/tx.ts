@@ -37,3 +37,12 @@ export function vectorLiteral(v: Float32Array): string {
 export function vectorBytes(v: Float32Array): Buffer {
   return Buffer.from(v.buffer, v.byteOffset, v.byteLength);
 }
+
+/**
+ * A write refused because this role may only read (insufficient_privilege, read_only_sql_transaction):
+ * a web server may run with SELECT grants only, and leaves index upkeep to the writers.
+ */
+export function isReadOnlyRefusal(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return code === '42501' || code === '25006';
+}
