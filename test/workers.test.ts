@@ -40,8 +40,6 @@ interface Backend {
   /** SQL for "the job's result says it indexed the file" */
   resultIndexed: string;
   killTrials: number;
-  /** whether `vidsearch doctor` checks this store (the SQLite database against its HNSW file) */
-  doctor: boolean;
   /** a database server to restart under the workers (SQLite has none) */
   restart?(downMs: number): Promise<void>;
 }
@@ -67,7 +65,6 @@ const BACKENDS: Backend[] = [
     },
     resultIndexed: `json_extract("result", '$.status') = 'indexed'`,
     killTrials: KILL_TRIALS,
-    doctor: true,
   },
   {
     name: 'PostgreSQL',
@@ -99,8 +96,6 @@ const BACKENDS: Backend[] = [
     },
     resultIndexed: `("result"::json->>'status') = 'indexed'`,
     killTrials: KILL_TRIALS,
-    // doctor reads SQLite's file and HNSW index; PostgreSQL has no per-server index to disagree with.
-    doctor: false,
     restart: (downMs) => server!.restart!(downMs),
   },
 ];
@@ -144,8 +139,7 @@ async function ledger(lib: Library, backend: Backend) {
   };
 }
 
-function doctorHealthy(lib: Library, backend: Backend): void {
-  if (!backend.doctor) return;
+function doctorHealthy(lib: Library): void {
   const d = cli(lib, ['doctor', '--json']);
   assert.equal(d.code, 0, d.stdout + d.stderr);
 }
@@ -191,7 +185,7 @@ for (const backend of BACKENDS) {
       assert.deepEqual(l.indexedJobs.filter((j) => j.n !== 1), [], 'no file indexed twice');
       const busy = workers.filter((w) => /"kind":"index"/.test(w.log())).length;
       assert.ok(busy >= 2, `more than one worker indexed (${busy})`);
-      doctorHealthy(lib, backend);
+      doctorHealthy(lib);
       for (const color of COLORS.slice(0, 3)) {
         const r = cli(lib, ['search', color, '--json', '--k', '30']);
         const paths = new Set(JSON.parse(r.stdout).results.map((x: { path: string }) => x.path));
@@ -231,7 +225,7 @@ for (const backend of BACKENDS) {
         assert.equal(l.videos, 3, `trial ${t}`);
         assert.equal(l.mismatched, 0, `trial ${t}`);
         assert.deepEqual(l.indexedJobs.map((j) => j.n), [1, 1, 1], `trial ${t}: each file indexed once`);
-        doctorHealthy(lib, backend);
+        doctorHealthy(lib);
       }
       // The trials hit running jobs, not only idle moments (reported; the timing is random).
       console.log(`# ${backend.name}: kill -9 hit a running job in ${killedMidJob} of ${trials} trials`);
@@ -258,7 +252,7 @@ for (const backend of BACKENDS) {
       assert.equal(l.videos, 8);
       assert.deepEqual(l.indexedJobs.filter((j) => j.n !== 1), [], 'no file indexed twice');
       assert.equal(l.indexedJobs.length, 8);
-      doctorHealthy(lib, backend);
+      doctorHealthy(lib);
     });
 
     test('the database server restarts under a worker: it says so, carries on, and runs what is queued after', { skip: !backend.restart && 'no server to restart' }, async () => {
