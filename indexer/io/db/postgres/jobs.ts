@@ -2,7 +2,8 @@
 // any number of workers on any number of machines. What makes a claim atomic here is row locks,
 // not a database-wide write lock: the claim is one statement that locks the job it picks with
 // `FOR UPDATE SKIP LOCKED`, so concurrent claimers each take a different job without waiting for
-// one another. Every other write touches one job by id, guarded by its owner.
+// one another. Heartbeats, finishes and hand-backs touch one job by id, guarded by its owner, so a
+// worker whose lease passed to another can no longer change the job.
 import os from 'node:os';
 import { ABANDONED_ERROR, KEEP_FAILED_MS, KEEP_FINISHED_MS, LEASE_MS, afterFailure, workerLive, type JobState } from '../../../core/jobs';
 import type { ClaimFilter, JobOutcome, JobRecord, JobRepository, NewJob, WorkerRecord } from '../../../core/storage';
