@@ -67,7 +67,7 @@ export async function measureRerankLatency(engine: OpenEngine, texts: string[], 
       added.push(b - a);
       // The re-scoring alone: the top K segments of the index, grouped by video as the searcher holds them.
       const vector = await engine.searcher.textVector(q);
-      const hits = engine.store.searchSegments(vector, K);
+      const hits = await engine.store.searchSegments(vector, K);
       const rows = new Map((await engine.store.segments(hits.map((h) => h.id))).map((s) => [s.id, s]));
       const byVideo = new Map<number, Array<{ id: number; idx: number; score: number }>>();
       for (const h of hits) {

@@ -488,7 +488,7 @@ async function searchBench(): Promise<{ hnsw: HnswResult[]; latency: LatencyResu
       const annMs: number[] = [];
       for (const q of lib.queries(200, 7)) {
         const t = performance.now();
-        engine.store.searchSegments(q, SEARCHER_CANDIDATES);
+        await engine.store.searchSegments(q, SEARCHER_CANDIDATES);
         annMs.push(performance.now() - t);
       }
       const uncachedTexts = texts.slice(1, texts.length / 2);
@@ -914,6 +914,7 @@ async function main(): Promise<void> {
     hnsw_build_s: hnswMain?.buildS ?? null,
     cli_search_wall_ms: cli?.wallP50Ms ?? null,
     queue_claim_finish_p50_ms: queue?.claimFinishP50Ms ?? null,
+    queue_pg_claim_finish_p50_ms: queue && !('error' in queue.postgres) ? queue.postgres.claimFinishP50Ms : null,
     queue_idle_worker_cpu_ms_per_min: queue?.idleWorkerCpuMsPerMin ?? null,
     cli_search_peak_rss_mb: cli?.peakRssMb ?? null,
     reconcile_unchanged_ms: reconcile?.p50Ms ?? null,
@@ -983,6 +984,10 @@ async function main(): Promise<void> {
     );
   }
   if (queue) lines.push(`\n11. job queue (SQLite, one process): claim + finish p50 ${queue.claimFinishP50Ms} ms, p99 ${queue.claimFinishP99Ms} ms over ${queue.jobs} jobs; enqueue ${queue.enqueuePerJobMs} ms a job; an idle \`vidsearch worker\` used ${queue.idleWorkerCpuMsPerMin} ms of CPU a minute (over ${queue.idleSeconds} s)`);
+  if (queue) {
+    const pg = queue.postgres;
+    lines.push('error' in pg ? `    PostgreSQL queue: not measured (${pg.error})` : `    PostgreSQL queue (${pg.server}): claim + finish p50 ${pg.claimFinishP50Ms} ms, p99 ${pg.claimFinishP99Ms} ms; enqueue ${pg.enqueuePerJobMs} ms a job`);
+  }
   if (reconcile) lines.push(`\n5. reconciling a folder of ${reconcile.files.toLocaleString('en')} unchanged, already indexed files (what \`index <dir>\` and the watch daemon do first): p50 ${reconcile.p50Ms} ms of ${reconcile.runs.length} runs (${reconcile.runs.join(', ')} ms), no decoding`);
   if (tagging) lines.push(`\n6. action tagging: a video's pooled vectors against Kinetics-400 (${tagging.labels} labels x ${tagging.templates} templates, ${DIM}-d), one ONNX product, ${tagging.threads} threads: ${tagging.runs.map((r) => `${r.vectors} vector${r.vectors > 1 ? 's' : ''} ${r.p50Ms} ms`).join(', ')} (p50; 61 = a 10-minute video, 721 = 2 hours)`);
   if (actions) lines.push(`\n6b. tagging a stored video (${actions.segmentsPerVideo} segments) with ${actions.labels} custom labels, cached (POST /api/actions' work): p50 ${actions.p50Ms} ms, max ${actions.maxMs} ms`);

@@ -25,8 +25,8 @@ function fresh() {
   }
 }
 
-// pg stays external for its optional pg-native require; PGlite for its WebAssembly files beside its code.
-const EXTERNAL = ['onnxruntime-node', 'better-sqlite3', 'hnswlib-node', '@prisma/*', '.prisma/*', 'prisma', '@ffmpeg-installer/*', '@ffprobe-installer/*', 'tsx', 'esbuild', 'pg', '@electric-sql/*'];
+// pg's optional native binding and PGlite's WebAssembly files are found next to their modules.
+const EXTERNAL = ['onnxruntime-node', 'better-sqlite3', 'hnswlib-node', 'pg', 'pg-native', '@electric-sql/*', '@prisma/*', '.prisma/*', 'prisma', '@ffmpeg-installer/*', '@ffprobe-installer/*', 'tsx', 'esbuild'];
 
 async function build() {
   const { build } = await import('esbuild');

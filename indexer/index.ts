@@ -30,14 +30,14 @@ export type { ModelIdentity } from './io/onnx/model';
 
 // services
 export { labelSet } from './services/actions';
-export { demoHome, forgetProcessConfig, isLoopbackHost, processConfig, processServerConfig, resolveConfig, resolveServerConfig, sqlitePath, type Config, type ServerConfig } from './services/config';
+export { databaseKind, demoHome, forgetProcessConfig, isLoopbackHost, processConfig, processServerConfig, resolveConfig, resolveServerConfig, sqlitePath, type Config, type ServerConfig } from './services/config';
 export { readDaemonStatus } from './services/daemon';
 export { openEngine, openLibrary, type FileState, type OpenEngine, type OpenLibrary, type VideoFile } from './services/engine';
 export { recordLibraryRoots } from './services/library';
 export { LibraryError } from './core/errors';
 export { addLibrary, listLibraries, openWork, removeLibrary, scanLibrary, setWatching, type LibraryView, type Work } from './services/libraries';
 export { JOB_STATES, type JobState } from './core/jobs';
-export type { JobRecord, WorkerRecord } from './io/db/jobs';
+export type { JobRecord, WorkerRecord } from './core/storage';
 export { activeLabelSet, indexTargets } from './services/pipeline';
 export type { ScoredSegment, VideoSegmentScores } from './services/moments';
 export { modelProvision, type ModelState } from './services/provision';

@@ -53,20 +53,18 @@ export function needsBuild(root = PROJECT_ROOT): boolean {
  */
 async function startWorker(env: NodeJS.ProcessEnv, cfg: Config): Promise<ReturnType<typeof spawn> | undefined> {
   if (cfg.libraryDirs.length) {
-    const work = openWork(cfg);
-    const store = await Store.open(cfg, { writer: true });
+    const work = await openWork(cfg);
     try {
       for (const dir of cfg.libraryDirs) {
         try {
-          const { library, created } = await addLibrary({ ...work, store }, dir);
+          const { library, created } = await addLibrary(work, dir);
           log(`${created ? 'following' : 'library'} ${library.path} (VIDSEARCH_LIBRARY)`);
         } catch (err) {
           log(`VIDSEARCH_LIBRARY: ${errorMessage(err)}`);
         }
       }
     } finally {
-      await store.close();
-      work.close();
+      await work.close();
     }
   }
   if (!cfg.worker) {

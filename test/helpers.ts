@@ -40,15 +40,16 @@ export async function testConfig(overrides: ConfigInput = {}): Promise<Config> {
 // The web app's engine and library handles are process-wide singletons opened from the environment
 // on first use (app/lib/engine.ts), as is the configuration they read; a test that changes the
 // environment closes them first.
-const app = globalThis as typeof globalThis & { __vidsearchEngine?: Promise<OpenEngine>; __vidsearchLibrary?: Promise<OpenLibrary>; __vidsearchWork?: { close(): void } };
+const app = globalThis as typeof globalThis & { __vidsearchEngine?: Promise<OpenEngine>; __vidsearchLibrary?: Promise<OpenLibrary>; __vidsearchWork?: Promise<{ close(): Promise<void> }> };
 
 /** Closes the app's engine and library handles, so the next request opens them anew. */
 export async function resetAppEngine(): Promise<void> {
   const open = [app.__vidsearchEngine, app.__vidsearchLibrary];
   app.__vidsearchEngine = undefined;
   app.__vidsearchLibrary = undefined;
-  app.__vidsearchWork?.close();
+  const work = app.__vidsearchWork;
   app.__vidsearchWork = undefined;
+  await (await work?.catch(() => undefined))?.close();
   // The process's configuration too (services/config.ts processConfig): the next request reads the environment anew.
   forgetProcessConfig();
   for (const handle of open) await (await handle?.catch(() => undefined))?.close();

@@ -36,11 +36,11 @@ let lib: string;
 /** What a worker beside the server does: the queue's jobs, until none is left. */
 async function work(): Promise<void> {
   const engine = await openEngine(cfg, { writer: true });
-  const w = openWork(cfg);
+  const w = await openWork(cfg);
   try {
-    await runWorker(engine, w.queue, { untilDone: true, idleMs: 50 });
+    await runWorker(engine, w, { untilDone: true, idleMs: 50 });
   } finally {
-    w.close();
+    await w.close();
     await engine.close();
   }
 }
@@ -78,6 +78,7 @@ describe('libraries and jobs over HTTP', () => {
     const libs = await call(listLibraries, '/api/libraries');
     assert.equal(libs.body.libraries.length, 1);
     assert.deepEqual(libs.body.libraries[0].videos, { pending: 0, indexed: 2, failed: 1, total: 3 });
+    assert.ok(Date.parse(libs.body.libraries[0].lastScanAt) >= Date.parse(added.body.library.createdAt), 'its scan is recorded');
     const found = await call(search, '/api/search?q=red');
     assert.equal(path.basename(found.body.results[0].path), 'red.mp4');
   });

@@ -4,7 +4,7 @@
 // data directory needs no restart.
 import { processConfig, type Config, modelProvision, openEngine, openLibrary, openWork, type ModelState, type OpenEngine, type OpenLibrary, type Work, ModelError } from '@/indexer';
 
-const g = globalThis as typeof globalThis & { __vidsearchEngine?: Promise<OpenEngine>; __vidsearchLibrary?: Promise<OpenLibrary>; __vidsearchWork?: Work };
+const g = globalThis as typeof globalThis & { __vidsearchEngine?: Promise<OpenEngine>; __vidsearchLibrary?: Promise<OpenLibrary>; __vidsearchWork?: Promise<Work> };
 
 export function appConfig(): Config {
   return processConfig();
@@ -58,6 +58,10 @@ export async function getLibrary(): Promise<OpenLibrary> {
 /** The libraries and the job queue, with the library's store: what the Library page manages. */
 export async function getWork(): Promise<Work & Pick<OpenLibrary, 'store'>> {
   const { store } = await getLibrary();
-  g.__vidsearchWork ??= openWork(appConfig());
-  return { ...g.__vidsearchWork, store };
+  // A failed open (the database server down) is not cached: the next request tries again.
+  g.__vidsearchWork ??= openWork(appConfig()).catch((err) => {
+    g.__vidsearchWork = undefined;
+    throw err;
+  });
+  return { ...(await g.__vidsearchWork), store };
 }

@@ -6,7 +6,7 @@ import type { Metadata } from 'next';
 import Form from 'next/form';
 import Link from 'next/link';
 import { redirect } from 'next/navigation';
-import { sqlitePath, type FileState, type VideoRecord } from '@/indexer';
+import { databaseKind, sqlitePath, type FileState, type VideoRecord } from '@/indexer';
 import { bytes, duration, fileName, fileStateLabel, plural } from '@/app/lib/format';
 import { LIBRARY_SORTS, LIBRARY_STATUSES, canonicalLibraryHref, folderOptions, libraryHref, parseLibraryQuery } from '@/app/lib/library-query';
 import { EngineUnavailable, libraryOrError } from '@/app/ui/engine-unavailable';
@@ -57,7 +57,8 @@ export default async function LibraryPage({ searchParams }: Props) {
   const total = countOf(status);
   const pages = Math.max(1, Math.ceil(total / PAGE_SIZE));
   const filtered = Boolean(dir || name);
-  const dbBytes = fs.statSync(sqlitePath(engine.cfg.databaseUrl), { throwIfNoEntry: false })?.size ?? 0;
+  // A PostgreSQL server's size is its operator's to watch; a SQLite file's is this page's to show.
+  const dbBytes = databaseKind(engine.cfg.databaseUrl) === 'sqlite' ? (fs.statSync(sqlitePath(engine.cfg.databaseUrl), { throwIfNoEntry: false })?.size ?? 0) : undefined;
   const model = engine.identity?.model;
 
   return (
@@ -67,7 +68,7 @@ export default async function LibraryPage({ searchParams }: Props) {
         {plural(stats.videos.total, 'video')}: {stats.videos.indexed} indexed, {stats.videos.failed} failed, {stats.videos.pending} pending
         <br />
         {model ? `Model ${model.name} (${model.variant}, ${model.dim}-d, ${engine.identity!.pooling} pooling)` : 'No model recorded yet'} · index {plural(stats.index.vectors, 'segment vector')},{' '}
-        {bytes(stats.index.bytes)} · database {bytes(dbBytes)}
+        {bytes(stats.index.bytes)} · database {dbBytes === undefined ? `PostgreSQL (${stats.index.search})` : bytes(dbBytes)}
       </p>
       <LibraryManager />
 

@@ -15,11 +15,13 @@ import { damageHint, doctor } from './cmd-doctor';
 import { evalCommand } from './cmd-eval';
 import { exportFeaturesCommand } from './cmd-export-features';
 import { models } from './cmd-models';
+import { postgresDev } from './cmd-postgres-dev';
+import { storeCommand } from './cmd-store';
 
 export { indexProgressLine, type IndexProgress } from './progress';
 
 /** The commands, in the order the main help lists them. */
-export const COMMANDS: readonly Command[] = [index, search, watch, library, worker, tag, stats, doctor, evalCommand, exportFeaturesCommand, models];
+export const COMMANDS: readonly Command[] = [index, search, watch, library, worker, tag, stats, doctor, evalCommand, exportFeaturesCommand, models, storeCommand, postgresDev];
 
 export function mainHelp(): string {
   return `vidsearch: search a video library by describing what you remember

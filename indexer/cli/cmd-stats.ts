@@ -4,6 +4,7 @@ import { readDaemonStatus } from '../services/daemon';
 import { toolReport, toolReportLines, type ToolReport } from '../io/ffmpeg/media';
 import { Store } from '../io/db/store';
 import { listLibraries, openWork } from '../services/libraries';
+import { redactUrl } from '../services/config';
 import { CONFIG_GROUP, configFrom, json } from './options';
 import { out, parseCommand, type Command } from './command';
 
@@ -25,27 +26,24 @@ in use (paths, versions) and whether they decode H.264, HEVC, VP9 and AV1.`,
     try {
       const s = await store.stats();
       const daemon = readDaemonStatus(cfg.home) ?? null;
-      const work = openWork(cfg);
-      const libraries = listLibraries(work);
-      const queue = work.queue.counts();
-      const workers = work.queue.workers();
-      const running = work.queue.list({ states: ['running'], limit: 50 });
-      work.close();
+      const work = await openWork(cfg);
+      const [libraries, queue, workers, running] = await Promise.all([listLibraries(work), work.queue.counts(), work.queue.workers(), work.queue.list({ states: ['running'], limit: 50 })]).finally(() => work.close());
       // Missing or broken tools are part of the answer, not a reason to fail the command.
       const tools: ToolReport | { error: string } = await toolReport().catch((err: unknown) => ({ error: errorMessage(err) }));
       if (values.json) {
-        out(JSON.stringify({ home: cfg.home, ...s, libraries, queue, workers, daemon, tools }, null, 2));
+        out(JSON.stringify({ home: cfg.home, database: redactUrl(cfg.databaseUrl), ...s, libraries, queue, workers, daemon, tools }, null, 2));
         return 0;
       }
       out(`data directory  ${cfg.home}`);
+      out(`database        ${redactUrl(cfg.databaseUrl)}`);
       out(`videos          ${s.videos.total} (${s.videos.indexed} indexed, ${s.videos.failed} failed, ${s.videos.pending} pending)`);
       out(`segments        ${s.segments}`);
       out(`frames          ${s.frames}`);
       out(`model           ${s.identity ? `${s.identity.model.name} (${s.identity.model.variant}, ${s.identity.model.dim}-d, ${s.identity.pooling} pooling)` : 'none yet'}`);
-      out(`index           ${s.index.vectors} vectors, ${(s.index.bytes / 1e6).toFixed(1)} MB${s.index.inStep ? '' : ' (out of step: rebuilt on next use)'}`);
+      out(`index           ${s.index.vectors} vectors, ${(s.index.bytes / 1e6).toFixed(1)} MB, ${s.index.search}${s.index.inStep ? '' : ' (out of step: rebuilt on next use)'}`);
       if (s.index.rebuilt) out(`                rebuilt from the database just now: the published file ${s.index.rebuilt}`);
       for (const l of libraries) out(`library         ${l.path}: ${l.videos.indexed} indexed, ${l.videos.failed} failed${l.queued + l.running ? `, ${l.queued + l.running} to do` : ''} · ${l.watch ? `watching (${l.mode})` : 'not watching'}`);
-      out(`queue           ${queue.queued} queued, ${queue.running} running, ${queue.done} done, ${queue.failed} failed`);
+      if (queue) out(`queue           ${queue.queued} queued, ${queue.running} running, ${queue.done} done, ${queue.failed} failed`);
       for (const w of workers) {
         const job = running.find((j) => j.id === w.jobId);
         out(`worker          ${w.host} pid ${w.pid}${w.live ? '' : ' (no heartbeat: gone?)'}, last beat ${new Date(w.heartbeatAt).toISOString()}${job ? `, ${job.kind} ${job.key}` : ', idle'}`);

@@ -71,12 +71,12 @@ async function cmdLibrary(args: string[]): Promise<number> {
   const [action, target] = positionals;
   if (!action) throw new UsageError('library needs an action: add, remove, list, scan, watch or unwatch');
   const cfg = configFrom(values);
-  const work = openWork(cfg);
+  const work = await openWork(cfg);
   const store = await Store.open(cfg, { writer: true });
   try {
     const ctx = { ...work, store };
     if (action === 'list') {
-      const libs = listLibraries(ctx);
+      const libs = await listLibraries(ctx);
       if (values.json) out(JSON.stringify({ libraries: libs }, null, 2));
       else out(libs.length ? libs.map(describe).join('\n') : 'no libraries yet: vidsearch library add ~/Videos');
       return 0;
@@ -93,19 +93,19 @@ async function cmdLibrary(args: string[]): Promise<number> {
       return 0;
     }
     if (action === 'scan') {
-      const job = scanLibrary(ctx, ref(target, 'library scan needs a folder or a library id'), { retryFailed: !!values['retry-failed'] });
+      const job = await scanLibrary(ctx, ref(target, 'library scan needs a folder or a library id'), { retryFailed: !!values['retry-failed'] });
       out(values.json ? JSON.stringify({ job }) : `scan queued (job ${job})`);
       return 0;
     }
     if (action === 'watch' || action === 'unwatch') {
-      const lib = setWatching(ctx, ref(target, `library ${action} needs a folder or a library id`), { watch: action === 'watch', mode: values.poll ? 'poll' : undefined });
+      const lib = await setWatching(ctx, ref(target, `library ${action} needs a folder or a library id`), { watch: action === 'watch', mode: values.poll ? 'poll' : undefined });
       out(`${lib.path}: ${lib.watch ? 'watching' : 'not watching'}`);
       return 0;
     }
     throw new UsageError(`unknown library action "${action}": add, remove, list, scan, watch or unwatch`);
   } finally {
     await store.close();
-    work.close();
+    await work.close();
   }
 }
 
@@ -137,18 +137,20 @@ async function cmdWorker(args: string[]): Promise<number> {
       if (stop.signal.aborted) return 0;
     }
   }
-  const work = openWork(cfg);
-  const watch = values['no-watch'] ? undefined : new LibraryWatch({ ...work, store: engine.store }, { stabilityMs, log });
+  const work = await openWork(cfg);
+  const watch = values['no-watch'] ? undefined : new LibraryWatch({ ...work, store: engine.store }, { stabilityMs, log, pathMap: cfg.pathMap });
   try {
     await watch?.start();
     log({ event: 'worker', concurrency: concurrency ?? 1, watching: watch?.watched ?? [] });
-    await runWorker(engine, work.queue, {
+    await runWorker(engine, work, {
       concurrency,
       signal: stop.signal,
       onEvent: (e) => {
         if (e.type === 'claimed') log({ event: 'started', path: e.job.key, kind: e.job.kind, job: e.job.id });
         else if (e.type === 'finished') log('error' in e.outcome ? { event: 'failed', path: e.job.key, error: e.outcome.error, retried: e.outcome.transient } : { event: 'done', path: e.job.key, kind: e.job.kind });
         else if (e.type === 'handed-back') log({ event: 'handed-back', path: e.job.key, reason: e.reason });
+        else if (e.type === 'queue-unreachable') log({ event: 'database-unreachable', error: e.error });
+        else if (e.type === 'queue-reachable') log({ event: 'database-reachable' });
       },
     });
     await engine.store.flushIndex();
@@ -158,7 +160,7 @@ async function cmdWorker(args: string[]): Promise<number> {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
     await watch?.stop();
-    work.close();
+    await work.close();
     await engine.close();
   }
 }

@@ -1,6 +1,6 @@
 // The job queue's decisions, without I/O: the vocabulary of kinds and states, when a failed job is
 // tried again, and when a worker counts as gone. The SQLite queue (io/db/jobs.ts) and the workers apply
-// them; the unit tests state them.
+// them (and the PostgreSQL queue, io/db/postgres/jobs.ts); the unit tests state them.
 
 export const JOB_KINDS = ['scan', 'index', 'remove', 'retag', 'repool'] as const;
 export type JobKind = (typeof JOB_KINDS)[number];
@@ -28,6 +28,18 @@ export function afterFailure(attempts: number, maxAttempts: number, transient: b
   if (!transient || attempts >= maxAttempts) return { state: 'failed' };
   const delay = Math.min(BACKOFF_MAX_MS, BACKOFF_BASE_MS * 2 ** Math.max(0, attempts - 1));
   return { state: 'queued', runAfter: now + delay };
+}
+
+/**
+ * The error of a job failed because its workers kept dying: a printf-style template ('%s' for the
+ * attempts, then the last owner), so that a database can fill it in the statement that fails the
+ * job (PostgreSQL's format()); abandonedError() fills it in here.
+ */
+export const ABANDONED_ERROR = 'the worker running it stopped without finishing, %s times (last: %s)';
+
+export function abandonedError(attempts: number, owner: string | null): string {
+  const args = [String(attempts), String(owner)];
+  return ABANDONED_ERROR.replace(/%s/g, () => args.shift()!);
 }
 
 /** A worker row is live while its heartbeat is recent: a missed beat or two is not death. */

@@ -91,6 +91,8 @@ export interface Summary {
     inStep: boolean;
     /** why this process rebuilt the published index from the database (damaged, out of step), if it did */
     rebuilt: string | null;
+    /** how segments are searched: 'hnsw file' (SQLite), or the backend's own (VectorSearch.method) */
+    search: string;
   };
   generation: number;
 }
@@ -228,6 +230,11 @@ export interface SegmentChanges {
  * What the HNSW sync reads from the database: the segment vectors, and the change log (every insert,
  * delete and rewrite of a segment, in commit order, written by the database itself) that lets any
  * number of readers follow any number of writers.
+ *
+ * A backend with its own vector search (Storage.ann: PostgreSQL, where pgvector is the index) keeps
+ * no change log and no HNSW file follows it: there, digest, generation, segmentCount and eachVector
+ * are real (stats, `store copy`, the exact search), lastChange is the generation, and changesSince
+ * reports a gap whenever the generation moved (a local index would have to rebuild).
  */
 export interface IndexSource {
   /** the digest of the segment ids (DIGEST_SQL, idDigest in io/ann/ann.ts) */
@@ -245,6 +252,28 @@ export interface IndexSource {
   pruneChanges(through: number): Promise<void>;
 }
 
+/** A segment found by a vector search: its id and its cosine with the query (vectors are unit length). */
+export interface SegmentHit {
+  id: number;
+  score: number;
+}
+
+/**
+ * A backend's own nearest-neighbour search over the segment vectors. A Storage that has one is
+ * searched through it (PostgreSQL: pgvector's HNSW index, or an exact scan where the extension is
+ * missing); one without (SQLite) through the local HNSW file that follows its IndexSource.
+ */
+export interface VectorSearch {
+  /** how it searches, as stats and doctor say it: "pgvector HNSW", "pgvector not installed: exact search" */
+  readonly method: string;
+  /** readies the search for vectors of `dim` dimensions (the identity's); safe to repeat and from many processes at once */
+  prepare(dim: number): Promise<void>;
+  /** the `k` segments nearest `vector`, best first */
+  search(vector: Float32Array, k: number): Promise<SegmentHit[]>;
+  /** the vectors searched, and the bytes the index takes (0 without one) */
+  size(): Promise<{ vectors: number; bytes: number }>;
+}
+
 export interface Storage {
   readonly videos: VideoRepository;
   readonly segments: SegmentRepository;
@@ -252,11 +281,68 @@ export interface Storage {
   readonly settings: SettingRepository;
   readonly identity: IdentityRepository;
   readonly index: IndexSource;
+  /** the backend's own vector search, if it has one (see VectorSearch) */
+  readonly ann?: VectorSearch;
   close(): Promise<void>;
 }
 
-// The job queue (services and workers claim work from it). Declared with the others; the SQLite
-// queue is io/db/jobs.ts.
+/**
+ * A backend's tables as plain rows, for `vidsearch store copy` (services/store-copy.ts): the two
+ * schemas share table and column names, so a row moves column by column. Values travel as numbers
+ * (64-bit integers as numbers), strings, booleans, Dates, byte arrays (vectors as stored: float32
+ * LE) or null; each side converts to and from its own column types.
+ */
+export type TableRow = Record<string, unknown>;
+export interface TableRows {
+  /** the columns `table` has here */
+  columns(table: string): Promise<string[]>;
+  count(table: string): Promise<number>;
+  /** up to `limit` rows whose `key` comes after `after`, in `key` order */
+  read(table: string, columns: string[], key: string, after: number | string | null, limit: number): Promise<TableRow[]>;
+  /** inserts rows as they are, ids included, in one transaction */
+  write(table: string, columns: string[], rows: TableRow[]): Promise<void>;
+  /** after inserts with explicit ids: new rows get ids past the copied ones */
+  finish(tables: string[]): Promise<void>;
+  close(): Promise<void>;
+}
+
+// The libraries and the job queue (services and workers claim work from it). Declared with the
+// others; the SQLite ones are io/db/libraries.ts and io/db/jobs.ts, the PostgreSQL ones
+// io/db/postgres/libraries.ts and jobs.ts. Awaitable: SQLite answers synchronously, Postgres not.
+
+export type WatchMode = 'inotify' | 'poll';
+
+export interface LibraryRecord {
+  id: number;
+  path: string;
+  watch: boolean;
+  mode: WatchMode;
+  createdAt: Date;
+  lastScanAt: Date | null;
+}
+
+export interface LibraryCounts {
+  videos: VideoCounts;
+  /** jobs of this library queued or running */
+  queued: number;
+  running: number;
+  failedJobs: number;
+}
+
+export interface LibraryRepository {
+  /** by path */
+  list(): Awaitable<LibraryRecord[]>;
+  get(id: number): Awaitable<LibraryRecord | undefined>;
+  byPath(path: string): Awaitable<LibraryRecord | undefined>;
+  /** adds a library (a real path, checked by the caller); the existing row when it is there already */
+  add(path: string, opts?: { watch?: boolean; mode?: WatchMode }): Awaitable<{ library: LibraryRecord; created: boolean }>;
+  update(id: number, changes: { watch?: boolean; mode?: WatchMode }): Awaitable<LibraryRecord | undefined>;
+  scanned(id: number, at?: number): Awaitable<void>;
+  remove(id: number): Awaitable<boolean>;
+  /** its videos by status (paths below it: core/paths.ts pathRange) and its jobs by state */
+  counts(lib: LibraryRecord): Awaitable<LibraryCounts>;
+  close(): Awaitable<void>;
+}
 
 export interface NewJob {
   kind: JobKind;

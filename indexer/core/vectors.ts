@@ -42,3 +42,30 @@ export function vectorFrom(bytes: Uint8Array | null | undefined, dim: number | u
   }
   return fromBytes(bytes as Uint8Array);
 }
+
+/**
+ * The `k` rows of a row-major matrix nearest `query` by inner product, best first; equal scores in
+ * row order. One pass with a sorted top-k buffer: no per-row allocation (an exact search over the
+ * whole library, where no ANN index is at hand).
+ */
+export function nearestRows(matrix: Float32Array, dim: number, query: Float32Array, k: number): Array<{ row: number; score: number }> {
+  const n = Math.floor(matrix.length / dim);
+  const m = Math.min(k, n);
+  if (m <= 0) return [];
+  const best = new Float64Array(m).fill(-Infinity);
+  const rows = new Int32Array(m).fill(-1);
+  for (let r = 0, o = 0; r < n; r++, o += dim) {
+    let s = 0;
+    for (let i = 0; i < dim; i++) s += matrix[o + i] * query[i];
+    if (!(s > best[m - 1]) && rows[m - 1] !== -1) continue;
+    let j = m - 1;
+    while (j > 0 && (best[j - 1] < s || rows[j - 1] === -1)) {
+      best[j] = best[j - 1];
+      rows[j] = rows[j - 1];
+      j--;
+    }
+    best[j] = s;
+    rows[j] = r;
+  }
+  return Array.from(rows, (row, i) => ({ row, score: best[i] }));
+}

@@ -7,6 +7,7 @@
 // and, in cli/, VIDSEARCH_DEBUG and the settings report of `vidsearch config`.
 // Over 300 lines: one table of settings, with the process copy and the daemon's, is the point.
 import { LEASE_MS } from '../core/jobs';
+import { parsePathMap, type PathMapping } from '../core/paths';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -81,6 +82,12 @@ export interface Config {
   jobLeaseMs: number;
   /** whether `npm start` runs a worker beside the web server (VIDSEARCH_WORKER=0: a web-only node) */
   worker: boolean;
+  /**
+   * VIDSEARCH_PATH_MAP: where this machine mounts the folders the database names, for a worker on
+   * another machine than the one that added the library ("/mnt/nas=/data;/mnt/b=/b"). Empty: the
+   * database's paths are this machine's.
+   */
+  pathMap: PathMapping[];
 }
 
 export type ConfigInput = Partial<{ [K in keyof Config]: Config[K] | string | undefined }>;
@@ -173,7 +180,20 @@ export function resolveConfig(flags: ConfigInput = {}, env: Env = process.env): 
     debug: !!(flags.debug ?? env.VIDSEARCH_DEBUG),
     jobLeaseMs: positiveNumber('job lease in ms (VIDSEARCH_JOB_LEASE_MS)', pick('jobLeaseMs', 'VIDSEARCH_JOB_LEASE_MS') ?? LEASE_MS, { integer: true, max: 3_600_000 }),
     worker: booleanSetting('worker beside the web server (VIDSEARCH_WORKER)', pick('worker', 'VIDSEARCH_WORKER') ?? true),
+    pathMap: pathMapSetting(pick('pathMap', 'VIDSEARCH_PATH_MAP')),
   };
+}
+
+function pathMapSetting(value: unknown): PathMapping[] {
+  if (value === undefined) return [];
+  if (Array.isArray(value)) return value as PathMapping[];
+  try {
+    return parsePathMap(String(value));
+  } catch (err) {
+    throw new UsageError(`VIDSEARCH_PATH_MAP must be <folder in the database>=<folder here>, several separated by ';' or ',' (e.g. /mnt/nas=/data): ${(err as Error).message}`, {
+      cause: { setting: 'VIDSEARCH_PATH_MAP', value },
+    });
+  }
 }
 
 /**

@@ -16,7 +16,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { DIGEST_SQL, IdDigest, SegmentIndex, digestOfRow } from '../io/ann/ann';
-import { sqlitePath, type Config } from './config';
+import { databaseKind, sqlitePath, type Config } from './config';
+import { runPgDoctor } from './doctor-postgres';
 import { errorMessage } from '../core/errors';
 import { acquireWriterLock, writerActive } from '../io/files/lock';
 import type { StoreIdentity } from '../core/storage';
@@ -57,6 +58,7 @@ const VECTOR_TABLES = [
 ] as const;
 
 export async function runDoctor(cfg: Pick<Config, 'home' | 'databaseUrl'> & Partial<Pick<Config, 'debug'>>, opts: { repair?: boolean } = {}): Promise<DoctorReport> {
+  if (databaseKind(cfg.databaseUrl) === 'postgres') return runPgDoctor(cfg, opts);
   const file = sqlitePath(cfg.databaseUrl);
   const report: DoctorReport = { home: cfg.home, database: file, healthy: true, repair: !!opts.repair, checks: [], problems: [] };
   const check = (name: CheckName, problems: DoctorProblem[], detail: string) => {

@@ -6,26 +6,31 @@ import path from 'node:path';
 import { LibraryError } from '../core/errors';
 import { migrate } from '../io/db/db';
 import { JobQueue } from '../io/db/jobs';
-import { LibraryRepository, type LibraryCounts, type LibraryRecord, type WatchMode } from '../io/db/libraries';
-import { sqlitePath, type Config } from './config';
+import { SqliteLibraryRepository } from '../io/db/libraries';
+import { PgConnection } from '../io/db/postgres/connection';
+import { PgJobQueue } from '../io/db/postgres/jobs';
+import { PgLibraryRepository } from '../io/db/postgres/libraries';
+import type { JobRepository, LibraryCounts, LibraryRecord, LibraryRepository, WatchMode } from '../core/storage';
+import { databaseKind, sqlitePath, type Config } from './config';
 import type { Store } from '../io/db/store';
 import { insideRoots } from '../io/files/files';
 
 export interface LibraryContext {
   store: Store;
   libraries: LibraryRepository;
-  queue: JobQueue;
+  queue: JobRepository;
 }
 
 export type LibraryView = LibraryRecord & LibraryCounts;
 
-export function listLibraries(ctx: Pick<LibraryContext, 'libraries'>): LibraryView[] {
-  return ctx.libraries.list().map((l) => ({ ...l, ...ctx.libraries.counts(l) }));
+export async function listLibraries(ctx: Pick<LibraryContext, 'libraries'>): Promise<LibraryView[]> {
+  const libs = await ctx.libraries.list();
+  return Promise.all(libs.map(async (l) => ({ ...l, ...(await ctx.libraries.counts(l)) })));
 }
 
 /** The library by id or by path (as given: resolved and real-pathed). */
-export function findLibrary(ctx: Pick<LibraryContext, 'libraries'>, ref: number | string): LibraryRecord {
-  const lib = typeof ref === 'number' ? ctx.libraries.get(ref) : ctx.libraries.byPath(realOrResolved(ref));
+export async function findLibrary(ctx: Pick<LibraryContext, 'libraries'>, ref: number | string): Promise<LibraryRecord> {
+  const lib = await (typeof ref === 'number' ? ctx.libraries.get(ref) : ctx.libraries.byPath(realOrResolved(ref)));
   if (!lib) throw new LibraryError(`no library ${typeof ref === 'number' ? `with id ${ref}` : `at ${ref}`}: \`vidsearch library list\` shows them`, { kind: 'not-found', cause: { ref } });
   return lib;
 }
@@ -42,7 +47,7 @@ function realOrResolved(p: string): string {
  * Adds a folder as a library and queues its first scan. A folder inside another library, or one
  * holding a library, is refused: its files would belong to two libraries.
  */
-export async function addLibrary(ctx: LibraryContext, dir: string, opts: { watch?: boolean; mode?: WatchMode } = {}): Promise<{ library: LibraryRecord; created: boolean; scanJob: number }> {
+export async function addLibrary(ctx: Pick<LibraryContext, 'libraries' | 'queue'>, dir: string, opts: { watch?: boolean; mode?: WatchMode } = {}): Promise<{ library: LibraryRecord; created: boolean; scanJob: number }> {
   let real: string;
   try {
     real = fs.realpathSync(path.resolve(dir));
@@ -50,29 +55,29 @@ export async function addLibrary(ctx: LibraryContext, dir: string, opts: { watch
     throw new LibraryError(`no such folder: ${dir}`, { kind: 'not-a-folder', cause: { dir } });
   }
   if (!fs.statSync(real).isDirectory()) throw new LibraryError(`not a folder: ${dir} (a library is a folder of videos)`, { kind: 'not-a-folder', cause: { dir } });
-  const existing = ctx.libraries.byPath(real);
+  const existing = await ctx.libraries.byPath(real);
   if (!existing) {
-    for (const other of ctx.libraries.list()) {
+    for (const other of await ctx.libraries.list()) {
       if (insideRoots(real, [other.path])) throw new LibraryError(`${real} is inside the library ${other.path}, which already holds its videos`, { kind: 'nested-library', cause: { dir: real, library: other.path } });
       if (insideRoots(other.path, [real])) throw new LibraryError(`${real} holds the library ${other.path}: remove that one first, or add the folders side by side`, { kind: 'nested-library', cause: { dir: real, library: other.path } });
     }
   }
-  const { library, created } = ctx.libraries.add(real, opts);
-  if (!created && (opts.watch !== undefined || opts.mode !== undefined)) ctx.libraries.update(library.id, opts);
+  const { library, created } = await ctx.libraries.add(real, opts);
+  if (!created && (opts.watch !== undefined || opts.mode !== undefined)) await ctx.libraries.update(library.id, opts);
   // Its row makes it a root: its files are ones the server may serve (library.ts).
-  const [scanJob] = ctx.queue.enqueue([{ kind: 'scan', key: real, libraryId: library.id }]);
-  return { library: ctx.libraries.get(library.id)!, created, scanJob: scanJob! };
+  const [scanJob] = await ctx.queue.enqueue([{ kind: 'scan', key: real, libraryId: library.id }]);
+  return { library: (await ctx.libraries.get(library.id))!, created, scanJob: scanJob! };
 }
 
-export function scanLibrary(ctx: Pick<LibraryContext, 'libraries' | 'queue'>, ref: number | string, opts: { force?: boolean; retryFailed?: boolean } = {}): number {
-  const lib = findLibrary(ctx, ref);
+export async function scanLibrary(ctx: Pick<LibraryContext, 'libraries' | 'queue'>, ref: number | string, opts: { force?: boolean; retryFailed?: boolean } = {}): Promise<number> {
+  const lib = await findLibrary(ctx, ref);
   const payload = opts.force || opts.retryFailed ? opts : undefined;
-  return ctx.queue.enqueue([{ kind: 'scan', key: lib.path, libraryId: lib.id, payload }])[0]!;
+  return (await ctx.queue.enqueue([{ kind: 'scan', key: lib.path, libraryId: lib.id, payload }]))[0]!;
 }
 
-export function setWatching(ctx: Pick<LibraryContext, 'libraries'>, ref: number | string, changes: { watch?: boolean; mode?: WatchMode }): LibraryRecord {
-  const lib = findLibrary(ctx, ref);
-  return ctx.libraries.update(lib.id, changes)!;
+export async function setWatching(ctx: Pick<LibraryContext, 'libraries'>, ref: number | string, changes: { watch?: boolean; mode?: WatchMode }): Promise<LibraryRecord> {
+  const lib = await findLibrary(ctx, ref);
+  return (await ctx.libraries.update(lib.id, changes))!;
 }
 
 /**
@@ -81,30 +86,35 @@ export function setWatching(ctx: Pick<LibraryContext, 'libraries'>, ref: number 
  * was a root). The files themselves are never touched.
  */
 export async function removeLibrary(ctx: LibraryContext, ref: number | string): Promise<{ library: LibraryRecord; removedVideos: number }> {
-  const lib = findLibrary(ctx, ref);
-  ctx.libraries.remove(lib.id);
-  ctx.queue.dropQueued(lib.id);
+  const lib = await findLibrary(ctx, ref);
+  await ctx.libraries.remove(lib.id);
+  await ctx.queue.dropQueued(lib.id);
   const videos = await ctx.store.videosUnder(lib.path);
-  ctx.queue.enqueue(videos.map((v) => ({ kind: 'remove' as const, key: v.path, payload: { decided: true } })));
+  await ctx.queue.enqueue(videos.map((v) => ({ kind: 'remove' as const, key: v.path, payload: { decided: true } })));
   return { library: lib, removedVideos: videos.length };
 }
 
-/** The queue and the libraries of a data directory, on their own connections (any process may hold them). */
+/** The queue and the libraries of a database, on their own connections (any process may hold them). */
 export interface Work {
-  queue: JobQueue;
+  queue: JobRepository;
   libraries: LibraryRepository;
-  close(): void;
+  close(): Promise<void>;
 }
 
-export function openWork(cfg: Pick<Config, 'databaseUrl'>): Work {
+/** The SQLite file's (migrated here) or the PostgreSQL server's (migrated on connecting), by DATABASE_URL. */
+export async function openWork(cfg: Pick<Config, 'databaseUrl'>): Promise<Work> {
+  if (databaseKind(cfg.databaseUrl) === 'postgres') {
+    const db = await PgConnection.open(cfg.databaseUrl);
+    return { queue: new PgJobQueue(db), libraries: new PgLibraryRepository(db), close: () => db.close() };
+  }
   const file = sqlitePath(cfg.databaseUrl);
   migrate(file);
   const queue = JobQueue.open(file);
-  const libraries = LibraryRepository.open(file);
+  const libraries = SqliteLibraryRepository.open(file);
   return {
     queue,
     libraries,
-    close() {
+    async close() {
       queue.close();
       libraries.close();
     },

@@ -5,8 +5,9 @@
 // added, removed or paused from the web app or the CLI is followed without a restart.
 import fs from 'node:fs';
 import { sameStamp, type FileStamp } from '../core/stamps';
-import type { JobQueue } from '../io/db/jobs';
-import type { LibraryRecord, LibraryRepository } from '../io/db/libraries';
+import { errorMessage } from '../core/errors';
+import { toLocalPath, toStoredPath, type PathMapping } from '../core/paths';
+import type { JobRepository, LibraryRecord, LibraryRepository } from '../core/storage';
 import type { Store } from '../io/db/store';
 import { watchLibrary, type LibraryWatcher, type WatchEvent } from '../io/files/watcher';
 
@@ -18,6 +19,8 @@ export interface LibraryWatchOptions {
   /** how often the library list is read again */
   refreshMs?: number;
   log?: (entry: { event: string; path?: string; [key: string]: unknown }) => void;
+  /** VIDSEARCH_PATH_MAP: the libraries' folders are watched where this machine mounts them, and queued by their database paths */
+  pathMap?: readonly PathMapping[];
 }
 
 /**
@@ -55,7 +58,7 @@ export class LibraryWatch {
   private readonly log: NonNullable<LibraryWatchOptions['log']>;
 
   constructor(
-    private readonly ctx: { libraries: LibraryRepository; queue: JobQueue; store: Pick<Store, 'videosUnder'> },
+    private readonly ctx: { libraries: LibraryRepository; queue: JobRepository; store: Pick<Store, 'videosUnder'> },
     private readonly opts: LibraryWatchOptions = {},
   ) {
     this.stabilityMs = opts.stabilityMs ?? 2000;
@@ -66,7 +69,8 @@ export class LibraryWatch {
   /** Watches every library that asks for it and queues a scan of each (what changed while nothing watched). */
   async start(): Promise<void> {
     await this.refresh(true);
-    this.timer = setInterval(() => void this.refresh(false), this.opts.refreshMs ?? 2000);
+    // A database that is briefly unreachable (a server restart) is said and tried again next time.
+    this.timer = setInterval(() => void this.refresh(false).catch((err) => this.log({ event: 'watch-error', error: errorMessage(err) })), this.opts.refreshMs ?? 2000);
     this.timer.unref();
   }
 
@@ -83,7 +87,7 @@ export class LibraryWatch {
 
   private async refresh(first: boolean): Promise<void> {
     if (this.stopped) return;
-    const wanted = new Map(this.ctx.libraries.list().filter((l) => l.watch).map((l) => [l.id, l]));
+    const wanted = new Map((await this.ctx.libraries.list()).filter((l) => l.watch).map((l) => [l.id, l]));
     for (const [id, w] of this.watchers) {
       const now = wanted.get(id);
       if (!now || now.mode !== w.lib.mode) {
@@ -95,12 +99,12 @@ export class LibraryWatch {
     for (const [id, lib] of wanted) {
       if (this.watchers.has(id)) continue;
       // Watch first, then scan, so that nothing that happens during the scan is missed.
-      const watcher = watchLibrary([lib.path], (e) => this.onEvent(lib, e), { poll: lib.mode === 'poll' });
+      const watcher = watchLibrary([toLocalPath(lib.path, this.opts.pathMap ?? [])], (e) => this.onEvent(lib, e), { poll: lib.mode === 'poll' });
       this.watchers.set(id, { lib, watcher });
       await watcher.ready;
       this.log({ event: 'watching', path: lib.path, mode: lib.mode });
       // A library seen for the first time by this process: what changed while nothing watched.
-      if (first || !lib.lastScanAt) this.ctx.queue.enqueue([{ kind: 'scan', key: lib.path, libraryId: lib.id }]);
+      if (first || !lib.lastScanAt) await this.ctx.queue.enqueue([{ kind: 'scan', key: lib.path, libraryId: lib.id }]);
     }
   }
 
@@ -111,7 +115,8 @@ export class LibraryWatch {
     if (e.type === 'add' || e.type === 'change') return void this.whenStable(lib, e.path);
     if (e.type === 'unlink') return void this.later(() => this.enqueue(lib, 'remove', e.path), this.removeGraceMs);
     if (e.type === 'unlinkDir') {
-      void this.ctx.store.videosUnder(e.path).then((videos) => this.later(() => videos.forEach((v) => this.enqueue(lib, 'remove', v.path)), this.removeGraceMs));
+      const map = this.opts.pathMap ?? [];
+      void this.ctx.store.videosUnder(toStoredPath(e.path, map)).then((videos) => this.later(() => videos.forEach((v) => this.enqueue(lib, 'remove', toLocalPath(v.path, map))), this.removeGraceMs));
     }
   }
 
@@ -130,9 +135,12 @@ export class LibraryWatch {
     setTimeout(() => !this.stopped && fn(), ms).unref();
   }
 
+  /** `file`: this machine's path (what the watcher saw); the job names the database's. */
   private enqueue(lib: LibraryRecord, kind: 'index' | 'remove', file: string): void {
     if (kind === 'remove' && fs.existsSync(file)) return; // back already (a rename in place, an editor's save)
-    this.ctx.queue.enqueue([{ kind, key: file, libraryId: lib.id }]);
-    this.log({ event: 'queued', path: file, kind });
+    void Promise.resolve().then(() => this.ctx.queue.enqueue([{ kind, key: toStoredPath(file, this.opts.pathMap ?? []), libraryId: lib.id }])).then(
+      () => this.log({ event: 'queued', path: file, kind }),
+      (err) => this.log({ event: 'watch-error', path: file, error: `cannot queue it: ${errorMessage(err)}` }),
+    );
   }
 }

@@ -3,6 +3,7 @@
 // save). Takes the I/O modules as arguments; a job reports indexed / skipped / failed and never
 // throws for a bad file.
 import fs from 'node:fs';
+import path from 'node:path';
 import { ActionTagger, LABEL_SET_SETTING, activeLabelSetChoice, labelSet, labelSetFromSpec, type LabelSet } from './actions';
 import type { Config } from './config';
 import { ModelError, ToolError, VidsearchError, asDiskFull, errorMessage, isTransientError } from '../core/errors';
@@ -15,6 +16,7 @@ import type { Store, VideoRecord } from '../io/db/store';
 import type { RawFrame } from '../core/types';
 import { sameStamp, unchangedReason } from '../core/stamps';
 import { planTargets } from './plan';
+import { toLocalPath, toStoredPath, type PathMapping } from '../core/paths';
 
 export interface Engine {
   cfg: Config;
@@ -114,19 +116,25 @@ export async function encodeVideo(engine: Engine, file: string, signal: AbortSig
  * gone was moved or renamed: its rows follow it, without decoding anything. A path that cannot be
  * looked at (an unreadable folder) is not gone: the new file is a copy.
  */
-async function detectMove(store: Store, file: string, stamp: FileStamp, print: string): Promise<VideoRecord | undefined> {
+async function detectMove(store: Store, file: string, stamp: FileStamp, print: string, map: readonly PathMapping[]): Promise<VideoRecord | undefined> {
   for (const v of await store.videosWithFingerprint(stamp.size, print)) {
-    if (v.path !== file && v.status === 'indexed' && presence(v.path).state === 'gone') return v;
+    if (v.path !== file && v.status === 'indexed' && presence(toLocalPath(v.path, map)).state === 'gone') return v;
   }
   return undefined;
 }
 
-/** Indexes one file: skipped when unchanged, failed (recorded with its error) when unusable. */
+/**
+ * Indexes one file: skipped when unchanged, failed (recorded with its error) when unusable.
+ * `file` is the path as the database records it; this machine reads it where VIDSEARCH_PATH_MAP
+ * says it is mounted (the one place a worker opens a file).
+ */
 export async function indexFile(engine: Engine, file: string, opts: IndexOptions = {}, onFrames: (n: number, d: number) => void = () => {}): Promise<JobResult> {
   const started = Date.now();
+  const map = engine.cfg.pathMap;
+  const local = toLocalPath(file, map);
   let st: fs.Stats;
   try {
-    st = fs.statSync(file);
+    st = fs.statSync(local);
     if (!st.isFile()) return { status: 'failed', path: file, error: 'not a regular file' };
   } catch (err) {
     return { status: 'failed', path: file, error: `cannot read: ${errorMessage(err)}` };
@@ -136,17 +144,17 @@ export async function indexFile(engine: Engine, file: string, opts: IndexOptions
   const unchanged = unchangedReason(known, stamp, opts);
   if (unchanged) return { status: 'skipped', path: file, reason: unchanged };
   try {
-    const print = fingerprint(file);
+    const print = fingerprint(local);
     if (known?.status !== 'indexed' && !opts.force) {
-      const moved = await detectMove(engine.store, file, stamp, print);
+      const moved = await detectMove(engine.store, file, stamp, print, map);
       if (moved) {
         await engine.store.moveVideo(moved.id, file, stamp);
         return { status: 'skipped', path: file, reason: `moved from ${moved.path}`, movedFrom: moved.path };
       }
     }
-    const { probe, vectors } = await encodeVideo(engine, file, opts.signal, onFrames);
+    const { probe, vectors } = await encodeVideo(engine, local, opts.signal, onFrames);
     if (vectors.length === 0) throw new Error('no frames could be decoded');
-    const after = fileStamp(fs.statSync(file));
+    const after = fileStamp(fs.statSync(local));
     if (!sameStamp(after, stamp)) {
       return { status: 'skipped', path: file, reason: CHANGED_WHILE_INDEXING };
     }
@@ -210,6 +218,8 @@ export { planTargets, type TargetPlan } from './plan';
  */
 export async function indexTargets(engine: Engine, targets: string[], opts: IndexOptions = {}): Promise<IndexReport> {
   const report: IndexReport = { indexed: [], skipped: [], removed: [], failed: [] };
+  // What the user typed is a path on this machine; the database records the stored one.
+  targets = targets.map((t) => toStoredPath(path.resolve(t), engine.cfg.pathMap));
   try {
     // What the user gives to index is the library: the server serves files inside these roots only.
     await recordLibraryRoots(engine.store, targets);
@@ -230,7 +240,7 @@ export async function indexTargets(engine: Engine, targets: string[], opts: Inde
  * it instead of indexing it twice.
  */
 async function runPlan(engine: Engine, targets: string[], opts: IndexOptions, report: IndexReport): Promise<void> {
-  const plan = await planTargets(engine.store, targets, opts);
+  const plan = await planTargets(engine.store, targets, opts, engine.cfg.pathMap);
   report.skipped.push(...plan.unchanged);
   report.failed.push(...plan.missing.map((p) => ({ path: p, error: 'no such file or directory' })));
   // Reported as failed (exit 1): not indexed, and only the user can fix it. A link out of the

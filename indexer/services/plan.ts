@@ -7,6 +7,7 @@ import { errorMessage } from '../core/errors';
 import { unchangedReason, type FileStamp } from '../core/stamps';
 import { fileStamp, presence, scanVideos, type ScanProblem } from '../io/files/files';
 import type { Store, VideoRecord } from '../io/db/store';
+import { toLocalPath, toStoredPath, type PathMapping } from '../core/paths';
 
 export interface TargetPlan {
   /** files that need work (new, changed, or failed and to be retried), with their stamps */
@@ -27,8 +28,12 @@ export interface TargetPlan {
 /**
  * Decides what a set of files and folders needs, from one stat per file and one query per folder:
  * unchanged files cost no database round trip, so reconciling a large library is quick.
+ * Targets and the plan's paths are the database's; the file system is looked at where `map`
+ * (VIDSEARCH_PATH_MAP) mounts them here. Problems name this machine's paths: they are for its user.
  */
-export async function planTargets(store: Store, targets: string[], opts: { force?: boolean; retryFailed?: boolean } = {}): Promise<TargetPlan> {
+export async function planTargets(store: Store, targets: string[], opts: { force?: boolean; retryFailed?: boolean } = {}, map: readonly PathMapping[] = []): Promise<TargetPlan> {
+  const local = (p: string) => toLocalPath(p, map);
+  const stored = (p: string) => toStoredPath(p, map);
   const plan: TargetPlan = { work: [], unchanged: [], gone: [], missing: [], problems: [] };
   const seen = new Set<string>();
   const unreadable = (p: string, err: unknown) => {
@@ -46,7 +51,7 @@ export async function planTargets(store: Store, targets: string[], opts: { force
   const consider = (file: string, known: VideoRecord | undefined) => {
     if (seen.has(file)) return;
     seen.add(file);
-    const st = statOf(file);
+    const st = statOf(local(file));
     if (!st || st === 'unreadable') return;
     const stamp = fileStamp(st);
     const reason = unchangedReason(known, stamp, opts);
@@ -54,16 +59,17 @@ export async function planTargets(store: Store, targets: string[], opts: { force
     else plan.work.push({ path: file, ...stamp });
   };
   for (const target of targets.map((t) => path.resolve(t))) {
-    const st = statOf(target);
+    const st = statOf(local(target));
     if (st === 'unreadable') continue;
     if (st?.isDirectory()) {
       const known = new Map((await store.videosUnder(target)).map((v) => [v.path, v]));
-      const scan = scanVideos(target);
-      for (const file of scan.files) consider(file, known.get(file));
-      const present = new Set(scan.files);
-      const folders = scan.problems.filter((p) => p.kind === 'unreadable').map((p) => p.path + path.sep);
+      const scan = scanVideos(local(target));
+      const files = scan.files.map(stored);
+      for (const file of files) consider(file, known.get(file));
+      const present = new Set(files);
+      const folders = scan.problems.filter((p) => p.kind === 'unreadable').map((p) => stored(p.path) + path.sep);
       const kept = new Map<string, number>();
-      const outside = scan.problems.filter((p) => p.kind === 'outside').map((p) => p.path);
+      const outside = scan.problems.filter((p) => p.kind === 'outside').map((p) => stored(p.path));
       for (const v of known.values()) {
         if (present.has(v.path)) continue;
         // Reached through a link out of the library (indexed before links were checked): not a
@@ -73,7 +79,7 @@ export async function planTargets(store: Store, targets: string[], opts: { force
           continue;
         }
         // Only a file known to be gone leaves the index; one we cannot see is kept as it is.
-        const now = presence(v.path);
+        const now = presence(local(v.path));
         if (now.state === 'gone') plan.gone.push(v);
         else if (now.state === 'unknown') {
           const folder = folders.find((f) => v.path.startsWith(f));
@@ -82,7 +88,7 @@ export async function planTargets(store: Store, targets: string[], opts: { force
         }
       }
       for (const p of scan.problems) {
-        const n = p.kind === 'unreadable' ? (kept.get(p.path + path.sep) ?? 0) : 0;
+        const n = p.kind === 'unreadable' ? (kept.get(stored(p.path) + path.sep) ?? 0) : 0;
         plan.problems.push(n ? { ...p, error: `${p.error}; its ${n} indexed ${n === 1 ? 'video stays in the index as it is' : 'videos stay in the index as they are'}` } : p);
       }
     } else if (st) {

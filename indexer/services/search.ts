@@ -1,4 +1,4 @@
-// Search rules: query → text vector (LRU-cached) → HNSW top segments → grouped by video, videos
+// Search rules: query → text vector (LRU-cached) → top segments (HNSW file or pgvector: Store.searchSegments) → grouped by video, videos
 // ranked by their best segment → the best moment inside each segment from its frame vectors.
 import path from 'node:path';
 import { MIN_EF } from '../io/ann/ann';
@@ -100,7 +100,7 @@ export class Searcher {
    * library of this many segments. The sample is read again only when the segment set changed.
    */
   private async background(vector: Float32Array): Promise<{ bg: Background; line: number }> {
-    const set = this.store.segmentSet();
+    const set = await this.store.segmentSet();
     if (this.sample?.key !== set.key) {
       const vectors = await this.store.sampleSegments(BACKGROUND_SAMPLE);
       const dim = vector.length;
@@ -125,7 +125,7 @@ export class Searcher {
     let byVideo = new Map<number, Candidate[]>();
     const rows = new Map<number, SegmentRecord>();
     for (let round = 0; round < 4; round++) {
-      const hits = this.store.searchSegments(vector, want);
+      const hits = await this.store.searchSegments(vector, want);
       // A later round repeats the earlier hits: only the new ones are read.
       for (const s of await this.store.segments(hits.filter((h) => !rows.has(h.id)).map((h) => h.id))) rows.set(s.id, s);
       byVideo = new Map();

@@ -1,18 +1,22 @@
-// The store callers use: the storage repositories (core/storage.ts, on SQLite: io/db/sqlite/), the
-// HNSW index kept in step with them (index-sync.ts), the model identity policy (identity.ts), the
-// re-pool (repool-vectors.ts). Metadata and every vector live in the database (the truth); the
-// HNSW index is a cache of the segment vectors that follows the database's change log, so any
-// number of stores, in any number of processes, may write at once.
+// The store callers use: the storage repositories (core/storage.ts; io/db/sqlite/ or, for a
+// postgresql:// DATABASE_URL, io/db/postgres/), the segment search, the model identity policy
+// (identity.ts), the re-pool (repool-vectors.ts). Metadata and every vector live in the database
+// (the truth). On SQLite the search is a local HNSW index, a cache of the segment vectors that
+// follows the database's change log (index-sync.ts), so any number of stores, in any number of
+// processes, may write at once; on PostgreSQL it is the backend's own (Storage.ann: pgvector),
+// which every process reads from the database, and there is no local index at all.
 // Nothing outside reaches the database client: what callers need is a method here.
 // Over 300 lines: one short, documented method per thing callers do with the library.
 import path from 'node:path';
 import type { Config } from './config';
 import { StoreError } from '../core/errors';
-import type { FrameRecord, IndexedVideoInput, SegmentRecord, Stats, Storage, StoreIdentity, Summary, TagRecord, VideoBrief, VideoPage, VideoQuery, VideoRecord, VideoTags } from '../core/storage';
+import type { FrameRecord, IndexedVideoInput, SegmentHit, SegmentRecord, Stats, Storage, StoreIdentity, Summary, TagRecord, VideoBrief, VideoPage, VideoQuery, VideoRecord, VideoTags } from '../core/storage';
 import type { VideoStatus } from '../core/types';
 import type { PackedFrames } from '../core/framepack';
-import type { Hit, IndexPointer } from '../io/ann/ann';
+import type { IndexPointer } from '../io/ann/ann';
 import { openSqliteStorage } from '../io/db/sqlite/storage';
+import { openPgStorage } from '../io/db/postgres/storage';
+import { databaseKind } from './config';
 import { IndexSync } from './index-sync';
 import { admitIdentity, followIdentity, identityKey, type IdentityIntent } from './identity';
 import { repoolVectors, type Pool } from './repool-vectors';
@@ -27,9 +31,12 @@ export interface OpenStoreOptions extends IdentityIntent {
 const stderrLine = (line: string) => process.stderr.write(`${line}\n`);
 
 export class Store {
-  private readonly sync: IndexSync;
+  /** the local HNSW index: only for a storage without its own vector search (SQLite) */
+  private readonly sync: IndexSync | undefined;
   /** the identity row as last read, so a reader re-parses it only when a writer changed it */
   private seenIdentity: string | undefined;
+  /** segmentSet() on a storage with its own search: the count, read again when the generation moves */
+  private counted: { generation: number; count: number } | undefined;
 
   private constructor(
     private readonly storage: Storage,
@@ -40,20 +47,19 @@ export class Store {
     private readonly expected: StoreIdentity | undefined,
     log: (line: string) => void,
   ) {
-    this.sync = new IndexSync(home, storage.index, log);
+    this.sync = storage.ann ? undefined : new IndexSync(home, storage.index, log);
   }
 
   static async open(cfg: Pick<Config, 'home' | 'databaseUrl'>, opts: OpenStoreOptions = {}): Promise<Store> {
     let storage: Storage | undefined;
     try {
-      storage = await openSqliteStorage(cfg.databaseUrl);
+      storage = databaseKind(cfg.databaseUrl) === 'postgres' ? await openPgStorage(cfg.databaseUrl) : await openSqliteStorage(cfg.databaseUrl);
       const value = await storage.identity.read();
       const identity = admitIdentity(cfg.home, value, opts);
       const store = new Store(storage, cfg.home, !!opts.writer, identity, opts.identity, opts.log ?? stderrLine);
       if (identity) {
         store.seenIdentity = value;
-        store.sync.attach(identity.model.dim);
-        await store.sync.sync();
+        await store.attachSearch(identity.model.dim);
       }
       return store;
     } catch (err) {
@@ -68,7 +74,14 @@ export class Store {
 
   /** why this process last rebuilt the index from the database instead of loading the published file */
   get indexRebuilt(): string | null {
-    return this.sync.rebuilt;
+    return this.sync?.rebuilt ?? null;
+  }
+
+  /** Readies the segment search for vectors of `dim` dimensions: the backend's index, or the local HNSW file loaded and caught up. */
+  private async attachSearch(dim: number): Promise<void> {
+    if (this.storage.ann) return this.storage.ann.prepare(dim);
+    this.sync!.attach(dim);
+    await this.sync!.sync();
   }
 
   private get dim(): number | undefined {
@@ -84,7 +97,7 @@ export class Store {
   }
 
   private requireAnn(): void {
-    if (!this.sync.index) throw new StoreError('no model identity recorded yet: index some videos first', { cause: { home: this.home } });
+    if (this.sync ? !this.sync.index : !this.identity) throw new StoreError('no model identity recorded yet: index some videos first', { cause: { home: this.home } });
   }
 
   generation(): Promise<number> {
@@ -96,7 +109,8 @@ export class Store {
     this.requireWriter();
     await this.storage.identity.reset(identity);
     this.setIdentity(identity);
-    await this.sync.publishEmpty(identity.model.dim);
+    if (this.storage.ann) await this.storage.ann.prepare(identity.model.dim);
+    else await this.sync!.publishEmpty(identity.model.dim);
   }
 
   /** Records the model identity on the first write. */
@@ -108,14 +122,13 @@ export class Store {
     const value = (await this.storage.identity.read())!;
     this.seenIdentity = value;
     this.setIdentity(followIdentity(this.home, value, identity));
-    this.sync.attach(identity.model.dim);
-    await this.sync.sync();
+    await this.attachSearch(identity.model.dim);
   }
 
-  /** Brings the in-memory HNSW index in step with the database (IndexSync.sync). */
+  /** Brings the in-memory HNSW index in step with the database (IndexSync.sync); the backend's own search always is. */
   async syncIndex(): Promise<'loaded' | 'rebuilt'> {
     this.requireAnn();
-    return this.sync.sync();
+    return this.sync ? this.sync.sync() : 'loaded';
   }
 
   /** The database's digest of its segment ids (idDigest in ann.ts). */
@@ -125,7 +138,7 @@ export class Store {
 
   async rebuildIndex(): Promise<void> {
     this.requireAnn();
-    await this.sync.rebuild();
+    await this.sync?.rebuild();
   }
 
   /**
@@ -137,34 +150,44 @@ export class Store {
   async refresh(): Promise<void> {
     const value = await this.storage.settings.get('identity');
     if (value && value !== this.seenIdentity) await this.adoptIdentity(value);
-    await this.sync.follow();
+    await this.sync?.follow();
   }
 
   private async adoptIdentity(value: string): Promise<void> {
     const stored = followIdentity(this.home, value, this.expected);
     this.seenIdentity = value;
+    const before = this.sync ? this.sync.dim : this.identity?.model.dim;
     this.setIdentity(stored);
-    if (this.sync.dim === stored.model.dim) return;
-    this.sync.attach(stored.model.dim);
-    await this.sync.sync();
+    if (before === stored.model.dim) return;
+    await this.attachSearch(stored.model.dim);
   }
 
   /** Publishes the index if it changed, at most every `minIntervalMs` (0: now). */
-  flushIndex(minIntervalMs = 0): Promise<IndexPointer | undefined> {
-    return this.sync.flush(minIntervalMs);
+  async flushIndex(minIntervalMs = 0): Promise<IndexPointer | undefined> {
+    return this.sync?.flush(minIntervalMs);
   }
 
-  searchSegments(vector: Float32Array, k: number): Hit[] {
-    return this.sync.search(vector, k);
+  /** The `k` segments nearest `vector` (cosine), best first: the local HNSW index, or the backend's search. */
+  async searchSegments(vector: Float32Array, k: number): Promise<SegmentHit[]> {
+    if (this.storage.ann) return this.identity ? this.storage.ann.search(vector, k) : [];
+    return this.sync!.search(vector, k);
   }
 
   /**
-   * What the searchable segment set is now: the live ids' digest, their count and the identity
-   * (a re-pool changes the vectors, not the ids). Equal keys: the same vectors. In memory, no I/O.
+   * What the searchable segment set is now, and how many segments it holds. Equal keys: the same
+   * vectors. Local index: the live ids' digest and the identity (a re-pool changes the vectors,
+   * not the ids), in memory. Backend search: the generation (bumped by every write that changes
+   * segments) and the identity, one indexed lookup; the count is read again when it moves.
    */
-  segmentSet(): { key: string; count: number } {
-    const ann = this.sync.index;
-    return { key: `${ann?.digest ?? ''}|${this.identity ? identityKey(this.identity) : ''}`, count: ann?.size ?? 0 };
+  async segmentSet(): Promise<{ key: string; count: number }> {
+    const who = this.identity ? identityKey(this.identity) : '';
+    if (this.sync) {
+      const ann = this.sync.index;
+      return { key: `${ann?.digest ?? ''}|${who}`, count: ann?.size ?? 0 };
+    }
+    const generation = await this.storage.index.generation();
+    if (this.counted?.generation !== generation) this.counted = { generation, count: await this.storage.index.segmentCount() };
+    return { key: `g${generation}|${who}`, count: this.counted.count };
   }
 
   /**
@@ -216,7 +239,7 @@ export class Store {
   async moveVideo(id: number, to: string, stamp: { size: number; mtimeMs: number }): Promise<void> {
     this.requireWriter();
     await this.storage.videos.move(id, to, stamp);
-    await this.sync.follow();
+    await this.sync?.follow();
   }
 
   /** Replaces a video's rows and vectors in one transaction, then updates the HNSW index. */
@@ -225,7 +248,7 @@ export class Store {
     this.requireAnn();
     const { videoId, added } = await this.storage.videos.saveIndexed(input);
     // The change log has it now: searchable here at once (and in other processes at their next look).
-    await this.sync.follow();
+    await this.sync?.follow();
     return { videoId, segments: added.length, frames: input.frames.length };
   }
 
@@ -233,14 +256,14 @@ export class Store {
   async markFailed(file: string, size: number, mtimeMs: number, error: string): Promise<number> {
     this.requireWriter();
     const { id, removed } = await this.storage.videos.markFailed(file, size, mtimeMs, error);
-    if (removed.length) await this.sync.follow();
+    if (removed.length) await this.sync?.follow();
     return id;
   }
 
   async removeVideo(id: number): Promise<void> {
     this.requireWriter();
     const removed = await this.storage.videos.remove(id);
-    if (removed.length) await this.sync.follow();
+    if (removed.length) await this.sync?.follow();
   }
 
   /** Replaces a video's tags for one label set (re-tagging from stored vectors). */
@@ -290,8 +313,11 @@ export class Store {
     this.requireWriter();
     const done = await repoolVectors(this.storage, identity, this.dim, pool, onProgress);
     this.setIdentity(identity);
-    this.sync.attach(identity.model.dim);
-    await this.sync.rebuild();
+    if (this.storage.ann) await this.storage.ann.prepare(identity.model.dim);
+    else {
+      this.sync!.attach(identity.model.dim);
+      await this.sync!.rebuild();
+    }
     return done;
   }
 
@@ -328,8 +354,14 @@ export class Store {
 
   /** Video counts by status, the identity and the index: one grouped count over the videos. */
   async summary(): Promise<Summary> {
-    const [videos, generation, last] = await Promise.all([this.storage.videos.countByStatus(), this.generation(), this.storage.index.lastChange()]);
-    const ann = this.sync.index;
+    const [videos, generation, last] = await Promise.all([this.storage.videos.countByStatus(), this.generation(), this.sync ? this.storage.index.lastChange() : 0]);
+    if (this.storage.ann) {
+      // The backend's index is the table itself: always in step, nothing published, nothing rebuilt.
+      const size = this.identity ? await this.storage.ann.size() : { vectors: 0, bytes: 0 };
+      return { videos, identity: this.identity, index: { ...size, generation, file: null, inStep: !!this.identity, rebuilt: null, search: this.storage.ann.method }, generation };
+    }
+    const sync = this.sync!;
+    const ann = sync.index;
     const p = ann?.pointer;
     return {
       videos,
@@ -340,8 +372,9 @@ export class Store {
         generation: p?.generation ?? null,
         file: p ? path.join(ann!.dir, p.file) : null,
         // the index reflects the latest committed change (refresh() and every search follow them)
-        inStep: !!ann && this.sync.appliedChange === last,
-        rebuilt: this.sync.rebuilt,
+        inStep: !!ann && sync.appliedChange === last,
+        rebuilt: sync.rebuilt,
+        search: 'hnsw file',
       },
       generation,
     };
@@ -354,7 +387,7 @@ export class Store {
   async stats(): Promise<Stats> {
     const [summary, segments, frames] = await Promise.all([this.summary(), this.storage.index.segmentCount(), this.storage.segments.countFrames()]);
     // The real check, not just the generation: the index holds exactly the database's segment ids.
-    if (summary.index.inStep) summary.index.inStep = await this.sync.inStepWithDatabase();
+    if (summary.index.inStep && this.sync) summary.index.inStep = await this.sync.inStepWithDatabase();
     return { ...summary, segments, frames };
   }
 

@@ -19,15 +19,15 @@ export async function GET(): Promise<Response> {
     const { name, variant, dim } = model.identity;
     const daemon = readDaemonStatus(store.home);
     const { queue, libraries } = await getWork();
-    const running = queue.list({ states: ['running'], limit: 50 });
+    const [running, libs, counts, workers] = await Promise.all([queue.list({ states: ['running'], limit: 50 }), listLibraries({ libraries }), queue.counts(), queue.workers()]);
     body = {
       ok: true,
       videos: s.videos.indexed,
       model: { name, variant, dim },
       index: { vectors: s.index.vectors, inStep: s.index.inStep, bytes: s.index.bytes },
-      libraries: listLibraries({ libraries }).map(libraryJson),
-      queue: queue.counts(),
-      workers: queue.workers().map((w) => ({ ...workerJson(w), job: running.find((j) => j.id === w.jobId)?.key ?? null })),
+      libraries: libs.map(libraryJson),
+      queue: counts,
+      workers: workers.map((w) => ({ ...workerJson(w), job: running.find((j) => j.id === w.jobId)?.key ?? null })),
       daemon: daemon ? { state: daemon.state, queue: daemon.queue, current: daemon.current, recentFailures: daemon.recentFailures.slice(-10) } : null,
     };
   } catch (err) {

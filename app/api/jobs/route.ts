@@ -18,9 +18,9 @@ export const GET = handle(async (req) => {
   const { state, limit } = parseQuery(req, Query);
   const { queue } = await getWork();
   const body: JobsJson = {
-    counts: queue.counts(),
-    jobs: queue.list({ states: state ? [state] : undefined, limit }).map(jobJson),
-    workers: queue.workers().map(workerJson),
+    counts: await queue.counts(),
+    jobs: (await queue.list({ states: state ? [state] : undefined, limit })).map(jobJson),
+    workers: (await queue.workers()).map(workerJson),
   };
   return json(body);
 });

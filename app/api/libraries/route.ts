@@ -19,7 +19,7 @@ const ById = z.object({ id: intParam('library id', 1, Number.MAX_SAFE_INTEGER) }
 
 export const GET = handle(async () => {
   const work = await getWork();
-  const body: LibrariesJson = { libraries: listLibraries(work).map(libraryJson) };
+  const body: LibrariesJson = { libraries: (await listLibraries(work)).map(libraryJson) };
   return json(body);
 });
 
@@ -27,7 +27,7 @@ export const POST = handle(async (req) => {
   const input = await parseBody(req, AddBody);
   const work = await getWork();
   const { library, created, scanJob } = await addLibrary(work, input.path, { watch: input.watch, mode: input.mode });
-  const view = listLibraries(work).find((l) => l.id === library.id);
+  const view = (await listLibraries(work)).find((l) => l.id === library.id);
   if (!view) throw new HttpError(409, `the library ${library.path} was removed meanwhile`);
   return json({ library: libraryJson(view), created, scanJob } satisfies { library: LibraryJson; created: boolean; scanJob: number }, { status: created ? 201 : 200 });
 });

@@ -8,6 +8,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import hnswlib from 'hnswlib-node';
+import type { SegmentHit } from '../../core/storage';
 
 export interface IndexPointer {
   file: string;
@@ -91,10 +92,8 @@ export function fileSha256(file: string): string {
   return h.digest('hex');
 }
 
-export interface Hit {
-  id: number;
-  score: number;
-}
+/** one search result: a segment id and its cosine (the type every vector search returns) */
+export type Hit = SegmentHit;
 
 const M = 16;
 const EF_CONSTRUCTION = 200;

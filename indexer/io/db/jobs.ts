@@ -5,7 +5,7 @@
 // microseconds instead of an engine call per statement (npm run bench -- --only=queue).
 import os from 'node:os';
 import Database from 'better-sqlite3';
-import { LEASE_MS, afterFailure, workerLive, KEEP_FAILED_MS, KEEP_FINISHED_MS, type JobKind, type JobState } from '../../core/jobs';
+import { LEASE_MS, abandonedError, afterFailure, workerLive, KEEP_FAILED_MS, KEEP_FINISHED_MS, type JobKind, type JobState } from '../../core/jobs';
 import { StoreError, asDiskFull, errorMessage } from '../../core/errors';
 import type { ClaimFilter, JobOutcome, JobRecord, JobRepository, NewJob, WorkerRecord } from '../../core/storage';
 
@@ -92,7 +92,7 @@ export class JobQueue implements JobRepository {
         if (row.state === 'running' && row.attempts >= row.maxAttempts) {
           this.db
             .prepare(`UPDATE "Job" SET "state" = 'failed', "owner" = NULL, "leaseUntil" = NULL, "finishedAt" = ?, "error" = ? WHERE "id" = ?`)
-            .run(now, `the worker running it stopped without finishing, ${row.attempts} times (last: ${row.owner})`, row.id);
+            .run(now, abandonedError(row.attempts, row.owner), row.id);
           continue;
         }
         this.db

@@ -3,27 +3,12 @@
 import Database from 'better-sqlite3';
 import { StoreError, asDiskFull, errorMessage } from '../../core/errors';
 import type { VideoStatus } from '../../core/types';
+import { pathRange } from '../../core/paths';
+import type { LibraryCounts, LibraryRecord, LibraryRepository, WatchMode } from '../../core/storage';
 
 const BUSY_TIMEOUT_MS = 15_000;
 
-export type WatchMode = 'inotify' | 'poll';
-
-export interface LibraryRecord {
-  id: number;
-  path: string;
-  watch: boolean;
-  mode: WatchMode;
-  createdAt: Date;
-  lastScanAt: Date | null;
-}
-
-export interface LibraryCounts {
-  videos: Record<VideoStatus, number> & { total: number };
-  /** jobs of this library queued or running */
-  queued: number;
-  running: number;
-  failedJobs: number;
-}
+export type { LibraryCounts, LibraryRecord, WatchMode };
 
 interface Row {
   id: number;
@@ -38,22 +23,15 @@ interface Row {
 const date = (v: string | number): Date => (typeof v === 'number' ? new Date(v) : new Date(v.includes('T') ? v : `${v.replace(' ', 'T')}Z`));
 const toLibrary = (r: Row): LibraryRecord => ({ id: r.id, path: r.path, watch: !!r.watch, mode: r.mode === 'poll' ? 'poll' : 'inotify', createdAt: date(r.createdAt), lastScanAt: r.lastScanAt === null ? null : date(r.lastScanAt) });
 
-/** The range of paths below a folder, by whole path segments ("/a/b" has /a/b/x, not /a/bc). */
-function below(dir: string): [string, string] {
-  const sep = dir.includes('\\') && !dir.includes('/') ? '\\' : '/';
-  const base = dir.endsWith(sep) ? dir : dir + sep;
-  return [base, base.slice(0, -1) + String.fromCharCode(sep.charCodeAt(0) + 1)];
-}
-
-export class LibraryRepository {
+export class SqliteLibraryRepository implements LibraryRepository {
   private constructor(
     private readonly db: Database.Database,
     private readonly file: string,
   ) {}
 
-  static open(file: string): LibraryRepository {
+  static open(file: string): SqliteLibraryRepository {
     try {
-      return new LibraryRepository(new Database(file, { timeout: BUSY_TIMEOUT_MS, fileMustExist: true }), file);
+      return new SqliteLibraryRepository(new Database(file, { timeout: BUSY_TIMEOUT_MS, fileMustExist: true }), file);
     } catch (err) {
       throw new StoreError(`cannot open the libraries in ${file}: ${errorMessage(err)}`, { cause: { file } });
     }
@@ -113,7 +91,7 @@ export class LibraryRepository {
 
   /** What a library holds: its videos by status and its jobs, in two indexed range queries. */
   counts(lib: LibraryRecord): LibraryCounts {
-    const [from, to] = below(lib.path);
+    const [from, to] = pathRange(lib.path);
     const videos = { pending: 0, indexed: 0, failed: 0, total: 0 } as LibraryCounts['videos'];
     for (const r of this.db.prepare(`SELECT "status", count(*) AS n FROM "Video" WHERE ("path" >= ? AND "path" < ?) OR "path" = ? GROUP BY "status"`).all(from, to, lib.path) as Array<{ status: VideoStatus; n: number }>) {
       videos[r.status] = r.n;

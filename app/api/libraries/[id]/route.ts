@@ -22,8 +22,8 @@ export const PATCH = handle(async (req, ctx: Ctx) => {
   const id = await parseIdParam(ctx, 'library id');
   const changes = await parseBody(req, Changes);
   const work = await getWork();
-  const lib = setWatching(work, id, changes);
-  return json({ library: libraryJson(listLibraries(work).find((l) => l.id === lib.id)!) });
+  const lib = await setWatching(work, id, changes);
+  return json({ library: libraryJson((await listLibraries(work)).find((l) => l.id === lib.id)!) });
 });
 
 export const DELETE = handle(async (_req, ctx: Ctx) => {

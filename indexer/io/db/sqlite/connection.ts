@@ -4,7 +4,6 @@
 // Also the small transaction helpers more than one repository uses.
 import type { Statement } from 'better-sqlite3';
 import { openDb, openReader, rawConnection, type Db } from '../db';
-import type { VideoTags } from '../../../core/storage';
 
 export type Tx = Parameters<Parameters<Db['$transaction']>[0]>[0];
 
@@ -71,9 +70,7 @@ export async function bumpGeneration(tx: Tx): Promise<void> {
   );
 }
 
-export function tagRows(videoId: number, tags: VideoTags) {
-  return tags.entries.flatMap((e) => e.tags.map((t, rank) => ({ videoId, segmentIdx: e.segmentIdx, labelSet: tags.labelSet, rank, label: t.label, score: t.score })));
-}
+export { tagRows } from '../rows';
 
 /** Drops a video's tags, frames and segments; returns the segment ids it held. */
 export async function deleteVectors(tx: Tx, videoId: number): Promise<number[]> {

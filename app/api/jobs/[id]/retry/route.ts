@@ -8,7 +8,7 @@ export const runtime = 'nodejs';
 
 export const POST = handle(async (_req, ctx: { params: Promise<{ id: string }> }) => {
   const id = await parseIdParam(ctx, 'job id');
-  const job = (await getWork()).queue.retry(id);
+  const job = await (await getWork()).queue.retry(id);
   if (job === undefined) throw new HttpError(404, `no failed job ${id}`);
   return json({ job }, { status: 202 });
 });

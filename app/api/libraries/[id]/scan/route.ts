@@ -12,6 +12,6 @@ const Options = z.object({ retryFailed: z.boolean({ error: 'retryFailed must be 
 export const POST = handle(async (req, ctx: { params: Promise<{ id: string }> }) => {
   const id = await parseIdParam(ctx, 'library id');
   const opts = await parseBody(req, Options, { optional: true });
-  const job = scanLibrary(await getWork(), id, opts);
+  const job = await scanLibrary(await getWork(), id, opts);
   return json({ job }, { status: 202 });
 });
