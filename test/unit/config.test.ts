@@ -77,7 +77,8 @@ describe('resolveConfig', () => {
       ['VIDSEARCH_UPLOAD_MAX_SECONDS', 'NaN'],
       ['VIDSEARCH_UPLOAD_BUDGET_MB', 'abc'],
       ['VIDSEARCH_AUTO_PULL', '2'],
-      ['DATABASE_URL', 'postgres://x'],
+      // postgresql:// and postgres:// are the PostgreSQL store now; other schemes are still refused
+      ['DATABASE_URL', 'mysql://x'],
     ];
     for (const [name, value] of bad) {
       assert.throws(() => resolveConfig({}, { [name]: value }), (err: Error) => err.name === 'UsageError' && err.message.includes(name), `${name}=${value}`);
