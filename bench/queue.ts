@@ -1,5 +1,6 @@
 // Bench part "queue": what the job queue costs (issue 14's targets: claiming and finishing a job
-// under 5 ms; an idle worker using no measurable CPU).
+// under 5 ms; an idle worker using no measurable CPU; indexing through the queue within 5 % of
+// the direct path it replaced, on the same video in the same run).
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -7,8 +8,13 @@ import path from 'node:path';
 import { migrate } from '../indexer/io/db/db';
 import { JobQueue } from '../indexer/io/db/jobs';
 import { PROJECT_ROOT } from '../indexer/io/files/paths';
+import { resolveConfig } from '../indexer/services/config';
+import { openEngine } from '../indexer/services/engine';
+import { recordLibraryRoots } from '../indexer/services/library';
+import { indexFile, indexTargets, planTargets, type Engine } from '../indexer/services/pipeline';
 import { treeCpu } from './util';
 import { median, quantile, round } from './util';
+import { describeVideo, ensureVideo, type VideoSpec } from './video';
 
 export interface QueueBench {
   jobs: number;
@@ -18,9 +24,10 @@ export interface QueueBench {
   /** CPU milliseconds an idle `vidsearch worker --no-watch` used per minute, measured over `idleSeconds` */
   idleWorkerCpuMsPerMin: number;
   idleSeconds: number;
+  throughput: QueueThroughput;
 }
 
-export async function queueBench(opts: { quick: boolean; modelDir: string; log: (s: string) => void }): Promise<QueueBench> {
+export async function queueBench(opts: { quick: boolean; modelDir: string; videoDir: string; log: (s: string) => void }): Promise<QueueBench> {
   const home = fs.mkdtempSync(path.join(os.tmpdir(), 'vidsearch-bench-queue-'));
   try {
     const file = path.join(home, 'vidsearch.db');
@@ -59,7 +66,8 @@ export async function queueBench(opts: { quick: boolean; modelDir: string; log: 
     await new Promise((r) => child.once('close', r));
     const idleWorkerCpuMsPerMin = round((cpu * 1000 * 60) / idleSeconds, 1);
     opts.log(`queue: an idle worker used ${idleWorkerCpuMsPerMin} ms of CPU per minute`);
-    return { jobs, claimFinishP50Ms: round(median(times), 3), claimFinishP99Ms: round(quantile(times, 0.99), 3), enqueuePerJobMs: round(enqueuePerJobMs, 4), idleWorkerCpuMsPerMin, idleSeconds };
+    const throughput = await throughputBench(opts);
+    return { jobs, claimFinishP50Ms: round(median(times), 3), claimFinishP99Ms: round(quantile(times, 0.99), 3), enqueuePerJobMs: round(enqueuePerJobMs, 4), idleWorkerCpuMsPerMin, idleSeconds, throughput };
   } finally {
     fs.rmSync(home, { recursive: true, force: true });
   }
@@ -70,5 +78,115 @@ async function waitFor(cond: () => boolean, ms: number, why: () => string): Prom
   while (!cond()) {
     if (Date.now() > end) throw new Error(why());
     await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+export interface QueueThroughput {
+  video: string;
+  files: number;
+  framesPerRun: number;
+  /** runs per path, alternating which path goes first */
+  runs: number;
+  directFilesPerS: number;
+  queueFilesPerS: number;
+  directFramesPerS: number;
+  queueFramesPerS: number;
+  /** median over the back-to-back pairs of queue time / direct time: above 1 is slower through the queue */
+  queueOverDirect: number;
+  pairs: Array<{ directS: number; queueS: number; first: 'direct' | 'queue' }>;
+}
+
+/**
+ * The pre-queue `vidsearch index` (runPlan before the queue, commit f72bdad): plan, then each file
+ * indexed in turn in this process, the index published at most every 5 s and at the end. No jobs.
+ */
+async function directIndex(engine: Engine, dir: string): Promise<number> {
+  await recordLibraryRoots(engine.store, [dir]);
+  const plan = await planTargets(engine.store, [dir]);
+  await engine.store.markPendingMany(plan.work);
+  let frames = 0;
+  for (const { path: file } of plan.work) {
+    const r = await indexFile(engine, file);
+    if (r.status !== 'indexed') throw new Error(`direct: ${file} was ${r.status}: ${JSON.stringify(r)}`);
+    frames += r.frames;
+    await engine.store.flushIndex(5000);
+  }
+  await engine.store.flushIndex();
+  return frames;
+}
+
+/** Today's `vidsearch index`: the same plan, the files queued as jobs and run by this process's worker. */
+async function queuedIndex(engine: Engine, dir: string): Promise<number> {
+  const report = await indexTargets(engine, [dir]);
+  if (report.failed.length || report.skipped.length) throw new Error(`queue: not everything was indexed: ${JSON.stringify(report)}`);
+  return report.indexed.reduce((n, r) => n + r.frames, 0);
+}
+
+/**
+ * Indexing throughput of the two paths on one folder of copies of one video, each run on a fresh
+ * data directory with its own engine (opened outside the timing). The paths take turns going first
+ * in consecutive pairs, so warm-up and drift (page cache, other load on the machine) fall on both.
+ * The cheap model keeps inference out of the way: the fixed costs a queue adds per file (enqueue,
+ * claim, lease heartbeats, finish, the report read back) are then as large a share as they can be.
+ */
+async function throughputBench(opts: { quick: boolean; modelDir: string; videoDir: string; log: (s: string) => void }): Promise<QueueThroughput> {
+  const spec: VideoSpec = { width: 640, height: 360, rate: 30, seconds: opts.quick ? 20 : 60, keyint: 30 };
+  const source = await ensureVideo(opts.videoDir, spec, opts.log);
+  const files = opts.quick ? 4 : 8;
+  const pairs = opts.quick ? 2 : 4;
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'vidsearch-bench-qindex-'));
+  const lib = path.join(root, 'library');
+  fs.mkdirSync(lib);
+  // Copies, not links: each file is its own video to the indexer (fingerprint aside, which only follows moves).
+  for (let i = 0; i < files; i++) fs.copyFileSync(source, path.join(lib, `copy-${String(i).padStart(2, '0')}.mp4`));
+  const cacheDir = path.join(root, 'cache');
+  let homes = 0;
+  const once = async (how: 'direct' | 'queue'): Promise<{ seconds: number; frames: number }> => {
+    const home = path.join(root, `home-${homes++}`);
+    const cfg = resolveConfig({ home, model: opts.modelDir, labelSet: 'none', cacheDir, fps: 1 }, {});
+    const engine = await openEngine(cfg, { writer: true });
+    try {
+      const t0 = performance.now();
+      const frames = how === 'direct' ? await directIndex(engine, lib) : await queuedIndex(engine, lib);
+      return { seconds: (performance.now() - t0) / 1000, frames };
+    } finally {
+      await engine.close();
+      fs.rmSync(home, { recursive: true, force: true });
+    }
+  };
+  try {
+    // A warm-up of each, untimed: the file in the page cache, the code paths compiled.
+    await once('direct');
+    await once('queue');
+    const results: QueueThroughput['pairs'] = [];
+    let framesPerRun = 0;
+    for (let p = 0; p < pairs; p++) {
+      const first = p % 2 === 0 ? 'direct' : 'queue';
+      const a = await once(first);
+      const b = await once(first === 'direct' ? 'queue' : 'direct');
+      const [direct, queued] = first === 'direct' ? [a, b] : [b, a];
+      if (direct.frames !== queued.frames) throw new Error(`the paths indexed different frame counts: direct ${direct.frames}, queue ${queued.frames}`);
+      framesPerRun = direct.frames;
+      results.push({ directS: round(direct.seconds, 3), queueS: round(queued.seconds, 3), first });
+      opts.log(`queue: indexing ${files} files, pair ${p + 1}/${pairs} (${first} first): direct ${direct.seconds.toFixed(2)} s, queue ${queued.seconds.toFixed(2)} s`);
+    }
+    const directS = median(results.map((r) => r.directS));
+    const queueS = median(results.map((r) => r.queueS));
+    const out: QueueThroughput = {
+      video: describeVideo(spec),
+      files,
+      framesPerRun,
+      runs: pairs,
+      directFilesPerS: round(files / directS, 2),
+      queueFilesPerS: round(files / queueS, 2),
+      directFramesPerS: round(framesPerRun / directS, 1),
+      queueFramesPerS: round(framesPerRun / queueS, 1),
+      queueOverDirect: round(median(results.map((r) => r.queueS / r.directS)), 3),
+      pairs: results,
+    };
+    opts.log(`queue: indexing throughput direct ${out.directFilesPerS} files/s, queue ${out.queueFilesPerS} files/s; queue/direct time ${out.queueOverDirect}`);
+    return out;
+  } finally {
+    fs.rmSync(root, { recursive: true, force: true });
   }
 }
