@@ -7,6 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { migrate } from '../indexer/io/db/db';
 import { JobQueue } from '../indexer/io/db/jobs';
+import { LibraryRepository } from '../indexer/io/db/libraries';
 import { PROJECT_ROOT } from '../indexer/io/files/paths';
 import { resolveConfig } from '../indexer/services/config';
 import { openEngine } from '../indexer/services/engine';
@@ -24,7 +25,8 @@ export interface QueueBench {
   /** CPU milliseconds an idle `vidsearch worker --no-watch` used per minute, measured over `idleSeconds` */
   idleWorkerCpuMsPerMin: number;
   idleSeconds: number;
-  throughput: QueueThroughput;
+  /** the issue's figure first (a minute-long video, 8 copies); then many short clips, where the queue's cost per file weighs most */
+  throughput: QueueThroughput[];
 }
 
 export async function queueBench(opts: { quick: boolean; modelDir: string; videoDir: string; log: (s: string) => void }): Promise<QueueBench> {
@@ -66,7 +68,10 @@ export async function queueBench(opts: { quick: boolean; modelDir: string; video
     await new Promise((r) => child.once('close', r));
     const idleWorkerCpuMsPerMin = round((cpu * 1000 * 60) / idleSeconds, 1);
     opts.log(`queue: an idle worker used ${idleWorkerCpuMsPerMin} ms of CPU per minute`);
-    const throughput = await throughputBench(opts);
+    const throughput = [
+      await throughputBench(opts, { width: 640, height: 360, rate: 30, seconds: opts.quick ? 20 : 60, keyint: 30 }, opts.quick ? 4 : 8),
+      await throughputBench(opts, { width: 320, height: 240, rate: 30, seconds: 3, keyint: 30 }, opts.quick ? 10 : 40),
+    ];
     return { jobs, claimFinishP50Ms: round(median(times), 3), claimFinishP99Ms: round(quantile(times, 0.99), 3), enqueuePerJobMs: round(enqueuePerJobMs, 4), idleWorkerCpuMsPerMin, idleSeconds, throughput };
   } finally {
     fs.rmSync(home, { recursive: true, force: true });
@@ -93,7 +98,14 @@ export interface QueueThroughput {
   queueFramesPerS: number;
   /** median over the back-to-back pairs of queue time / direct time: above 1 is slower through the queue */
   queueOverDirect: number;
-  pairs: Array<{ directS: number; queueS: number; first: 'direct' | 'queue' }>;
+  /**
+   * the same for CPU seconds (this process and its ffmpeg/ffprobe children): what the queue's
+   * work costs, readable on a machine other processes load, where wall times swing by 10-20 %
+   */
+  queueOverDirectCpu: number;
+  /** time inside the queue's own code (every JobQueue call, opening its connections) as a share of a queue run's wall time, median of the runs, % */
+  queueCodePct: number;
+  pairs: Array<{ directS: number; queueS: number; directCpuS: number; queueCpuS: number; queueCodeMs: number; first: 'direct' | 'queue' }>;
 }
 
 /**
@@ -123,17 +135,47 @@ async function queuedIndex(engine: Engine, dir: string): Promise<number> {
 }
 
 /**
+ * Counts the time spent in the job queue's code while `fn` runs: every JobQueue method and the
+ * opening of the queue's and the libraries' connections. All of it is synchronous (better-sqlite3),
+ * so the sum is the queue's whole cost to the run, measured rather than inferred from two noisy runs.
+ */
+async function timingQueueCode<T>(fn: () => Promise<T>): Promise<{ value: T; ms: number }> {
+  let ms = 0;
+  const restore: Array<() => void> = [];
+  const wrap = (owner: object, name: string) => {
+    const target = owner as Record<string, (...a: unknown[]) => unknown>;
+    const original = target[name];
+    target[name] = function (this: unknown, ...args: unknown[]) {
+      const t = performance.now();
+      try {
+        return original.apply(this, args);
+      } finally {
+        ms += performance.now() - t;
+      }
+    };
+    restore.push(() => (target[name] = original));
+  };
+  for (const name of Object.getOwnPropertyNames(JobQueue.prototype)) if (name !== 'constructor') wrap(JobQueue.prototype, name);
+  wrap(JobQueue, 'open');
+  wrap(LibraryRepository, 'open');
+  try {
+    const value = await fn();
+    return { value, ms };
+  } finally {
+    for (const r of restore) r();
+  }
+}
+
+/**
  * Indexing throughput of the two paths on one folder of copies of one video, each run on a fresh
  * data directory with its own engine (opened outside the timing). The paths take turns going first
  * in consecutive pairs, so warm-up and drift (page cache, other load on the machine) fall on both.
  * The cheap model keeps inference out of the way: the fixed costs a queue adds per file (enqueue,
  * claim, lease heartbeats, finish, the report read back) are then as large a share as they can be.
  */
-async function throughputBench(opts: { quick: boolean; modelDir: string; videoDir: string; log: (s: string) => void }): Promise<QueueThroughput> {
-  const spec: VideoSpec = { width: 640, height: 360, rate: 30, seconds: opts.quick ? 20 : 60, keyint: 30 };
+export async function throughputBench(opts: { quick: boolean; modelDir: string; videoDir: string; log: (s: string) => void }, spec: VideoSpec, files: number): Promise<QueueThroughput> {
   const source = await ensureVideo(opts.videoDir, spec, opts.log);
-  const files = opts.quick ? 4 : 8;
-  const pairs = opts.quick ? 2 : 4;
+  const pairs = opts.quick ? 2 : 6;
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'vidsearch-bench-qindex-'));
   const lib = path.join(root, 'library');
   fs.mkdirSync(lib);
@@ -141,14 +183,16 @@ async function throughputBench(opts: { quick: boolean; modelDir: string; videoDi
   for (let i = 0; i < files; i++) fs.copyFileSync(source, path.join(lib, `copy-${String(i).padStart(2, '0')}.mp4`));
   const cacheDir = path.join(root, 'cache');
   let homes = 0;
-  const once = async (how: 'direct' | 'queue'): Promise<{ seconds: number; frames: number }> => {
+  const once = async (how: 'direct' | 'queue'): Promise<{ seconds: number; cpu: number; frames: number; queueMs: number }> => {
     const home = path.join(root, `home-${homes++}`);
     const cfg = resolveConfig({ home, model: opts.modelDir, labelSet: 'none', cacheDir, fps: 1 }, {});
     const engine = await openEngine(cfg, { writer: true });
     try {
       const t0 = performance.now();
-      const frames = how === 'direct' ? await directIndex(engine, lib) : await queuedIndex(engine, lib);
-      return { seconds: (performance.now() - t0) / 1000, frames };
+      const cpu0 = treeCpu();
+      const { value: frames, ms } = await timingQueueCode(() => (how === 'direct' ? directIndex(engine, lib) : queuedIndex(engine, lib)));
+      if (how === 'direct' && ms > 0) throw new Error('the direct path called the job queue');
+      return { seconds: (performance.now() - t0) / 1000, cpu: treeCpu() - cpu0, frames, queueMs: ms };
     } finally {
       await engine.close();
       fs.rmSync(home, { recursive: true, force: true });
@@ -167,8 +211,8 @@ async function throughputBench(opts: { quick: boolean; modelDir: string; videoDi
       const [direct, queued] = first === 'direct' ? [a, b] : [b, a];
       if (direct.frames !== queued.frames) throw new Error(`the paths indexed different frame counts: direct ${direct.frames}, queue ${queued.frames}`);
       framesPerRun = direct.frames;
-      results.push({ directS: round(direct.seconds, 3), queueS: round(queued.seconds, 3), first });
-      opts.log(`queue: indexing ${files} files, pair ${p + 1}/${pairs} (${first} first): direct ${direct.seconds.toFixed(2)} s, queue ${queued.seconds.toFixed(2)} s`);
+      results.push({ directS: round(direct.seconds, 3), queueS: round(queued.seconds, 3), directCpuS: round(direct.cpu, 2), queueCpuS: round(queued.cpu, 2), queueCodeMs: round(queued.queueMs, 1), first });
+      opts.log(`queue: indexing ${files} files, pair ${p + 1}/${pairs} (${first} first): direct ${direct.seconds.toFixed(2)} s (CPU ${direct.cpu.toFixed(2)} s), queue ${queued.seconds.toFixed(2)} s (CPU ${queued.cpu.toFixed(2)} s, ${queued.queueMs.toFixed(1)} ms of it in the queue's code)`);
     }
     const directS = median(results.map((r) => r.directS));
     const queueS = median(results.map((r) => r.queueS));
@@ -182,9 +226,11 @@ async function throughputBench(opts: { quick: boolean; modelDir: string; videoDi
       directFramesPerS: round(framesPerRun / directS, 1),
       queueFramesPerS: round(framesPerRun / queueS, 1),
       queueOverDirect: round(median(results.map((r) => r.queueS / r.directS)), 3),
+      queueOverDirectCpu: round(median(results.map((r) => r.queueCpuS / r.directCpuS)), 3),
+      queueCodePct: round(median(results.map((r) => r.queueCodeMs / 10 / r.queueS)), 2),
       pairs: results,
     };
-    opts.log(`queue: indexing throughput direct ${out.directFilesPerS} files/s, queue ${out.queueFilesPerS} files/s; queue/direct time ${out.queueOverDirect}`);
+    opts.log(`queue: indexing ${files} copies of ${out.video}: direct ${out.directFilesPerS} files/s, queue ${out.queueFilesPerS} files/s; queue/direct time ${out.queueOverDirect}, CPU ${out.queueOverDirectCpu}; the queue's own code ${out.queueCodePct} % of a queue run`);
     return out;
   } finally {
     fs.rmSync(root, { recursive: true, force: true });
