@@ -140,6 +140,27 @@ describe('workers on one data directory', () => {
     assert.ok(killedMidJob > 0, 'at least one kill landed in the middle of a job');
   });
 
+  test('a worker signalled twice mid-job (Ctrl-C on npm start: the terminal and npm start both pass it on) hands the job back and exits 0', async () => {
+    const lib = tempDir('vidsearch-lib-');
+    await makeColorVideo(path.join(lib, 'long.mp4'), [{ color: TEST_COLORS.red as RGB, seconds: 600 }], { width: 320, height: 240, fps: 10 });
+    const home = tempDir('vidsearch-home-');
+    assert.equal(cli(home, ['library', 'add', lib, '--no-watch']).code, 0);
+    for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+      const w = startWorker(home);
+      for (let i = 0; i < 600 && !/"event":"started"[^\n]*"kind":"index"/.test(w.log()); i++) await new Promise((r) => setTimeout(r, 50));
+      assert.match(w.log(), /"kind":"index"/, 'the worker started indexing');
+      // The second a moment after the first (two signals at once would merge into one): it arrives
+      // while the worker is handing its job back.
+      w.kill(signal);
+      await new Promise((r) => setTimeout(r, 30));
+      w.kill(signal);
+      assert.equal(await exited(w), 0, `${signal}: ${w.log().slice(-500)}`);
+      assert.match(w.log(), /"event":"handed-back"/);
+      const states = withDatabaseFile({ databaseUrl: `file:${path.join(home, 'vidsearch.db')}` }, (db) => db.prepare(`SELECT "state" FROM "Job" WHERE "kind" = 'index'`).pluck().all());
+      assert.deepEqual(states, ['queued'], `${signal}: the job is free for the next worker at once, not held until its lease passes`);
+    }
+  });
+
   test('two `vidsearch index` runs over the same folder at once: each file indexed once, both reports complete', async () => {
     const lib = tempDir('vidsearch-lib-');
     await library(lib, 8, 2);
