@@ -13,7 +13,7 @@ import { type Browser, type BrowserContextOptions, type Page } from 'playwright-
 import { launchBrowser, requireChromium } from './browser';
 import { TEST_COLORS } from '../indexer/testkit/build';
 import { makeColorVideo, type RGB } from './fixtures/videos';
-import { REPO_ROOT, tempDir, testModel } from './helpers';
+import { REPO_ROOT, tempDir, testModel, withDatabaseFile } from './helpers';
 import { ensureBuilt, startNext, type NextServer } from './next-server';
 
 const ARTIFACTS = path.join(REPO_ROOT, 'test-artifacts', 'libraries');
@@ -307,5 +307,22 @@ describe('libraries with npm start running: the CLI beside the server, folders f
     assert.equal((await shownNames(page)).length, WATCHED.length + CLI.length);
     await page.screenshot({ path: path.join(ARTIFACTS, 'library-after-remove-desktop.png'), fullPage: true });
     await page.context().close();
+  });
+  test('Ctrl-C on npm start while its worker indexes a file the watcher found: the job is handed back, and everything exits', { timeout: 120_000 }, async () => {
+    // Made beside the folder and moved in whole, as a finished download arrives.
+    const made = path.join(tempDir('vidsearch-new-'), 'late.mp4');
+    await makeColorVideo(made, [{ color: rgb('white'), seconds: 600 }], { width: 320, height: 240, fps: 10 });
+    const late = path.join(watched, 'late.mp4');
+    fs.renameSync(made, late);
+    await until('the watcher queuing the new file and the worker indexing it', async () => (await jobs()).some((j) => j.kind === 'index' && j.state === 'running' && j.key === fs.realpathSync(late)), 60_000);
+    // What a terminal does on Ctrl-C: SIGINT to the whole foreground group (npm start passes it on too).
+    process.kill(-server!.pgid, 'SIGINT');
+    await server!.stop();
+    const log = server!.log();
+    assert.match(log, /"event":"handed-back"[^\n]*late\.mp4/, log.slice(-2000));
+    assert.match(log, /"event":"stopped"/);
+    assert.doesNotMatch(log, /the worker exited with code/);
+    const running = withDatabaseFile({ databaseUrl: `file:${path.join(home, 'vidsearch.db')}` }, (db) => db.prepare(`SELECT "key" FROM "Job" WHERE "state" = 'running'`).pluck().all());
+    assert.deepEqual(running, [], 'no job left running: the next start takes it at once, not after its lease');
   });
 });
