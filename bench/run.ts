@@ -862,7 +862,7 @@ async function main(): Promise<void> {
   const rerank = ONLY.has('rerank') ? await phase('rerank', rerankBench) : undefined;
   const pooler = ONLY.has('pooler') ? await phase('pooler', poolerBench) : undefined;
   const decode = ONLY.has('decode') ? await phase('decode', decodeBench) : undefined;
-  const queue = ONLY.has('queue') ? await phase('queue', async () => (await ensureBenchModel(LITE_MODEL_DIR, { kind: 'lite', log }), queueBench({ quick: QUICK, modelDir: LITE_MODEL_DIR, log }))) : undefined;
+  const queue = ONLY.has('queue') ? await phase('queue', async () => (await ensureBenchModel(LITE_MODEL_DIR, { kind: 'lite', log }), queueBench({ quick: QUICK, modelDir: LITE_MODEL_DIR, videoDir: path.join(BENCH_DIR, 'videos'), log }))) : undefined;
   // PGlite builds HNSW single-threaded: 100,000 segments is minutes there, 1,000,000 only on a real server.
   const pgvector = ONLY.has('pgvector')
     ? await phase('pgvector', () => pgvectorBench({ segments: PG_URL ? HNSW_LARGE : QUICK ? 10_000 : 100_000, pgUrl: PG_URL, benchDir: BENCH_DIR, log }))
@@ -916,6 +916,10 @@ async function main(): Promise<void> {
     queue_claim_finish_p50_ms: queue?.claimFinishP50Ms ?? null,
     queue_pg_claim_finish_p50_ms: queue && !('error' in queue.postgres) ? queue.postgres.claimFinishP50Ms : null,
     queue_idle_worker_cpu_ms_per_min: queue?.idleWorkerCpuMsPerMin ?? null,
+    queue_index_time_vs_direct: queue?.throughput[0].queueOverDirect ?? null,
+    queue_index_cpu_vs_direct: queue?.throughput[0].queueOverDirectCpu ?? null,
+    queue_index_best_time_vs_direct: queue?.throughput[0].queueOverDirectBest ?? null,
+    queue_index_queue_code_pct: queue?.throughput[0].queueCodePct ?? null,
     cli_search_peak_rss_mb: cli?.peakRssMb ?? null,
     reconcile_unchanged_ms: reconcile?.p50Ms ?? null,
     reconcile_files: reconcile?.files ?? null,
@@ -987,6 +991,7 @@ async function main(): Promise<void> {
   if (queue) {
     const pg = queue.postgres;
     lines.push('error' in pg ? `    PostgreSQL queue: not measured (${pg.error})` : `    PostgreSQL queue (${pg.server}): claim + finish p50 ${pg.claimFinishP50Ms} ms, p99 ${pg.claimFinishP99Ms} ms; enqueue ${pg.enqueuePerJobMs} ms a job`);
+    for (const t of queue.throughput) lines.push(`    indexing ${t.files} copies of ${t.video} at 1 fps (512-d cheap model), ${t.runs} back-to-back pairs taking turns first: direct ${t.directFilesPerS} files/s (${t.directFramesPerS} frames/s), through the queue ${t.queueFilesPerS} files/s (${t.queueFramesPerS} frames/s); queue time / direct time ${t.queueOverDirect} (best run over best run ${t.queueOverDirectBest}), CPU time ${t.queueOverDirectCpu} (medians of the pairs; target at most 1.05); time inside the queue's own code: ${t.queueCodePct} % of a queue run`);
   }
   if (reconcile) lines.push(`\n5. reconciling a folder of ${reconcile.files.toLocaleString('en')} unchanged, already indexed files (what \`index <dir>\` and the watch daemon do first): p50 ${reconcile.p50Ms} ms of ${reconcile.runs.length} runs (${reconcile.runs.join(', ')} ms), no decoding`);
   if (tagging) lines.push(`\n6. action tagging: a video's pooled vectors against Kinetics-400 (${tagging.labels} labels x ${tagging.templates} templates, ${DIM}-d), one ONNX product, ${tagging.threads} threads: ${tagging.runs.map((r) => `${r.vectors} vector${r.vectors > 1 ? 's' : ''} ${r.p50Ms} ms`).join(', ')} (p50; 61 = a 10-minute video, 721 = 2 hours)`);

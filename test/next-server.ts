@@ -38,18 +38,24 @@ function freePort(): Promise<number> {
 
 export interface NextServer {
   url: string;
+  /** the process group: the server and everything it started */
+  pgid: number;
   /** everything the server printed so far */
   log(): string;
   stop(): Promise<void>;
 }
 
-/** `next start` on a free port with `env` added; resolves once it answers HTTP. */
-export async function startNext(env: Record<string, string>, { timeoutMs = 30_000 } = {}): Promise<NextServer> {
+/**
+ * The production server on a free port with `env` added; resolves once it answers HTTP. `script`
+ * 'server' is the web server alone (scripts/server.ts); 'start' is all of `npm start`
+ * (scripts/start.ts: the web server, the libraries' watchers and a worker beside it).
+ */
+export async function startNext(env: Record<string, string>, { timeoutMs = 30_000, script = 'server' }: { timeoutMs?: number; script?: 'server' | 'start' } = {}): Promise<NextServer> {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
-  // Its own process group, so stop() also ends anything it spawned (ffmpeg for thumbnails).
+  // Its own process group, so stop() also ends anything it spawned (ffmpeg for thumbnails, the worker).
   // The production server `npm start` runs (Next.js plus the stream route with Content-Length).
-  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'scripts', 'server.ts')], {
+  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'scripts', `${script}.ts`)], {
     cwd: REPO_ROOT,
     env: { ...process.env, NEXT_TELEMETRY_DISABLED: '1', PORT: String(port), HOST: '127.0.0.1', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -60,21 +66,41 @@ export async function startNext(env: Record<string, string>, { timeoutMs = 30_00
   child.stderr!.on('data', (b) => (output += b));
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
 
-  const stop = async () => {
-    if (child.exitCode !== null || child.signalCode !== null) return;
+  const groupAlive = () => {
     try {
-      process.kill(-child.pid!, 'SIGTERM');
+      process.kill(-child.pid!, 0);
+      return true;
     } catch {
-      return; // already gone
+      return false;
     }
-    const killed = await Promise.race([exited.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 5000))]);
-    if (!killed) {
+  };
+  const stop = async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      try {
+        // `npm start` is stopped as a user stops it: its own process passes the signal on to the
+        // server and the worker (once each). The server alone: its whole group.
+        process.kill(script === 'start' ? child.pid! : -child.pid!, 'SIGTERM');
+      } catch {
+        // already gone
+      }
+      const killed = await Promise.race([exited.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 10_000))]);
+      if (!killed) {
+        try {
+          process.kill(-child.pid!, 'SIGKILL');
+        } catch {
+          // gone between the check and the kill
+        }
+        await exited;
+      }
+    }
+    // Whatever it started and left behind (a worker, ffmpeg) goes too, after a moment to finish.
+    for (let i = 0; i < 50 && groupAlive(); i++) await new Promise((r) => setTimeout(r, 100));
+    if (groupAlive()) {
       try {
         process.kill(-child.pid!, 'SIGKILL');
       } catch {
-        // gone between the check and the kill
+        // gone meanwhile
       }
-      await exited;
     }
   };
 
@@ -92,5 +118,5 @@ export async function startNext(env: Record<string, string>, { timeoutMs = 30_00
       await new Promise((r) => setTimeout(r, 200));
     }
   }
-  return { url, log: () => output, stop };
+  return { url, pgid: child.pid!, log: () => output, stop };
 }

@@ -302,3 +302,27 @@ for (const backend of BACKENDS) {
     });
   });
 }
+
+// A worker's own signal handling: the same on both stores, so tested once, on SQLite.
+describe('a worker stopped mid-job', () => {
+  test('a worker signalled twice mid-job (Ctrl-C on npm start: the terminal and npm start both pass it on) hands the job back and exits 0', async () => {
+    const dir = tempDir('vidsearch-lib-');
+    await makeColorVideo(path.join(dir, 'long.mp4'), [{ color: TEST_COLORS.red as RGB, seconds: 600 }], { width: 320, height: 240, fps: 10 });
+    const lib = await BACKENDS[0]!.fresh();
+    assert.equal(cli(lib, ['library', 'add', dir, '--no-watch']).code, 0);
+    for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+      const w = startWorker(lib);
+      for (let i = 0; i < 600 && !/"event":"started"[^\n]*"kind":"index"/.test(w.log()); i++) await new Promise((r) => setTimeout(r, 50));
+      assert.match(w.log(), /"kind":"index"/, 'the worker started indexing');
+      // The second a moment after the first (two signals at once would merge into one): it arrives
+      // while the worker is handing its job back.
+      w.kill(signal);
+      await new Promise((r) => setTimeout(r, 30));
+      w.kill(signal);
+      assert.equal(await exited(w), 0, `${signal}: ${w.log().slice(-500)}`);
+      assert.match(w.log(), /"event":"handed-back"/);
+      const states = await lib.rows<{ state: string }>(`SELECT "state" FROM "Job" WHERE "kind" = 'index'`);
+      assert.deepEqual(states.map((s) => s.state), ['queued'], `${signal}: the job is free for the next worker at once, not held until its lease passes`);
+    }
+  });
+});

@@ -118,9 +118,21 @@ async function cmdWorker(args: string[]): Promise<number> {
   const cfg = configFrom(values);
   const log = lineLogger(process.stderr);
   const stop = new AbortController();
-  const onSignal = () => stop.abort();
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  // Ctrl-C on `npm start` reaches the worker twice, milliseconds apart: from the terminal (to the
+  // whole foreground group) and passed on by npm start. Left to Node's default, the second one
+  // would end the process at once, mid-way through handing its job back (the job then waits out
+  // its lease) or while closing. So a signal within a second of the first is that same stop; a
+  // later one (pressed again while a stop hangs) exits at once, as the default would. Kept until
+  // the process exits, which follows the return: the duplicate can arrive after it.
+  let firstSignal = 0;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (!firstSignal) {
+      firstSignal = Date.now();
+      stop.abort();
+    } else if (Date.now() - firstSignal > 1000) process.exit(signal === 'SIGINT' ? 130 : 143);
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
   // On a first run the server is still downloading the model: wait for it rather than exit.
   let engine: Awaited<ReturnType<typeof openEngine>> | undefined;
   for (let said = false; !engine; ) {
@@ -157,8 +169,6 @@ async function cmdWorker(args: string[]): Promise<number> {
     log({ event: 'stopped' });
     return 0;
   } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
     await watch?.stop();
     await work.close();
     await engine.close();

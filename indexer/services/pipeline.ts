@@ -78,7 +78,15 @@ export async function* readAhead<T>(source: AsyncIterable<T>, limit: number): As
   const queue: Array<Promise<IteratorResult<T>>> = [];
   try {
     for (;;) {
-      while (queue.length < limit) queue.push(it.next());
+      while (queue.length < limit) {
+        // Observed from the start: a read that fails (a decoder stopped by a worker's stop, a file
+        // that breaks off) while the consumer is still busy with earlier items would otherwise be
+        // an unhandled rejection until its turn comes, and Node ends the process for those. The
+        // failure still reaches the consumer, in order, when it awaits this read.
+        const next = it.next();
+        next.catch(() => {});
+        queue.push(next);
+      }
       const next = await queue.shift()!;
       if (next.done) return;
       yield next.value;
