@@ -8,6 +8,7 @@ import type { Config, ModelVariant } from '../../services/config';
 import { ModelError, errorMessage } from '../../core/errors';
 import { normalizeFrames, type ImageSpec } from '../../core/preprocess';
 import { TextTokenizer } from './tokenizer';
+import { preparedBpeTable } from './bpe-table';
 import type { ModelIdentity } from '../../core/types';
 import { PULL_HINT, createSession, fileHash, lazySession } from './session';
 import type { RawFrame } from '../../core/types';
@@ -95,6 +96,11 @@ export interface LoadModelOptions extends Pick<Config, 'model' | 'modelsDir' | '
    * 0.21 → 0.08 s and 238 → 86 MB, encode 31 → 74 ms; npm run bench -- --only=cli).
    */
   oneQuery?: boolean;
+  /**
+   * Where to keep CLIP tokenizers' prepared tables (bpe-table.ts), usually in the data directory;
+   * without it the tokenizer is built from tokenizer.json by the library.
+   */
+  tokenizerCache?: string;
 }
 
 const MAP_MIN_BYTES = 16 * 1024 * 1024;
@@ -131,6 +137,8 @@ export async function loadModel(opts: LoadModelOptions): Promise<ClipModel> {
   const vision = lazySession(() => createSession(path.join(dir, files.vision), opts.threads, ['pixel_values'], [], 'image_embeds', 'worker'));
   const hashes: Record<string, string> = {};
   for (const f of [files.vision, files.text]) hashes[f] = await fileHash(path.join(dir, f), opts.hashCacheFile);
+  const tokenizerFile = path.join(dir, 'tokenizer.json');
+  const tokenizerSha = opts.tokenizerCache ? await fileHash(tokenizerFile, opts.hashCacheFile) : undefined;
   const text = lazySession(async () => {
     const file = path.join(dir, files.text);
     const open = (f: string) => createSession(f, opts.threads, ['input_ids'], ['attention_mask'], 'text_embeds', opts.oneQuery ? 'worker' : 'here', !opts.oneQuery);
@@ -184,7 +192,13 @@ export async function loadModel(opts: LoadModelOptions): Promise<ClipModel> {
     const tokenizer = (): TextTokenizer => {
       if (built) return built;
       try {
-        return (built = new TextTokenizer(readJson(dir, 'tokenizer.json'), tokenizerConfig, contextLength));
+        const json = () => readJson(dir, 'tokenizer.json');
+        if (opts.tokenizerCache && tokenizerSha) {
+          const prepared = preparedBpeTable(tokenizerFile, tokenizerSha, tokenizerConfig, opts.tokenizerCache, json);
+          if ('table' in prepared) return (built = new TextTokenizer(json, tokenizerConfig, contextLength, prepared.table));
+          return (built = new TextTokenizer(prepared.json, tokenizerConfig, contextLength));
+        }
+        return (built = new TextTokenizer(json(), tokenizerConfig, contextLength));
       } catch (err) {
         if (err instanceof ModelError) throw err;
         throw new ModelError(`cannot read ${path.join(dir, 'tokenizer.json')}: ${errorMessage(err)}`, { cause: { dir } });
