@@ -3,14 +3,13 @@
 // thread) are session.ts's; the pooler and graphs built in code are graphs.ts's.
 import fs from 'node:fs';
 import path from 'node:path';
-import * as ort from 'onnxruntime-node';
 import type { Config, ModelVariant } from '../../services/config';
 import { ModelError, errorMessage } from '../../core/errors';
 import { normalizeFrames, type ImageSpec } from '../../core/preprocess';
 import { TextTokenizer } from './tokenizer';
 import { preparedBpeTable } from './bpe-table';
 import type { ModelIdentity } from '../../core/types';
-import { PULL_HINT, createSession, fileHash, lazySession } from './session';
+import { PULL_HINT, createSession, fileHash, lazySession, type Feed } from './session';
 import type { RawFrame } from '../../core/types';
 import { l2normalize } from '../../core/vectors';
 import { verifyModelFiles } from '../../../models/pull';
@@ -239,7 +238,7 @@ export async function loadModel(opts: LoadModelOptions): Promise<ClipModel> {
         for (let i = 0; i < frames.length; i += batchSize) {
           const chunk = frames.slice(i, i + batchSize);
           const t0 = performance.now();
-          const pixels = new ort.Tensor('float32', normalizeFrames(chunk, image), [chunk.length, 3, size, size]);
+          const pixels: Feed = { type: 'float32', data: normalizeFrames(chunk, image), dims: [chunk.length, 3, size, size] };
           const session = await vision.get();
           const t1 = performance.now();
           const result = await session.run({ pixel_values: pixels });
@@ -256,8 +255,8 @@ export async function loadModel(opts: LoadModelOptions): Promise<ClipModel> {
         const session = await text.get();
         const t = tokenizer().batch(texts);
         // Feed exactly what the graph declares: some exports take no attention_mask.
-        const feeds: Record<string, ort.Tensor> = { input_ids: new ort.Tensor('int64', t.ids, [t.batch, t.length]) };
-        if (session.inputNames.includes('attention_mask')) feeds.attention_mask = new ort.Tensor('int64', t.mask, [t.batch, t.length]);
+        const feeds: Record<string, Feed> = { input_ids: { type: 'int64', data: t.ids, dims: [t.batch, t.length] } };
+        if (session.inputNames.includes('attention_mask')) feeds.attention_mask = { type: 'int64', data: t.mask, dims: [t.batch, t.length] };
         const result = await session.run(feeds);
         timings.textMs += performance.now() - t0;
         timings.texts += t.batch;
