@@ -1,7 +1,7 @@
 // Search rules: query → text vector (LRU-cached) → HNSW top segments → grouped by video, videos
 // ranked by their best segment → the best moment inside each segment from its frame vectors.
 import path from 'node:path';
-import { MIN_EF } from '../io/ann/ann';
+import { MIN_EF } from '../core/hnsw';
 import { NotFoundError, UsageError } from '../core/errors';
 import { validateK, validateOffset, validateQuery } from '../core/search-request';
 import { LruCache } from '../core/lru';

@@ -8,6 +8,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import hnswlib from 'hnswlib-node';
+import { searchEf } from '../../core/hnsw';
 
 export interface IndexPointer {
   file: string;
@@ -118,13 +119,8 @@ export interface Hit {
 
 const M = 16;
 const EF_CONSTRUCTION = 200;
-/**
- * Search breadth. Text queries sit far from every image vector (CLIP's modality gap), which makes
- * them hard for HNSW: on 100,000 synthetic 512-d vectors with text-like queries recall@10 is
- * 0.921 at ef 100, 0.982 at 200, 0.992 at 400 (npm run bench). 200 meets the 0.98 target for
- * about half a millisecond more a query; the searcher asks for that many candidates anyway.
- */
-export const MIN_EF = 200;
+// Search breadth follows the index's size: the rule and its measurements are core/hnsw.ts's.
+export { MIN_EF } from '../../core/hnsw';
 
 /** How long a replaced index file stays, for a process that read its pointer just before. */
 const KEEP_OLD_FILES_MS = 60_000;
@@ -286,7 +282,7 @@ export class SegmentIndex {
     const live = this.size;
     if (!this.index || live <= 0 || k <= 0) return [];
     const n = Math.min(k, live);
-    this.index.setEf(Math.max(MIN_EF, n));
+    this.index.setEf(searchEf(live, n));
     const { neighbors, distances } = this.index.searchKnn(Array.from(vector), n);
     // 'ip' distance is 1 - inner product; vectors are unit length, so this is the cosine.
     return neighbors.map((id, i) => ({ id, score: 1 - distances[i] }));

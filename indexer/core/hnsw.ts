@@ -1,0 +1,25 @@
+// How wide an HNSW search looks (ef, hnswlib's candidate list), as a rule of the index's size.
+
+/**
+ * The least breadth: text queries sit far from every image vector (CLIP's modality gap), which
+ * makes them hard for HNSW; at 100,000 segments ef 200 gave recall@10 0.982 on the benchmark's
+ * library (npm run bench, part 3), and the searcher asks for that many candidates anyway.
+ */
+export const MIN_EF = 200;
+
+/**
+ * Breadth per square root of the index size. A fixed ef loses recall as the index grows: on the
+ * benchmark's clustered 512-d vectors with text-like queries (bench/synthetic.ts; recall@10 of
+ * the searcher's first round against exact search, M 16, efConstruction 200), ef 200 gave 1.0 at
+ * 10,000 vectors, 0.958 at 100,000, 0.951 at 200,000 and 0.80 at 1,000,000 (0.90 at ef 400);
+ * ef 400 gave 0.993 and 0.983 at 100,000 and 200,000. √n keeps recall@10 at 0.98 or more where
+ * it was measured (317 at 100,000, 448 at 200,000) and gives 1,000 at 1,000,000, where the misses
+ * halved per doubling of ef (0.80 → 0.90 from 200 to 400), which puts ef 1,000 past the 0.95
+ * target (npm run bench -- --only=search --large measures it: part 3, the HNSW rows).
+ */
+const EF_PER_ROOT = 1;
+
+/** ef for a search of `k` neighbours in an index of `size` vectors: never below k (hnswlib needs ef ≥ k). */
+export function searchEf(size: number, k: number): number {
+  return Math.max(k, MIN_EF, Math.ceil(EF_PER_ROOT * Math.sqrt(Math.max(0, size))));
+}
