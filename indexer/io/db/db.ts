@@ -151,13 +151,10 @@ const adapters = new WeakMap<Db, GuardedAdapter>();
 
 let loaded: { Client: typeof PrismaClient; Adapter: new (file: string) => GuardedAdapter } | undefined;
 
-export async function openDb(databaseUrl: string): Promise<Db> {
-  const file = sqlitePath(databaseUrl);
-  migrate(file);
-  return prismaClient(file);
-}
-
-/** A Prisma client on a migrated database file (see openDb), made without touching the file. */
+/**
+ * A Prisma client on a database file that migrate() has brought up to date, made without touching
+ * the file: it connects on its first query.
+ */
 export function prismaClient(file: string): Db {
   loaded ??= {
     Client: (requireFromRoot('@prisma/client') as typeof import('@prisma/client')).PrismaClient,
