@@ -70,8 +70,9 @@ export function digestOfRow(row: unknown[]): string {
 /**
  * sha256 of a file, read in 4 MiB chunks. Cost at 100,000 512-d vectors (a real 219.6 MB file,
  * page-cached, this 2-core machine; scratch script bench/_load.ts): 166-175 ms, next to 149-168 ms
- * for hnswlib's readIndexSync of the same file, so verifying about doubles a load. Paid once per
- * published file a process loads (at open and after each new publish), never per search. Other
+ * for hnswlib's readIndexSync of the same file, so verifying about doubles a load. Paid by the
+ * writer of each published file and by a reader only for a file whose stamp it finds unverified
+ * (SegmentIndex.verifiedAt; doctor always), never per search. Other
  * hashes in node:crypto were no faster (bench/_hash.ts, same size, including the read: sha256
  * 362-399 ms, sha1 287-385, md5 445-514, blake2b512 397-526, sha512-256 495-585): OpenSSL's
  * sha256 runs on the CPU's SHA extensions, so nothing weaker buys time.
