@@ -336,7 +336,7 @@ function measureHnsw(ann: SegmentIndex, vectors: Float32Array, ids: Int32Array |
     return h;
   });
   const k10 = qs.map((q) => ann.search(q, 10).map((x) => x.id));
-  // ef sweep on the underlying index (SegmentIndex sets ef = max(MIN_EF, k) itself).
+  // ef sweep on the underlying index (SegmentIndex sets ef by core/hnsw.ts searchEf itself).
   const raw = (ann as unknown as { index: hnswlib.HierarchicalNSW }).index;
   const recallByEf: Record<string, number> = {};
   for (const ef of [50, 100, 200, 400]) {

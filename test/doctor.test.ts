@@ -123,6 +123,28 @@ describe('a damaged HNSW file', () => {
   });
 });
 
+describe('a verified HNSW file is not hashed again, a changed one is', () => {
+  test('damage that keeps the size and puts the mtime back is still found by search and by doctor', () => {
+    const home = indexedHome();
+    assert.equal(topPath(home, 'red').top, 'red.mp4'); // verified and stamped (index/verified.json)
+    const file = hnswFile(home);
+    const verified = JSON.parse(fs.readFileSync(path.join(home, 'index', 'verified.json'), 'utf8'));
+    assert.equal(verified.file, path.basename(file));
+    const before = fs.statSync(file);
+    damage(file, 200, 1000);
+    fs.utimesSync(file, before.atime, before.mtime);
+    assert.equal(fs.statSync(file).size, before.size);
+    const s = topPath(home, 'red');
+    assert.equal(s.code, 0, `search exit ${s.code} signal ${s.signal}: ${s.stderr}`);
+    assert.equal(s.top, 'red.mp4');
+    assert.match(s.stderr, /does not match its checksum.*rebuilding it from the database/);
+    // The rebuilt file is published verified: the next search loads it without a word, and doctor,
+    // which always hashes, finds it sound.
+    assert.doesNotMatch(topPath(home, 'blue').stderr, /rebuilding/);
+    assert.equal(doctor(home).code, 0);
+  });
+});
+
 describe('rows changed behind the index (a lost write)', () => {
   test('segments the index never saw are detected at open and made searchable', () => {
     const home = indexedHome();

@@ -2,11 +2,13 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
 import { ModelError } from '../indexer/core/errors';
 import { loadModel } from '../indexer/io/onnx/model';
 import { normalizeFrames } from '../indexer/core/preprocess';
 import { TextTokenizer } from '../indexer/io/onnx/tokenizer';
+import { preparedBpeTable, readBpeTable } from '../indexer/io/onnx/bpe-table';
 import { TEST_COLORS, colorVector } from '../indexer/testkit/build';
 import { GraphBuilder } from '../indexer/io/onnx/onnx-writer';
 import { l2normalize, dot } from '../indexer/core/vectors';
@@ -42,6 +44,57 @@ test('the tokenizer reproduces every reference row of CLIP token ids', () => {
   assert.ok(rows.length >= 400);
   const wrong = rows.filter((r) => JSON.stringify(tok.encode(r.text)) !== JSON.stringify(r.ids));
   assert.deepEqual(wrong.map((r) => r.text), []);
+});
+
+// The prepared table (bpe-table.ts, core/clip-bpe.ts) a CLI search tokenizes with: the same ids
+// as the reference and as the library, whatever the text.
+function preparedTokenizer(): { tok: TextTokenizer; dir: string } {
+  const dir = tempDir('vidsearch-bpe-');
+  const json = () => JSON.parse(fs.readFileSync(CLIP_TOKENIZER_JSON, 'utf8'));
+  const prepared = preparedBpeTable(fileURLToPath(CLIP_TOKENIZER_JSON), 'f'.repeat(64), CLIP_TOKENIZER_CONFIG, dir, json);
+  assert.ok('table' in prepared, 'CLIP tokenizer.json is recognised as CLIP-shaped');
+  return { tok: new TextTokenizer(json, CLIP_TOKENIZER_CONFIG, 77, prepared.table), dir };
+}
+
+test('the prepared table reproduces every reference row of CLIP token ids', () => {
+  const { tok, dir } = preparedTokenizer();
+  assert.ok(fs.existsSync(path.join(dir, `${'f'.repeat(64)}.bpe`)));
+  const rows: Array<{ text: string; ids: number[] }> = JSON.parse(fs.readFileSync(path.join(FIXTURES, 'clip', 'reference-ids.json'), 'utf8'));
+  const wrong = rows.filter((r) => JSON.stringify(tok.encode(r.text)) !== JSON.stringify(r.ids));
+  assert.deepEqual(wrong.map((r) => r.text), []);
+  assert.equal(tok.padId, 49407);
+  assert.equal(tok.eosId, 49407);
+});
+
+test('the prepared table agrees with the library on generated text, special tokens and truncation included', () => {
+  const { tok } = preparedTokenizer();
+  const lib = clipTokenizer();
+  const json = JSON.parse(fs.readFileSync(CLIP_TOKENIZER_JSON, 'utf8'));
+  const words = Object.keys(json.model.vocab).map((k) => k.replace('</w>', ''));
+  const pieces = [' ', '  ', '\t', '\n', '\u00a0', '\u2003', '\u0085', '\ufeff', '.', ',', "'s", "'LL", '!?', '42', '½', 'Ⅻ', '٣', 'É', 'e\u0301', 'İ', 'ß', 'ﬁ', '日本語', '🎸', '👍🏽', '\ud800', '<', '|', '>', '<|endoftext|>', '<|STARTOFTEXT|>', 'https://x.y/a_b?c=1'];
+  let seed = 7;
+  const pick = <T>(xs: T[]) => xs[(seed = (seed * 16807) % 2147483647) % xs.length]!;
+  const texts = Array.from({ length: 3000 }, (_, i) => Array.from({ length: 1 + (i % 9) }, () => (i % 2 ? pick(words) : pick(pieces)) + (i % 3 ? pick(pieces) : '')).join(''));
+  texts.push('red '.repeat(200), '', '   ');
+  const differ = texts.filter((t) => JSON.stringify(tok.encode(t)) !== JSON.stringify(lib.encode(t)));
+  assert.deepEqual(differ, []);
+});
+
+test('a damaged prepared table is made again, not used', () => {
+  const { dir } = preparedTokenizer();
+  const file = path.join(dir, `${'f'.repeat(64)}.bpe`);
+  const bytes = fs.readFileSync(file);
+  bytes[bytes.length - 3] ^= 0xff;
+  fs.writeFileSync(file, bytes);
+  assert.throws(() => readBpeTable(fs.readFileSync(file)), /checksum/);
+  const json = () => JSON.parse(fs.readFileSync(CLIP_TOKENIZER_JSON, 'utf8'));
+  const again = preparedBpeTable(fileURLToPath(CLIP_TOKENIZER_JSON), 'f'.repeat(64), CLIP_TOKENIZER_CONFIG, dir, json);
+  assert.ok('table' in again);
+  assert.doesNotThrow(() => readBpeTable(fs.readFileSync(file)));
+  assert.deepEqual(new TextTokenizer(json, CLIP_TOKENIZER_CONFIG, 77, again.table).encode('a photo of a cat'), [49406, 320, 1125, 539, 320, 2368, 49407]);
+  // Another pipeline is not CLIP's: no table, the library's JSON is handed back.
+  const other = { ...json(), normalizer: null };
+  assert.ok('json' in preparedBpeTable('/other/tokenizer.json', 'e'.repeat(64), {}, dir, () => other));
 });
 
 test('long text is truncated to the context length and still ends with the end token', () => {

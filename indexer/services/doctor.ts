@@ -15,7 +15,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { DIGEST_SQL, IdDigest, SegmentIndex, digestOfRow } from '../io/ann/ann';
+import { DIGEST_SQL, IdDigest, SegmentIndex, VERIFIED_FILE, digestOfRow } from '../io/ann/ann';
 import { databaseKind, sqlitePath, type Config } from './config';
 import { runPgDoctor } from './doctor-postgres';
 import { errorMessage } from '../core/errors';
@@ -319,7 +319,8 @@ function vectorCheck(db: Database.Database, dim: number | undefined, repair: boo
 function indexCheck(db: Database.Database, home: string, dim: number): { problems: DoctorProblem[]; detail: string } {
   const ann = new SegmentIndex(home, dim);
   const problem = (message: string): DoctorProblem => ({ check: 'index', message, file: ann.dir, repaired: false, advice: 'run `vidsearch doctor --repair` (or any search) to rebuild it from the database' });
-  const loaded = ann.load();
+  // The full checksum, whatever the file's stamp says: doctor is where damage below the file system is found.
+  const loaded = ann.load(true);
   const snap = db.transaction(() => {
     const digest = digestOfRow(db.prepare(DIGEST_SQL).raw().get() as unknown[]);
     const pruned = Number((db.prepare(`SELECT "value" FROM "Setting" WHERE "key" = 'changesPrunedThrough'`).raw().get() as [string] | undefined)?.[0] ?? 0);
@@ -363,7 +364,7 @@ function orphanFiles(db: Database.Database, home: string, repair: boolean): { pr
   // A file replaced in the last minute is kept for the processes that read its pointer (ann.ts).
   const recent = Date.now() - 60_000;
   for (const f of safeList(indexDir)) {
-    if (f === 'current.json' || f === published) continue;
+    if (f === 'current.json' || f === VERIFIED_FILE || f === published) continue;
     if ((fs.statSync(path.join(indexDir, f), { throwIfNoEntry: false })?.mtimeMs ?? 0) > recent) continue;
     found.push(path.join(indexDir, f));
   }

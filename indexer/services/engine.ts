@@ -36,7 +36,7 @@ export interface OpenEngine extends Engine {
 }
 
 export async function loadConfiguredModel(cfg: Config, opts: { oneQuery?: boolean } = {}): Promise<ClipModel> {
-  return loadModel({ ...cfg, hashCacheFile: path.join(cfg.home, 'model-hashes.json'), mapped: { dir: path.join(cfg.home, 'onnx-mapped') }, oneQuery: opts.oneQuery });
+  return loadModel({ ...cfg, hashCacheFile: path.join(cfg.home, 'model-hashes.json'), mapped: { dir: path.join(cfg.home, 'onnx-mapped') }, tokenizerCache: path.join(cfg.home, 'tokenizers'), oneQuery: opts.oneQuery });
 }
 
 /**

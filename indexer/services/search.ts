@@ -1,7 +1,7 @@
 // Search rules: query → text vector (LRU-cached) → top segments (HNSW file or pgvector: Store.searchSegments) → grouped by video, videos
 // ranked by their best segment → the best moment inside each segment from its frame vectors.
 import path from 'node:path';
-import { MIN_EF } from '../io/ann/ann';
+import { MIN_EF } from '../core/hnsw';
 import { NotFoundError, UsageError } from '../core/errors';
 import { validateK, validateOffset, validateQuery } from '../core/search-request';
 import { LruCache } from '../core/lru';
@@ -101,14 +101,7 @@ export class Searcher {
    */
   private async background(vector: Float32Array): Promise<{ bg: Background; line: number }> {
     const set = await this.store.segmentSet();
-    if (this.sample?.key !== set.key) {
-      const vectors = await this.store.sampleSegments(BACKGROUND_SAMPLE);
-      const dim = vector.length;
-      const matrix = new Float32Array(vectors.length * dim);
-      vectors.forEach((v, i) => matrix.set(v, i * dim));
-      this.sample = { key: set.key, rows: vectors.length, matrix, dim };
-    }
-    const { rows, matrix, dim } = this.sample;
+    const { rows, matrix, dim } = await this.backgroundSample(vector.length);
     // One matrix-vector product, inlined: a subarray per row would cost more than the arithmetic.
     const scores = new Float64Array(rows);
     for (let i = 0, at = 0; i < rows; i++) {
@@ -117,6 +110,18 @@ export class Searcher {
       scores[i] = sum;
     }
     return { bg: backgroundOf(scores), line: closeMatchLine(set.count) };
+  }
+
+  /** The background sample of the current segment set, read when that set changed. */
+  private async backgroundSample(dim: number): Promise<NonNullable<Searcher['sample']>> {
+    const set = await this.store.segmentSet();
+    if (this.sample?.key !== set.key || this.sample.dim !== dim) {
+      const vectors = await this.store.sampleSegments(BACKGROUND_SAMPLE);
+      const matrix = new Float32Array(vectors.length * dim);
+      vectors.forEach((v, i) => matrix.set(v, i * dim));
+      this.sample = { key: set.key, rows: vectors.length, matrix, dim };
+    }
+    return this.sample;
   }
 
   /** Over-fetches segments from HNSW until k distinct videos appear (long videos own many segments). */
@@ -167,7 +172,10 @@ export class Searcher {
     const started = performance.now();
     const { query, k } = validateQuery(rawQuery, opts.k ?? 10);
     await this.store.refresh();
-    const vector = await this.textVector(query);
+    // The text encoder runs off this thread (ONNX Runtime's threads; in a one-query CLI process a
+    // worker that is still loading it): meanwhile this thread reads the background sample, which
+    // does not depend on the query (~12-25 ms of such a process; npm run bench -- --only=cli).
+    const [vector] = await Promise.all([this.textVector(query), this.backgroundSample(this.model.dim)]);
     return this.rank(query, vector, k, opts, started);
   }
 

@@ -1,18 +1,7 @@
-// The rules of the PostgreSQL segment search: the HNSW search breadth (core/ef.ts) and the exact scan (core/vectors.ts nearestRows).
+// The exact scan of the PostgreSQL store without pgvector (core/vectors.ts nearestRows); the HNSW breadth both stores use is test/unit/hnsw.test.ts.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { BASE_EF, MAX_EF, efFor } from '../../indexer/core/ef';
 import { nearestRows } from '../../indexer/core/vectors';
-
-test('efFor follows the index size, never below k, never above pgvector\'s limit', () => {
-  assert.equal(efFor(0, 10), BASE_EF);
-  assert.equal(efFor(100_000, 10), BASE_EF);
-  assert.equal(efFor(1_000_000, 10), Math.round(BASE_EF * Math.sqrt(10)));
-  assert.ok(efFor(1_000_000, 10) > efFor(400_000, 10));
-  assert.equal(efFor(50, 800), 800);
-  assert.equal(efFor(100_000_000, 10), MAX_EF);
-  assert.equal(efFor(10, 5000), MAX_EF);
-});
 
 test('nearestRows: the exact top k by inner product, ties in row order', () => {
   const m = Float32Array.from([1, 0, 0, 1, 0.5, 0.5, 1, 0, -1, 0]);

@@ -9,6 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import hnswlib from 'hnswlib-node';
 import type { SegmentHit } from '../../core/storage';
+import { HNSW_EF_CONSTRUCTION, HNSW_M, searchEf } from '../../core/hnsw';
 
 export interface IndexPointer {
   file: string;
@@ -70,8 +71,9 @@ export function digestOfRow(row: unknown[]): string {
 /**
  * sha256 of a file, read in 4 MiB chunks. Cost at 100,000 512-d vectors (a real 219.6 MB file,
  * page-cached, this 2-core machine; scratch script bench/_load.ts): 166-175 ms, next to 149-168 ms
- * for hnswlib's readIndexSync of the same file, so verifying about doubles a load. Paid once per
- * published file a process loads (at open and after each new publish), never per search. Other
+ * for hnswlib's readIndexSync of the same file, so verifying about doubles a load. Paid by the
+ * writer of each published file and by a reader only for a file whose stamp it finds unverified
+ * (SegmentIndex.verifiedAt; doctor always), never per search. Other
  * hashes in node:crypto were no faster (bench/_hash.ts, same size, including the read: sha256
  * 362-399 ms, sha1 287-385, md5 445-514, blake2b512 397-526, sha512-256 495-585): OpenSSL's
  * sha256 runs on the CPU's SHA extensions, so nothing weaker buys time.
@@ -92,18 +94,31 @@ export function fileSha256(file: string): string {
   return h.digest('hex');
 }
 
+/**
+ * A file's identity on disk: a write to it (which moves mtime and ctime), a copy or a rename over
+ * it (another inode), a truncation (size) all change it, and ctime cannot be set back from user
+ * space (utimes sets it to now). Nanoseconds, read as bigints, so two writes in one millisecond differ.
+ */
+function fileStamp(file: string): string {
+  const st = fs.statSync(file, { bigint: true });
+  return `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
+}
+
+/** Beside the index files: the record of the last verified one (see SegmentIndex.verifiedAt); never an orphan. */
+export const VERIFIED_FILE = 'verified.json';
+
+/** The record of the last file whose checksum was verified (by its writer or a reader), and its stamp then. */
+interface Verified {
+  file: string;
+  sha256: string;
+  stamp: string;
+}
+
 /** one search result: a segment id and its cosine (the type every vector search returns) */
 export type Hit = SegmentHit;
 
-const M = 16;
-const EF_CONSTRUCTION = 200;
-/**
- * Search breadth. Text queries sit far from every image vector (CLIP's modality gap), which makes
- * them hard for HNSW: on 100,000 synthetic 512-d vectors with text-like queries recall@10 is
- * 0.921 at ef 100, 0.982 at 200, 0.992 at 400 (npm run bench). 200 meets the 0.98 target for
- * about half a millisecond more a query; the searcher asks for that many candidates anyway.
- */
-export const MIN_EF = 200;
+// Search breadth follows the index's size: the rule and its measurements are core/hnsw.ts's.
+export { MIN_EF } from '../../core/hnsw';
 
 /** How long a replaced index file stays, for a process that read its pointer just before. */
 const KEEP_OLD_FILES_MS = 60_000;
@@ -128,6 +143,37 @@ export class SegmentIndex {
     return path.join(this.dir, 'current.json');
   }
 
+  private get verifiedFile(): string {
+    return path.join(this.dir, VERIFIED_FILE);
+  }
+
+  /**
+   * Whether `file` still holds the bytes whose sha256 `sha256` was checked: it was verified at
+   * this very stamp. Hashing costs about as much as loading (see fileSha256): 25 ms of a one-query
+   * CLI search at 10,000 segments, 170 ms at 100,000 (npm run bench -- --only=cli), for a file
+   * that vidsearch never rewrites in place. What the stamp cannot see is damage below the file
+   * system (a bad block under an unchanged inode): `vidsearch doctor` always hashes.
+   */
+  private verifiedAt(file: string, sha256: string, stamp: string): boolean {
+    try {
+      const v = JSON.parse(fs.readFileSync(this.verifiedFile, 'utf8')) as Verified;
+      return v.file === path.basename(file) && v.sha256 === sha256 && v.stamp === stamp;
+    } catch {
+      return false;
+    }
+  }
+
+  private recordVerified(file: string, sha256: string, stamp: string): void {
+    const tmp = `${this.verifiedFile}.${process.pid}.tmp`;
+    try {
+      fs.writeFileSync(tmp, JSON.stringify({ file: path.basename(file), sha256, stamp } satisfies Verified));
+      fs.renameSync(tmp, this.verifiedFile);
+    } catch {
+      // Only a shortcut (a read-only data directory): the next load hashes the file again.
+      fs.rmSync(tmp, { force: true });
+    }
+  }
+
   /** idDigest of the live ids, to compare with the database's (DIGEST_SQL) */
   get digest(): string {
     return this.ids.toString();
@@ -148,10 +194,11 @@ export class SegmentIndex {
   }
 
   /**
-   * Loads the published file after checking it against the pointer's sha256. Returns false when it
+   * Loads the published file after checking it against the pointer's sha256 (skipped when the
+   * file's stamp is the one it had when last verified, unless `fullCheck`). Returns false when it
    * is missing, unreadable, damaged, or of another size; loadError says why.
    */
-  load(): boolean {
+  load(fullCheck = false): boolean {
     const stamp = this.stamp();
     // Whatever the outcome, this pointer has been looked at: a reader that could not load it
     // (and rebuilt in memory) tries again only when a new file is published, not on every search.
@@ -169,7 +216,12 @@ export class SegmentIndex {
     if (!pointer.sha256 || !digest) return this.fail('has no checksum (written by an older version)');
     const file = path.join(this.dir, pointer.file);
     try {
-      if (fileSha256(file) !== pointer.sha256) return this.fail(`${pointer.file} does not match its checksum (damaged)`);
+      const stamp = fileStamp(file);
+      if (fullCheck || !this.verifiedAt(file, pointer.sha256, stamp)) {
+        if (fileSha256(file) !== pointer.sha256) return this.fail(`${pointer.file} does not match its checksum (damaged)`);
+        // Stamped before hashing: a write during the hash changes the stamp, so it is not trusted later.
+        this.recordVerified(file, pointer.sha256, stamp);
+      }
     } catch {
       return this.fail(`${pointer.file} is missing or unreadable`);
     }
@@ -199,7 +251,7 @@ export class SegmentIndex {
 
   reset(capacity = 1024): void {
     this.index = new hnswlib.HierarchicalNSW('ip', this.dim);
-    this.index.initIndex({ maxElements: Math.max(16, capacity), m: M, efConstruction: EF_CONSTRUCTION, randomSeed: 100, allowReplaceDeleted: true });
+    this.index.initIndex({ maxElements: Math.max(16, capacity), m: HNSW_M, efConstruction: HNSW_EF_CONSTRUCTION, randomSeed: 100, allowReplaceDeleted: true });
     this.deleted = 0;
     this.ids = new IdDigest();
     this.pointer = undefined;
@@ -228,7 +280,7 @@ export class SegmentIndex {
     const live = this.size;
     if (!this.index || live <= 0 || k <= 0) return [];
     const n = Math.min(k, live);
-    this.index.setEf(Math.max(MIN_EF, n));
+    this.index.setEf(searchEf(live, n));
     const { neighbors, distances } = this.index.searchKnn(Array.from(vector), n);
     // 'ip' distance is 1 - inner product; vectors are unit length, so this is the cosine.
     return neighbors.map((id, i) => ({ id, score: 1 - distances[i] }));
@@ -260,6 +312,8 @@ export class SegmentIndex {
     // a reader will read.
     const sha256 = fileSha256(tmp);
     fs.renameSync(tmp, path.join(this.dir, name));
+    // Stamped after the rename, which moves ctime: the stamp a reader will see.
+    this.recordVerified(path.join(this.dir, name), sha256, fileStamp(path.join(this.dir, name)));
     const pointer: IndexPointer = {
       file: name,
       generation,
@@ -280,7 +334,7 @@ export class SegmentIndex {
     for (const f of fs.readdirSync(this.dir)) {
       // A reader loads a whole file into memory, so removing one it read is safe; one published
       // (or being written) by another process just now is kept for its readers.
-      if (f === name || f === 'current.json') continue;
+      if (f === name || f === 'current.json' || f === VERIFIED_FILE) continue;
       const st = fs.statSync(path.join(this.dir, f), { throwIfNoEntry: false });
       if (st && st.mtimeMs < old) fs.rmSync(path.join(this.dir, f), { force: true });
     }

@@ -2,13 +2,19 @@
 // with the committed migrations applied on open.
 import crypto from 'node:crypto';
 import fs from 'node:fs';
+import { createRequire } from 'node:module';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { PrismaBetterSQLite3 } from '@prisma/adapter-better-sqlite3';
-import { PrismaClient } from '@prisma/client';
+import type { PrismaBetterSQLite3 } from '@prisma/adapter-better-sqlite3';
+import type { PrismaClient } from '@prisma/client';
 import { sqlitePath } from '../../services/config';
 import { StoreError, asDiskFull, errorMessage } from '../../core/errors';
-import { MIGRATIONS_DIR } from '../files/paths';
+import { MIGRATIONS_DIR, PROJECT_ROOT } from '../files/paths';
+
+// Prisma's client and its adapter are required when a client is first made, not imported with
+// this module: loading them cost every CLI command ~50 ms, and a search never makes one (it reads
+// through openReader; npm run bench -- --only=cli).
+const requireFromRoot = createRequire(path.join(PROJECT_ROOT, 'package.json'));
 
 export type Db = PrismaClient;
 
@@ -73,6 +79,9 @@ export function migrate(file: string, migrationsDir = MIGRATIONS_DIR): string[] 
 }
 
 type Adapter = Awaited<ReturnType<PrismaBetterSQLite3['connect']>>;
+interface GuardedAdapter extends PrismaBetterSQLite3 {
+  connection: Database.Database | undefined;
+}
 type Queryable = Pick<Adapter, 'queryRaw' | 'executeRaw'>;
 
 /**
@@ -84,64 +93,75 @@ type Queryable = Pick<Adapter, 'queryRaw' | 'executeRaw'>;
  *   COMMIT (a full disk) left every later transaction waiting forever: the process ran out of
  *   work with a promise unsettled and Node exited 13 without a word.
  */
-class GuardedSqliteAdapter extends PrismaBetterSQLite3 {
-  /** the better-sqlite3 connection the adapter runs every query (and transaction) on (rawConnection) */
-  connection: Database.Database | undefined;
+function guardedAdapterClass(Base: typeof PrismaBetterSQLite3) {
+  return class GuardedSqliteAdapter extends Base implements GuardedAdapter {
+    /** the better-sqlite3 connection the adapter runs every query (and transaction) on (rawConnection) */
+    connection: Database.Database | undefined;
 
-  constructor(private readonly file: string) {
-    super({ url: `file:${file}`, timeout: BUSY_TIMEOUT_MS });
-  }
-
-  override async connect(): Promise<Adapter> {
-    const adapter = await super.connect();
-    const client = (adapter as unknown as { client?: unknown }).client;
-    if (client instanceof Database) {
-      this.connection = client;
-      // Every transaction takes the write lock when it begins (BEGIN IMMEDIATE), waiting for it
-      // with the busy timeout: with the adapter's plain BEGIN, a transaction that read first and
-      // then wrote, while another process wrote, failed at once with SQLITE_BUSY (the snapshot it
-      // read is stale), which with several workers on one data directory failed videos.
-      const prepare = client.prepare.bind(client);
-      client.prepare = ((sql: string) => prepare(sql === 'BEGIN' ? 'BEGIN IMMEDIATE' : sql)) as typeof client.prepare;
+    constructor(private readonly file: string) {
+      super({ url: `file:${file}`, timeout: BUSY_TIMEOUT_MS });
     }
-    this.translate(adapter);
-    const start = adapter.startTransaction.bind(adapter);
-    adapter.startTransaction = async (level) => {
-      const tx = await start(level);
-      this.translate(tx);
-      const execute = tx.executeRaw.bind(tx);
-      tx.executeRaw = async (query) => {
-        try {
-          return await execute(query);
-        } catch (err) {
-          if (/^\s*COMMIT\b/i.test(query.sql)) {
-            // Prisma now counts the transaction as closed and will not touch it again.
-            await execute({ sql: 'ROLLBACK', args: [], argTypes: [] }).catch(() => {}); // none left open: fine
-            await tx.rollback();
-          }
-          throw err;
-        }
-      };
-      return tx;
-    };
-    return adapter;
-  }
 
-  private translate(q: Queryable): void {
-    const file = this.file;
-    const queryRaw = q.queryRaw.bind(q);
-    const executeRaw = q.executeRaw.bind(q);
-    q.queryRaw = (query) => queryRaw(query).catch((err: unknown) => Promise.reject(asDiskFull(err, file) ?? err));
-    q.executeRaw = (query) => executeRaw(query).catch((err: unknown) => Promise.reject(asDiskFull(err, file) ?? err));
-  }
+    override async connect(): Promise<Adapter> {
+      const adapter = await super.connect();
+      const client = (adapter as unknown as { client?: unknown }).client;
+      if (client instanceof Database) {
+        this.connection = client;
+        // Every transaction takes the write lock when it begins (BEGIN IMMEDIATE), waiting for it
+        // with the busy timeout: with the adapter's plain BEGIN, a transaction that read first and
+        // then wrote, while another process wrote, failed at once with SQLITE_BUSY (the snapshot it
+        // read is stale), which with several workers on one data directory failed videos.
+        const prepare = client.prepare.bind(client);
+        client.prepare = ((sql: string) => prepare(sql === 'BEGIN' ? 'BEGIN IMMEDIATE' : sql)) as typeof client.prepare;
+      }
+      this.translate(adapter);
+      const start = adapter.startTransaction.bind(adapter);
+      adapter.startTransaction = async (level) => {
+        const tx = await start(level);
+        this.translate(tx);
+        const execute = tx.executeRaw.bind(tx);
+        tx.executeRaw = async (query) => {
+          try {
+            return await execute(query);
+          } catch (err) {
+            if (/^\s*COMMIT\b/i.test(query.sql)) {
+              // Prisma now counts the transaction as closed and will not touch it again.
+              await execute({ sql: 'ROLLBACK', args: [], argTypes: [] }).catch(() => {}); // none left open: fine
+              await tx.rollback();
+            }
+            throw err;
+          }
+        };
+        return tx;
+      };
+      return adapter;
+    }
+
+    private translate(q: Queryable): void {
+      const file = this.file;
+      const queryRaw = q.queryRaw.bind(q);
+      const executeRaw = q.executeRaw.bind(q);
+      q.queryRaw = (query) => queryRaw(query).catch((err: unknown) => Promise.reject(asDiskFull(err, file) ?? err));
+      q.executeRaw = (query) => executeRaw(query).catch((err: unknown) => Promise.reject(asDiskFull(err, file) ?? err));
+    }
+  };
 }
 // The better-sqlite3 connection under each client (see rawConnection).
-const adapters = new WeakMap<Db, GuardedSqliteAdapter>();
+const adapters = new WeakMap<Db, GuardedAdapter>();
 
-export async function openDb(databaseUrl: string): Promise<Db> {
-  const file = sqlitePath(databaseUrl);
-  migrate(file);
-  const adapter = new GuardedSqliteAdapter(file);
+let loaded: { Client: typeof PrismaClient; Adapter: new (file: string) => GuardedAdapter } | undefined;
+
+/**
+ * A Prisma client on a database file that migrate() has brought up to date, made without touching
+ * the file: it connects on its first query.
+ */
+export function prismaClient(file: string): Db {
+  loaded ??= {
+    Client: (requireFromRoot('@prisma/client') as typeof import('@prisma/client')).PrismaClient,
+    Adapter: guardedAdapterClass((requireFromRoot('@prisma/adapter-better-sqlite3') as typeof import('@prisma/adapter-better-sqlite3')).PrismaBetterSQLite3),
+  };
+  const PrismaClient = loaded.Client;
+  const adapter = new loaded.Adapter(file);
   // Waits behind other processes' transactions count against these limits (Prisma's defaults are 2 s and 5 s).
   const prisma = new PrismaClient({ adapter, transactionOptions: { maxWait: BUSY_TIMEOUT_MS, timeout: 10 * BUSY_TIMEOUT_MS } });
   // Connected on its first query, not here: a reader (a CLI search) reads through openReader only,

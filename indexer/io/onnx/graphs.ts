@@ -2,9 +2,9 @@
 // graphs the project builds in code (the label scoring of actions.ts). The pooling rules around the
 // pooler live in services/pooler.ts; model.ts re-exports these names.
 import fs from 'node:fs';
-import * as ort from 'onnxruntime-node';
+import type * as Ort from 'onnxruntime-node';
 import { ModelError, errorMessage } from '../../core/errors';
-import { fileHash } from './session';
+import { fileHash, onnxRuntime } from './session';
 
 /** A tensor fed to a graph the project builds in code. */
 export type GraphTensor = { type: 'float32'; data: Float32Array; dims: number[] } | { type: 'int64'; data: BigInt64Array; dims: number[] };
@@ -16,10 +16,11 @@ export interface GraphSession {
 
 /** Loads a graph built in code (no file), e.g. the label scoring of actions.ts: float32 outputs only. */
 export async function loadGraph(bytes: Uint8Array, threads: number): Promise<GraphSession> {
+  const ort = onnxRuntime();
   const session = await ort.InferenceSession.create(bytes, { intraOpNumThreads: threads, interOpNumThreads: 1, graphOptimizationLevel: 'all' });
   return {
     async run(feeds) {
-      const tensors: Record<string, ort.Tensor> = {};
+      const tensors: Record<string, Ort.Tensor> = {};
       for (const [name, t] of Object.entries(feeds)) tensors[name] = t.type === 'float32' ? new ort.Tensor('float32', t.data, t.dims) : new ort.Tensor('int64', t.data, t.dims);
       const result = await session.run(tensors);
       return Object.fromEntries(Object.entries(result).map(([name, t]) => [name, t.data as Float32Array]));
@@ -45,7 +46,8 @@ export async function loadPoolerSession(file: string, opts: { threads: number; h
       cause: { file, setting: 'VIDSEARCH_POOLER' },
     });
   }
-  let session: ort.InferenceSession;
+  const ort = onnxRuntime();
+  let session: Ort.InferenceSession;
   try {
     session = await ort.InferenceSession.create(file, { intraOpNumThreads: opts.threads, interOpNumThreads: 1, graphOptimizationLevel: 'all' });
   } catch (err) {

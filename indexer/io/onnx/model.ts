@@ -3,13 +3,13 @@
 // thread) are session.ts's; the pooler and graphs built in code are graphs.ts's.
 import fs from 'node:fs';
 import path from 'node:path';
-import * as ort from 'onnxruntime-node';
 import type { Config, ModelVariant } from '../../services/config';
 import { ModelError, errorMessage } from '../../core/errors';
 import { normalizeFrames, type ImageSpec } from '../../core/preprocess';
 import { TextTokenizer } from './tokenizer';
+import { preparedBpeTable } from './bpe-table';
 import type { ModelIdentity } from '../../core/types';
-import { PULL_HINT, createSession, fileHash, lazySession } from './session';
+import { PULL_HINT, createSession, fileHash, lazySession, type Feed } from './session';
 import type { RawFrame } from '../../core/types';
 import { l2normalize } from '../../core/vectors';
 import { verifyModelFiles } from '../../../models/pull';
@@ -95,6 +95,11 @@ export interface LoadModelOptions extends Pick<Config, 'model' | 'modelsDir' | '
    * 0.21 → 0.08 s and 238 → 86 MB, encode 31 → 74 ms; npm run bench -- --only=cli).
    */
   oneQuery?: boolean;
+  /**
+   * Where to keep CLIP tokenizers' prepared tables (bpe-table.ts), usually in the data directory;
+   * without it the tokenizer is built from tokenizer.json by the library.
+   */
+  tokenizerCache?: string;
 }
 
 const MAP_MIN_BYTES = 16 * 1024 * 1024;
@@ -131,6 +136,8 @@ export async function loadModel(opts: LoadModelOptions): Promise<ClipModel> {
   const vision = lazySession(() => createSession(path.join(dir, files.vision), opts.threads, ['pixel_values'], [], 'image_embeds', 'worker'));
   const hashes: Record<string, string> = {};
   for (const f of [files.vision, files.text]) hashes[f] = await fileHash(path.join(dir, f), opts.hashCacheFile);
+  const tokenizerFile = path.join(dir, 'tokenizer.json');
+  const tokenizerSha = opts.tokenizerCache ? await fileHash(tokenizerFile, opts.hashCacheFile) : undefined;
   const text = lazySession(async () => {
     const file = path.join(dir, files.text);
     const open = (f: string) => createSession(f, opts.threads, ['input_ids'], ['attention_mask'], 'text_embeds', opts.oneQuery ? 'worker' : 'here', !opts.oneQuery);
@@ -184,7 +191,13 @@ export async function loadModel(opts: LoadModelOptions): Promise<ClipModel> {
     const tokenizer = (): TextTokenizer => {
       if (built) return built;
       try {
-        return (built = new TextTokenizer(readJson(dir, 'tokenizer.json'), tokenizerConfig, contextLength));
+        const json = () => readJson(dir, 'tokenizer.json');
+        if (opts.tokenizerCache && tokenizerSha) {
+          const prepared = preparedBpeTable(tokenizerFile, tokenizerSha, tokenizerConfig, opts.tokenizerCache, json);
+          if ('table' in prepared) return (built = new TextTokenizer(json, tokenizerConfig, contextLength, prepared.table));
+          return (built = new TextTokenizer(prepared.json, tokenizerConfig, contextLength));
+        }
+        return (built = new TextTokenizer(json(), tokenizerConfig, contextLength));
       } catch (err) {
         if (err instanceof ModelError) throw err;
         throw new ModelError(`cannot read ${path.join(dir, 'tokenizer.json')}: ${errorMessage(err)}`, { cause: { dir } });
@@ -225,7 +238,7 @@ export async function loadModel(opts: LoadModelOptions): Promise<ClipModel> {
         for (let i = 0; i < frames.length; i += batchSize) {
           const chunk = frames.slice(i, i + batchSize);
           const t0 = performance.now();
-          const pixels = new ort.Tensor('float32', normalizeFrames(chunk, image), [chunk.length, 3, size, size]);
+          const pixels: Feed = { type: 'float32', data: normalizeFrames(chunk, image), dims: [chunk.length, 3, size, size] };
           const session = await vision.get();
           const t1 = performance.now();
           const result = await session.run({ pixel_values: pixels });
@@ -242,8 +255,8 @@ export async function loadModel(opts: LoadModelOptions): Promise<ClipModel> {
         const session = await text.get();
         const t = tokenizer().batch(texts);
         // Feed exactly what the graph declares: some exports take no attention_mask.
-        const feeds: Record<string, ort.Tensor> = { input_ids: new ort.Tensor('int64', t.ids, [t.batch, t.length]) };
-        if (session.inputNames.includes('attention_mask')) feeds.attention_mask = new ort.Tensor('int64', t.mask, [t.batch, t.length]);
+        const feeds: Record<string, Feed> = { input_ids: { type: 'int64', data: t.ids, dims: [t.batch, t.length] } };
+        if (session.inputNames.includes('attention_mask')) feeds.attention_mask = { type: 'int64', data: t.mask, dims: [t.batch, t.length] };
         const result = await session.run(feeds);
         timings.textMs += performance.now() - t0;
         timings.texts += t.batch;

@@ -6,9 +6,25 @@ import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
-import * as ort from 'onnxruntime-node';
+import type * as Ort from 'onnxruntime-node';
 import { ModelError, errorMessage } from '../../core/errors';
 import { PROJECT_ROOT } from '../files/paths';
+
+const requireFromRoot = createRequire(path.join(PROJECT_ROOT, 'package.json'));
+let runtime: typeof Ort | undefined;
+
+/**
+ * ONNX Runtime, loaded on first use rather than imported: a one-query CLI search runs its text
+ * encoder in a worker thread (which loads its own), and importing the binding in the main thread
+ * first cost ~30 ms before that worker could start (npm run bench -- --only=cli).
+ */
+export function onnxRuntime(): typeof Ort {
+  runtime ??= requireFromRoot('onnxruntime-node') as typeof Ort;
+  return runtime;
+}
+
+/** An input as a session is fed it: what an ONNX Runtime tensor is made from. */
+export type Feed = { type: 'float32'; data: Float32Array; dims: readonly number[] } | { type: 'int64'; data: BigInt64Array; dims: readonly number[] };
 
 export const PULL_HINT = 'run `vidsearch models pull` or set VIDSEARCH_MODEL to a model folder';
 
@@ -47,8 +63,28 @@ export async function fileHash(file: string, cacheFile: string | undefined): Pro
 export interface Session {
   readonly inputNames: readonly string[];
   readonly outputNames: readonly string[];
-  run(feeds: Record<string, ort.Tensor>): Promise<Record<string, { data: unknown; dims: readonly number[] }>>;
+  run(feeds: Record<string, Feed>): Promise<Record<string, { data: unknown; dims: readonly number[] }>>;
   release(): Promise<void>;
+}
+
+/** A session in this thread: feeds become ONNX Runtime tensors here. */
+class LocalSession implements Session {
+  constructor(private readonly session: Ort.InferenceSession) {}
+  get inputNames() {
+    return this.session.inputNames;
+  }
+  get outputNames() {
+    return this.session.outputNames;
+  }
+  run(feeds: Record<string, Feed>) {
+    const ort = onnxRuntime();
+    const tensors: Record<string, Ort.Tensor> = {};
+    for (const [name, f] of Object.entries(feeds)) tensors[name] = f.type === 'float32' ? new ort.Tensor('float32', f.data, f.dims) : new ort.Tensor('int64', f.data, f.dims);
+    return this.session.run(tensors);
+  }
+  release() {
+    return this.session.release();
+  }
 }
 
 // Runs in the worker: plain CommonJS, so it needs no TypeScript loader whatever started the process.
@@ -94,8 +130,7 @@ class WorkerSession implements Session {
   private failure: Error | undefined;
 
   private constructor() {
-    const require = createRequire(path.join(PROJECT_ROOT, 'package.json'));
-    this.worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { ort: require.resolve('onnxruntime-node') } });
+    this.worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { ort: requireFromRoot.resolve('onnxruntime-node') } });
     this.worker.unref();
     this.worker.on('message', (m: { id: number; ok: boolean; value?: unknown; message?: string }) => {
       const p = this.pending.get(m.id);
@@ -114,7 +149,7 @@ class WorkerSession implements Session {
     this.worker.on('exit', (code) => fail(new Error(`the inference worker exited (code ${code})`)));
   }
 
-  static async create(file: string, options: ort.InferenceSession.SessionOptions): Promise<WorkerSession> {
+  static async create(file: string, options: Ort.InferenceSession.SessionOptions): Promise<WorkerSession> {
     const s = new WorkerSession();
     try {
       const names = await s.call<{ inputNames: string[]; outputNames: string[] }>({ op: 'load', file, options });
@@ -137,7 +172,7 @@ class WorkerSession implements Session {
     });
   }
 
-  run(feeds: Record<string, ort.Tensor>): Promise<Record<string, { data: unknown; dims: readonly number[] }>> {
+  run(feeds: Record<string, Feed>): Promise<Record<string, { data: unknown; dims: readonly number[] }>> {
     const plain: Record<string, { type: string; data: unknown; dims: readonly number[] }> = {};
     const transfer: ArrayBuffer[] = [];
     for (const [name, t] of Object.entries(feeds)) {
@@ -175,8 +210,8 @@ export async function createSession(
     // spin-wait between operators burn CPU the decoder needs. Alone it makes no difference to speed
     // (bench/); on a busy 2-core machine it used less CPU for the same batches.
     if (where === 'worker') extra.intra_op = { allow_spinning: '0' };
-    const options: ort.InferenceSession.SessionOptions = { intraOpNumThreads: threads, interOpNumThreads: 1, graphOptimizationLevel: 'all', extra: { session: extra } };
-    session = where === 'worker' ? await WorkerSession.create(file, options) : await ort.InferenceSession.create(file, options);
+    const options: Ort.InferenceSession.SessionOptions = { intraOpNumThreads: threads, interOpNumThreads: 1, graphOptimizationLevel: 'all', extra: { session: extra } };
+    session = where === 'worker' ? await WorkerSession.create(file, options) : new LocalSession(await onnxRuntime().InferenceSession.create(file, options));
   } catch (err) {
     throw new ModelError(`cannot load ${file}: ${errorMessage(err)}; the file may be truncated or not an ONNX model: ${PULL_HINT}`, {
       cause: { file },

@@ -1,5 +1,9 @@
-// Text → token ids for the text encoder, through any tokenizer.json (@huggingface/tokenizers).
+// Text → token ids for the text encoder, through any tokenizer.json (@huggingface/tokenizers), or,
+// for CLIP's, through its prepared table (bpe-table.ts, core/clip-bpe.ts): the same ids without
+// building the library's maps, which was most of a one-query CLI search's start.
 import { Tokenizer } from '@huggingface/tokenizers';
+import { ClipBpe } from '../../core/clip-bpe';
+import type { BpeTable } from './bpe-table';
 
 export interface TokenBatch {
   ids: BigInt64Array;
@@ -11,20 +15,39 @@ export interface TokenBatch {
 export class TextTokenizer {
   readonly padId: number;
   readonly eosId: number | undefined;
-  private readonly tok: Tokenizer;
+  private lib: Tokenizer | undefined;
+  private readonly clip: ClipBpe | undefined;
 
-  constructor(tokenizerJson: object, tokenizerConfig: Record<string, unknown>, readonly contextLength: number) {
-    this.tok = new Tokenizer(tokenizerJson, tokenizerConfig);
+  /**
+   * `tokenizerJson` is the parsed tokenizer.json, or a function that reads it: with a `table`, the
+   * library is built only for a text the table leaves to it (one naming a special token).
+   */
+  constructor(
+    private readonly tokenizerJson: object | (() => object),
+    private readonly tokenizerConfig: Record<string, unknown>,
+    readonly contextLength: number,
+    table?: BpeTable,
+  ) {
+    this.clip = table ? new ClipBpe(table, table.specials) : undefined;
     const tokenName = (v: unknown) => (typeof v === 'string' ? v : (v as { content?: string } | undefined)?.content);
+    const id = (t: string) => (this.clip ? this.clip.tokenId(t) : this.library().token_to_id(t));
     const eos = tokenName(tokenizerConfig.eos_token);
-    this.eosId = eos === undefined ? undefined : this.tok.token_to_id(eos);
+    this.eosId = eos === undefined ? undefined : id(eos);
     const pad = tokenName(tokenizerConfig.pad_token);
-    this.padId = (pad === undefined ? undefined : this.tok.token_to_id(pad)) ?? this.eosId ?? 0;
+    this.padId = (pad === undefined ? undefined : id(pad)) ?? this.eosId ?? 0;
+  }
+
+  private library(): Tokenizer {
+    if (!this.lib) {
+      const json = typeof this.tokenizerJson === 'function' ? this.tokenizerJson() : this.tokenizerJson;
+      this.lib = new Tokenizer(json, this.tokenizerConfig);
+    }
+    return this.lib;
   }
 
   /** Token ids with the special tokens, truncated to the context length keeping the end token. */
   encode(text: string): number[] {
-    const ids = this.tok.encode(text).ids;
+    const ids = this.clip?.encode(text) ?? this.library().encode(text).ids;
     if (ids.length <= this.contextLength) return ids;
     const cut = ids.slice(0, this.contextLength);
     // CLIP pools at the end-of-text token: a truncated prompt must still end with it.

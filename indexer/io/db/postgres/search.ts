@@ -3,7 +3,7 @@
 // per index), queried by negative inner product with ef_search set per transaction. Without
 // pgvector (a server that lacks the extension): an exact scan of the bytea vectors in this process,
 // kept in memory until the generation moves; fine for small libraries, said by stats and doctor.
-import { efFor } from '../../../core/ef';
+import { HNSW_EF_CONSTRUCTION, HNSW_M, searchEf } from '../../../core/hnsw';
 import { nearestRows, vectorFrom } from '../../../core/vectors';
 import type { SegmentHit, VectorSearch } from '../../../core/storage';
 import type { PgConnection } from './connection';
@@ -16,6 +16,9 @@ export const hnswIndexName = (dim: number) => `Segment_embedding_${dim}_hnsw`;
 
 // Any constant of our own: the key of the advisory lock under which one process makes the index.
 const INDEX_LOCK = 0x76696474; // "vidt"
+
+/** pgvector refuses a larger hnsw.ef_search (past it, iterative scans carry on: see hnsw()) */
+const MAX_EF_SEARCH = 1000;
 
 /** How long the segment count ef follows is trusted: ef needs its size roughly, not each insert. */
 const SIZE_TTL_MS = 60_000;
@@ -46,8 +49,7 @@ export class PgVectorSearch implements VectorSearch {
       for (const r of (await tx.query<{ indexname: string }>(`SELECT indexname FROM pg_indexes WHERE tablename = 'Segment' AND indexname LIKE 'Segment\\_embedding\\_%\\_hnsw' AND indexname <> $1`, [name])).rows) {
         await tx.query(`DROP INDEX IF EXISTS "${r.indexname}"`);
       }
-      // pgvector's build defaults (m 16, ef_construction 64).
-      await tx.query(`CREATE INDEX IF NOT EXISTS "${name}" ON "Segment" USING hnsw (("embedding"::vector(${dim})) vector_ip_ops)`);
+      await tx.query(`CREATE INDEX IF NOT EXISTS "${name}" ON "Segment" USING hnsw (("embedding"::vector(${dim})) vector_ip_ops) WITH (m = ${HNSW_M}, ef_construction = ${HNSW_EF_CONSTRUCTION})`);
     }));
   }
 
@@ -70,7 +72,7 @@ export class PgVectorSearch implements VectorSearch {
 
   private async hnsw(vector: Float32Array, k: number): Promise<SegmentHit[]> {
     const dim = vector.length;
-    const ef = efFor(await this.segmentCount(), k);
+    const ef = Math.min(MAX_EF_SEARCH, searchEf(await this.segmentCount(), k));
     this.iterative ??= await this.c
       .query<{ v: string }>(`SELECT extversion AS v FROM pg_extension WHERE extname = 'vector'`)
       .then((r) => { const [a, b] = (r.rows[0]?.v ?? '0.0').split('.').map(Number); return a! > 0 || b! >= 8; });

@@ -3,21 +3,27 @@
 // of a search (readById, prepared). Shared by every repository of one storage; closed with it.
 // Also the small transaction helpers more than one repository uses.
 import type { Statement } from 'better-sqlite3';
-import { openDb, openReader, rawConnection, type Db } from '../db';
+import { migrate, openReader, prismaClient, rawConnection, type Db } from '../db';
+import { sqlitePath } from '../../../services/config';
 
 export type Tx = Parameters<Parameters<Db['$transaction']>[0]>[0];
 
 export class SqliteConnection {
   private reader: ReturnType<typeof openReader> | undefined;
   private readonly statements = new Map<string, Statement>();
+  private client: Db | undefined;
 
-  private constructor(
-    readonly db: Db,
-    private readonly databaseUrl: string,
-  ) {}
+  private constructor(private readonly databaseUrl: string) {}
 
+  /** Migrates the database file; the Prisma client is made on first use (a search never needs it). */
   static async open(databaseUrl: string): Promise<SqliteConnection> {
-    return new SqliteConnection(await openDb(databaseUrl), databaseUrl);
+    migrate(sqlitePath(databaseUrl));
+    return new SqliteConnection(databaseUrl);
+  }
+
+  get db(): Db {
+    this.client ??= prismaClient(sqlitePath(this.databaseUrl));
+    return this.client;
   }
 
   /** the better-sqlite3 connection under Prisma (db.ts rawConnection): for bulk work inside a transaction */
@@ -55,7 +61,7 @@ export class SqliteConnection {
 
   async close(): Promise<void> {
     try {
-      await this.db.$disconnect();
+      await this.client?.$disconnect();
     } finally {
       this.reader?.close();
       this.reader = undefined;
