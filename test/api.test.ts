@@ -11,8 +11,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Config } from '../indexer/services/config';
 import { openEngine } from '../indexer/services/engine';
 import { resolveTools } from '../indexer/io/ffmpeg/media';
-import { indexFile, indexTargets } from '../indexer/services/pipeline';
-import { recordLibraryRoots } from '../indexer/services/library';
+import { indexTargets } from '../indexer/services/pipeline';
 import { MAX_QUERY_CHARS } from '../indexer/services/search';
 import { TEST_COLORS } from '../indexer/testkit/build';
 import { GET as health } from '../app/api/health/route';
@@ -26,11 +25,10 @@ import { pruneThumbnails } from '../app/lib/thumbnails';
 import { makeColorVideo, makeTextFile, type RGB } from './fixtures/videos';
 import { REPO_ROOT, tempDir, testConfig, resetAppEngine } from './helpers';
 import { forgetProcessConfig } from '../indexer/services/config';
-import { fileBackend, queueRuns } from './backends';
+import { fileBackend } from './backends';
+import { startPglite } from './postgres';
 
 const backend = fileBackend();
-/** the suites that index through `vidsearch index` (the job queue) */
-const needsQueue = { skip: !queueRuns(backend) && 'needs the job queue on PostgreSQL (branch d-pg-queue)' };
 
 type Handler = (req: Request, ctx: { params: Promise<{ id: string }> }) => Promise<Response>;
 
@@ -69,8 +67,8 @@ function cliEnv(): NodeJS.ProcessEnv {
 }
 
 /** `vidsearch …` in a child, without blocking this process (which may be serving its database). */
-async function runCli(args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, [path.join(REPO_ROOT, 'bin', 'vidsearch.js'), ...args], { env: cliEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+async function runCli(args: string[], env: NodeJS.ProcessEnv = cliEnv()): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, [path.join(REPO_ROOT, 'bin', 'vidsearch.js'), ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (d: Buffer) => (stdout += d));
@@ -98,17 +96,8 @@ before(async () => {
   cfg = await testConfig({ home: fresh.home, databaseUrl: fresh.databaseUrl });
   const engine = await openEngine(cfg, { writer: true });
   try {
-    if (queueRuns(backend)) {
-      const report = await indexTargets(engine, [lib]);
-      assert.equal(report.indexed.length, 5);
-    } else {
-      // The same library file by file, without the queue (test/backends.ts queueRuns), its folder
-      // recorded as a root as an index run records it.
-      await recordLibraryRoots(engine.store, [lib]);
-      const results = [];
-      for (const f of Object.values(files).sort()) results.push(await indexFile(engine, f));
-      assert.equal(results.filter((r) => r.status === 'indexed').length, 5);
-    }
+    const report = await indexTargets(engine, [lib]);
+    assert.equal(report.indexed.length, 5);
     for (const v of await engine.store.videos()) ids[path.basename(v.path, '.mp4')] = v.id;
   } finally {
     await engine.close();
@@ -397,7 +386,7 @@ describe('GET /api/videos/:id/thumbnail', () => {
 });
 
 // The health report includes the job queue and the libraries.
-describe('GET /api/health', needsQueue, () => {
+describe('GET /api/health', () => {
   test('ok: videos, model and index', async () => {
     const { status, body } = await getJson(health, '/api/health');
     assert.equal(status, 200);
@@ -436,18 +425,21 @@ describe('GET /api/health', needsQueue, () => {
   });
 });
 
-describe('a server started before anything was indexed', needsQueue, () => {
+describe('a server started before anything was indexed', () => {
   test('answers with an empty library, then finds what `vidsearch index` adds, without a restart', async () => {
-    const home = process.env.VIDSEARCH_HOME;
+    const saved = { home: process.env.VIDSEARCH_HOME, url: process.env.DATABASE_URL };
     await resetAppEngine();
     process.env.VIDSEARCH_HOME = tempDir('vidsearch-home-');
+    // On PostgreSQL an empty library is another server: PGlite serves one database, this file's.
+    const empty = backend.name === 'postgres' ? await startPglite() : undefined;
+    if (empty) process.env.DATABASE_URL = empty.url;
     try {
       assert.deepEqual((await getJson(health, '/api/health')).body.index, { vectors: 0, inStep: false, bytes: 0 });
       assert.deepEqual((await getJson(search, '/api/search?q=red')).body.results, []);
       assert.equal((await getJson(videos, '/api/videos')).body.total, 0);
       const fresh = tempDir('vidsearch-lib-');
       await makeColorVideo(path.join(fresh, 'red.mp4'), [{ color: rgb('red'), seconds: 2 }]);
-      const cli = spawnSync(process.execPath, [path.join(REPO_ROOT, 'bin', 'vidsearch.js'), 'index', fresh], { env: { ...cliEnv(), VIDSEARCH_HOME: process.env.VIDSEARCH_HOME }, encoding: 'utf8' });
+      const cli = await runCli(['index', fresh], { ...cliEnv(), VIDSEARCH_HOME: process.env.VIDSEARCH_HOME, ...(empty ? { DATABASE_URL: empty.url } : {}) });
       assert.equal(cli.status, 0, cli.stderr);
       assert.equal((await getJson(search, '/api/search?q=red')).body.results[0].path, path.join(fresh, 'red.mp4'));
       const h = (await getJson(health, '/api/health')).body;
@@ -455,12 +447,15 @@ describe('a server started before anything was indexed', needsQueue, () => {
       assert.deepEqual([h.index.vectors, h.index.inStep], [1, true]);
     } finally {
       await resetAppEngine();
-      process.env.VIDSEARCH_HOME = home;
+      await empty?.stop();
+      process.env.VIDSEARCH_HOME = saved.home;
+      if (saved.url === undefined) delete process.env.DATABASE_URL;
+      else process.env.DATABASE_URL = saved.url;
     }
   });
 });
 
-describe('reading while `vidsearch index` writes', needsQueue, () => {
+describe('reading while `vidsearch index` writes', () => {
   test('searches never fail, and the new videos show up without a restart', async () => {
     const more = tempDir('vidsearch-lib-');
     const colors = ['magenta', 'orange', 'purple', 'white', 'yellow', 'black'];

@@ -8,7 +8,6 @@ import { after } from 'node:test';
 import pg from 'pg';
 import { startPglite, type TestPostgres } from './postgres';
 import { tempDir, withDatabaseFile } from './helpers';
-import { openWork } from '../indexer/services/libraries';
 
 export interface StoreCfg {
   home: string;
@@ -83,23 +82,6 @@ export const pgliteBackend: TestBackend = {
 /** Both stores; VIDSEARCH_TEST_STORES=sqlite (or postgres) runs one of them. */
 export const BACKENDS: TestBackend[] = [sqliteBackend, pgliteBackend].filter((b) => !process.env.VIDSEARCH_TEST_STORES || process.env.VIDSEARCH_TEST_STORES.split(',').includes(b.name));
 
-/**
- * Whether indexTargets runs on this backend: it goes through the job queue (services/libraries.ts
- * openWork), whose PostgreSQL side comes from another branch (d-pg-queue). Until it is merged,
- * openWork refuses a postgresql:// URL as SQLite-only, and the suites that index through the queue
- * skip PostgreSQL; after it, they run there with no change here.
- */
-export function queueRuns(b: TestBackend): boolean {
-  if (b.name === 'sqlite') return true;
-  try {
-    const work = openWork({ databaseUrl: 'postgresql://nobody@127.0.0.1:1/none' }) as unknown;
-    // Whatever it opened (nothing connects to port 1), closed again.
-    void Promise.resolve(work).then((w) => (w as { close?: () => unknown } | undefined)?.close?.(), () => {});
-    return true;
-  } catch (err) {
-    return !/needs the SQLite store/.test(String((err as Error)?.message));
-  }
-}
 
 /**
  * The one store of a file whose tests share one library (test/api.test.ts): the first of BACKENDS,

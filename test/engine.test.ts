@@ -13,7 +13,7 @@ import { Store } from '../indexer/io/db/store';
 import { TEST_COLORS } from '../indexer/testkit/build';
 import { makeAudioOnly, makeColorVideo, makeEmpty, makeRandomBytes, makeTextFile, makeTruncated, type RGB } from './fixtures/videos';
 import { tempDir, testConfig, withDatabaseFile } from './helpers';
-import { BACKENDS, queueRuns, type TestBackend } from './backends';
+import { BACKENDS, type TestBackend } from './backends';
 
 const COLOR_NAMES = ['red', 'green', 'blue', 'yellow', 'magenta'] as const;
 const rgb = (name: string) => TEST_COLORS[name] as RGB;
@@ -46,7 +46,7 @@ async function countRows(b: TestBackend, cfg: Config) {
 }
 
 for (const b of BACKENDS) {
-  describe(`${b.name}: one video per colour`, { skip: !queueRuns(b) && 'needs the job queue on PostgreSQL (branch d-pg-queue)' }, () => {
+  describe(`${b.name}: one video per colour`, () => {
     let cfg: Config;
     let lib: string;
     before(async () => {
@@ -99,7 +99,7 @@ for (const b of BACKENDS) {
     });
   });
 
-  describe(`${b.name}: moments inside a video`, { skip: !queueRuns(b) && 'needs the job queue on PostgreSQL (branch d-pg-queue)' }, () => {
+  describe(`${b.name}: moments inside a video`, () => {
     test('blue→red→green: "red" finds the red interval; segments and times are right', async () => {
       const lib = tempDir('vidsearch-lib-');
       const file = path.join(lib, 'brg.mp4');
@@ -145,7 +145,7 @@ for (const b of BACKENDS) {
     });
   });
 
-  describe(`${b.name}: bad files beside good ones`, { skip: !queueRuns(b) && 'needs the job queue on PostgreSQL (branch d-pg-queue)' }, () => {
+  describe(`${b.name}: bad files beside good ones`, () => {
     test('good videos are searchable, each bad file is failed with a readable error, no partial rows', async () => {
       const lib = tempDir('vidsearch-lib-');
       await makeColorVideo(path.join(lib, 'good-red.mp4'), [{ color: rgb('red'), seconds: 2 }]);

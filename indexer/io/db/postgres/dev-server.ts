@@ -6,6 +6,7 @@
 import fs from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { StoreError, errorMessage } from '../../../core/errors';
+import { BatchingQueue } from './dev-queue';
 
 export interface DevPostgres {
   url: string;
@@ -30,6 +31,9 @@ export async function startDevPostgres(opts: { port?: number; host?: string; dir
     throw new StoreError(`cannot open the PGlite data in ${opts.dir ?? '(memory)'}: ${errorMessage(err)}`, { cause: { dir: opts.dir } });
   }
   const server = new PGLiteSocketServer({ db, host, port: opts.port ?? 5432, maxConnections: 16 });
+  // Each connection's extended-protocol batch runs whole (dev-queue.ts); handlers take the
+  // server's queue when they are made, so replacing it before start() reaches every connection.
+  (server as unknown as { queryQueue: BatchingQueue }).queryQueue = new BatchingQueue(db as unknown as ConstructorParameters<typeof BatchingQueue>[0]);
   try {
     await server.start();
   } catch (err) {

@@ -1,0 +1,5 @@
+// The API suite (test/api.test.ts) once more, on the PostgreSQL store (PGlite with pgvector): the
+// same tests, not a copy. That file shares one library across its suites, so it runs one store per
+// process; this entry picks PostgreSQL before loading it.
+process.env.VIDSEARCH_TEST_STORES = 'postgres';
+await import('./api.test');
