@@ -100,3 +100,11 @@ export function queueRuns(b: TestBackend): boolean {
     return !/needs the SQLite store/.test(String((err as Error)?.message));
   }
 }
+
+/**
+ * The one store of a file whose tests share one library (test/api.test.ts): the first of BACKENDS,
+ * so SQLite unless `VIDSEARCH_TEST_STORES=postgres` asks for PostgreSQL for that run.
+ */
+export function fileBackend(): TestBackend {
+  return BACKENDS[0] ?? sqliteBackend;
+}

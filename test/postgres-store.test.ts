@@ -78,6 +78,9 @@ describe('PostgreSQL with pgvector (PGlite)', () => {
       const v = `vector(${TEST_DIM})`;
       const plan = (await c.query(`EXPLAIN SELECT "id" FROM "Segment" ORDER BY "embedding"::${v} <#> $1::${v} LIMIT 5`, [`[${Array(TEST_DIM).fill(0.25).join(',')}]`])).rows.map((r) => r['QUERY PLAN']).join('\n');
       assert.match(plan, new RegExp(`Index Scan using "?${hnswIndexName(TEST_DIM)}`));
+      // The searches set ef_search for their own transaction only: on PGlite every connection
+      // shares one session, so a plain SET would show here.
+      assert.equal(Object.values((await c.query('SHOW hnsw.ef_search')).rows[0])[0], '40', 'pgvector\'s default, untouched');
     } finally {
       await c.query('RESET enable_seqscan'); // PGlite: one session for every connection
       await c.end();

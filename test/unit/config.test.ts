@@ -77,7 +77,7 @@ describe('resolveConfig', () => {
       ['VIDSEARCH_UPLOAD_MAX_SECONDS', 'NaN'],
       ['VIDSEARCH_UPLOAD_BUDGET_MB', 'abc'],
       ['VIDSEARCH_AUTO_PULL', '2'],
-      // postgresql:// is a store now (issue 15); other schemes are refused
+      // postgresql:// and postgres:// are the PostgreSQL store now; other schemes are still refused
       ['DATABASE_URL', 'mysql://x'],
     ];
     for (const [name, value] of bad) {
