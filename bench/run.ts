@@ -7,7 +7,7 @@
 //   --large   also HNSW at 1,000,000 vectors
 //   --pg-url=postgresql://…   the pgvector part on this server (a real Postgres with pgvector, an
 //             empty database), at 1,000,000 segments; without it, on PGlite at 100,000
-//   --only=encoder,index,memory,search,cli,reconcile,tagging,actions,rerank,pooler,decode   run some parts only
+//   --only=encoder,index,memory,search,cli,reconcile,tagging,actions,rerank,pooler,decode,queue,pgvector,workers   run some parts only
 //
 // The model is a real-cost stand-in for CLIP ViT-B/32 (bench/clip-b32.ts): the exact shapes,
 // seeded random weights. Videos, the model and the synthetic libraries are cached in data/bench.
@@ -39,6 +39,7 @@ import type { IndexChildOptions, IndexChildResult } from './index-child';
 import { queries } from './queries';
 import { queueBench } from './queue';
 import { pgvectorBench } from './pgvector';
+import { workersBench } from './workers';
 import { buildStore, DIM, exactTopK, SyntheticLibrary } from './synthetic';
 import { CpuWatch, log, mb, median, quantile, round, treeRss } from './util';
 import { bitrateMbps, describeVideo, ensureCodecClip, DECODE_CODECS, ensureVideo, type VideoSpec } from './video';
@@ -48,7 +49,7 @@ const flag = (name: string) => argv.includes(`--${name}`);
 const JSON_OUT = flag('json');
 const QUICK = flag('quick');
 const LARGE = flag('large');
-const PARTS = ['encoder', 'index', 'memory', 'search', 'cli', 'reconcile', 'tagging', 'actions', 'rerank', 'pooler', 'decode', 'queue', 'pgvector'];
+const PARTS = ['encoder', 'index', 'memory', 'search', 'cli', 'reconcile', 'tagging', 'actions', 'rerank', 'pooler', 'decode', 'queue', 'pgvector', 'workers'];
 const USAGE = `Usage: npm run bench -- [--json] [--quick] [--large] [--pg-url=postgresql://…] [--only=${PARTS.join(',')}]`;
 const PG_URL = argv.find((a) => a.startsWith('--pg-url='))?.slice('--pg-url='.length);
 const ONLY = new Set((argv.find((a) => a.startsWith('--only='))?.slice('--only='.length) ?? PARTS.join(',')).split(','));
@@ -840,7 +841,7 @@ async function main(): Promise<void> {
   };
   log(`machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGb} GB; ${QUICK ? 'quick run' : 'full run'}`);
   // Decoding alone needs no model.
-  if ([...ONLY].some((part) => part !== 'decode' && part !== 'pgvector')) await phase('model', () => ensureBenchModel(MODEL_DIR, { log }));
+  if ([...ONLY].some((part) => part !== 'decode' && part !== 'pgvector' && part !== 'workers')) await phase('model', () => ensureBenchModel(MODEL_DIR, { log }));
   const typicalTokens = 12;
   const flops = {
     imageGflops: round(visionFlops() / 1e9, 2),
@@ -867,6 +868,7 @@ async function main(): Promise<void> {
   const pgvector = ONLY.has('pgvector')
     ? await phase('pgvector', () => pgvectorBench({ segments: PG_URL ? HNSW_LARGE : QUICK ? 10_000 : 100_000, pgUrl: PG_URL, benchDir: BENCH_DIR, log }))
     : undefined;
+  const workers = ONLY.has('workers') ? await phase('workers', async () => (await ensureBenchModel(LITE_MODEL_DIR, { kind: 'lite', log }), workersBench({ quick: QUICK, modelDir: LITE_MODEL_DIR, videoDir: path.join(BENCH_DIR, 'videos'), log }))) : undefined;
 
   // Headline numbers: the engine's defaults (fp32, batch 16, all cores) on the harder video.
   const encBest = encoder ? bestEncoder(encoder.rows, 'fp32') : undefined;
@@ -889,6 +891,7 @@ async function main(): Promise<void> {
     machine,
     queue,
     pgvector,
+    workers: workers ? { ...workers, backgroundPct: phases.workers?.backgroundPct ?? null } : null,
     model: { name: 'CLIP ViT-B/32 shapes, random weights', ...flops },
     encoder_images_per_s: encBest?.imagesPerS ?? null,
     encoder_best: encBest ? { threads: encBest.threads, batch: encBest.batch } : null,
@@ -992,6 +995,19 @@ async function main(): Promise<void> {
     const pg = queue.postgres;
     lines.push('error' in pg ? `    PostgreSQL queue: not measured (${pg.error})` : `    PostgreSQL queue (${pg.server}): claim + finish p50 ${pg.claimFinishP50Ms} ms, p99 ${pg.claimFinishP99Ms} ms; enqueue ${pg.enqueuePerJobMs} ms a job`);
     for (const t of queue.throughput) lines.push(`    indexing ${t.files} copies of ${t.video} at 1 fps (512-d cheap model), ${t.runs} back-to-back pairs taking turns first: direct ${t.directFilesPerS} files/s (${t.directFramesPerS} frames/s), through the queue ${t.queueFilesPerS} files/s (${t.queueFramesPerS} frames/s); queue time / direct time ${t.queueOverDirect} (best run over best run ${t.queueOverDirectBest}), CPU time ${t.queueOverDirectCpu} (medians of the pairs; target at most 1.05); time inside the queue's own code: ${t.queueCodePct} % of a queue run`);
+  }
+  if (workers) {
+    lines.push(
+      table(
+        `\n13. indexing ${workers.files} copies of ${workers.video} at 1 fps (512-d cheap model) with N \`vidsearch worker\` processes on one database, 1 thread each, ${workers.cores} cores; medians of ${workers.runs} run${workers.runs > 1 ? 's' : ''} per row`,
+        ['store', 'workers', 'wall s', 'files/s', 'speed-up', 'worker CPU s', 'files/CPU s', 'vs 1 worker', 'server CPU s', 'vs 1 incl. server'],
+        workers.rows.map((r) => [r.store, r.workers, r.wallS, r.filesPerS, r.speedup, r.cpuS, r.filesPerCpuS, r.cpuRateVsOne, r.dbCpuS, r.cpuRateWithDbVsOne]),
+      ),
+    );
+    lines.push('  vs 1 worker: files per CPU-second of the workers (their process trees, ffmpeg included) over one worker\'s on the same store; 1.0 = the queue and the');
+    lines.push(`  database cost nothing extra as workers are added (target ≥ 0.95). speed-up: one worker's wall time over N's (at most ${workers.cores} on ${workers.cores} cores). PostgreSQL: ${workers.server ?? 'not run'}; its server's CPU is counted apart.`);
+    lines.push(`  background load from other processes during the part: ${phases.workers?.backgroundPct ?? '?'}% of the machine`);
+    for (const e of workers.errors) lines.push(`  not measured: ${e}`);
   }
   if (reconcile) lines.push(`\n5. reconciling a folder of ${reconcile.files.toLocaleString('en')} unchanged, already indexed files (what \`index <dir>\` and the watch daemon do first): p50 ${reconcile.p50Ms} ms of ${reconcile.runs.length} runs (${reconcile.runs.join(', ')} ms), no decoding`);
   if (tagging) lines.push(`\n6. action tagging: a video's pooled vectors against Kinetics-400 (${tagging.labels} labels x ${tagging.templates} templates, ${DIM}-d), one ONNX product, ${tagging.threads} threads: ${tagging.runs.map((r) => `${r.vectors} vector${r.vectors > 1 ? 's' : ''} ${r.p50Ms} ms`).join(', ')} (p50; 61 = a 10-minute video, 721 = 2 hours)`);

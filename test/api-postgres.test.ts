@@ -3,3 +3,5 @@
 // process; this entry picks PostgreSQL before loading it.
 process.env.VIDSEARCH_TEST_STORES = 'postgres';
 await import('./api.test');
+
+export {}; // a module to tsc too (top-level await); Node already treats it as one ("type": "module")
