@@ -43,14 +43,14 @@ export function getEngine(): Promise<OpenEngine> {
  * when it is already open (one store fewer), a store-only handle otherwise.
  */
 export async function getLibrary(): Promise<OpenLibrary> {
-  const engine = await g.__vidsearchEngine?.catch(() => undefined);
-  if (engine) return engine;
-  g.__vidsearchLibrary ??= openLibrary(appConfig()).catch((err) => {
-    g.__vidsearchLibrary = undefined;
-    throw err;
-  });
-  const library = await g.__vidsearchLibrary;
-  // Follows what `vidsearch index` published since the last look (a first identity included).
+  const library =
+    (await g.__vidsearchEngine?.catch(() => undefined)) ??
+    (await (g.__vidsearchLibrary ??= openLibrary(appConfig()).catch((err) => {
+      g.__vidsearchLibrary = undefined;
+      throw err;
+    })));
+  // Follows what other processes wrote since the last look (a first identity included), the open
+  // engine's store too: the Library page's "index N segment vectors" was that of its last search.
   await library.store.refresh();
   return library;
 }
