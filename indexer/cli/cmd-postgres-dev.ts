@@ -2,7 +2,7 @@
 // for trying the PostgreSQL store and for tests, without installing a server. Not for production.
 import path from 'node:path';
 import { intFlag } from './options';
-import { err, out, parseCommand, type Command } from './command';
+import { err, out, parseCommand, stopSignal, type Command } from './command';
 import { startDevPostgres } from '../io/db/postgres/dev-server';
 
 export const postgresDev: Command = {
@@ -26,15 +26,7 @@ time, on one core. Production is a PostgreSQL 15+ server with pgvector. Runs unt
     const { values } = parsed;
     const port = intFlag('port', values.port, 0) ?? 5432;
     const dir = values.dir === undefined ? undefined : path.resolve(String(values.dir));
-    const stopped = new Promise<void>((resolve) => {
-      const stop = () => {
-        process.off('SIGINT', stop);
-        process.off('SIGTERM', stop);
-        resolve();
-      };
-      process.on('SIGINT', stop);
-      process.on('SIGTERM', stop);
-    });
+    const stopped = stopSignal();
     const server = await startDevPostgres({ port, dir });
     try {
       out(`DATABASE_URL=${server.url}`);

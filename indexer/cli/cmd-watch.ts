@@ -4,7 +4,7 @@ import { openEngine } from '../services/engine';
 import { UsageError } from '../core/errors';
 import { WatchDaemon, lineLogger } from '../services/daemon';
 import { CONFIG_GROUP, INDEXING, configFrom, intFlag } from './options';
-import { parseCommand, type Command } from './command';
+import { parseCommand, stopSignal, type Command } from './command';
 
 export const watch: Command = {
   name: 'watch',
@@ -38,15 +38,7 @@ Logs one line per event (JSON when stderr is not a terminal).`,
     }
     const engine = await openEngine(configFrom(values), { writer: true });
     const daemon = new WatchDaemon(engine, { dirs: positionals, poll: !!values.poll, stabilityMs, concurrency, log: lineLogger(process.stderr) });
-    const stopped = new Promise<void>((resolve) => {
-      const stop = () => {
-        process.off('SIGINT', stop);
-        process.off('SIGTERM', stop);
-        resolve();
-      };
-      process.on('SIGINT', stop);
-      process.on('SIGTERM', stop);
-    });
+    const stopped = stopSignal();
     try {
       await daemon.start();
       await stopped;

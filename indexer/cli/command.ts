@@ -26,6 +26,19 @@ export interface Command {
 export const out = (s: string) => process.stdout.write(s + '\n');
 export const err = (s: string) => process.stderr.write(s + '\n');
 
+/** Resolves at the first SIGINT or SIGTERM, which it then stops handling: a second one is Node's default exit. */
+export function stopSignal(): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const stop = () => {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      resolve();
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
+}
+
 export function helpText(c: Command): string {
   const options = c.options.map(tableHelp).filter(Boolean).join('\n');
   return [c.usage, c.about, options && `Options:\n${options}`, ...(c.groups ?? []).map(groupHelp), c.footer].filter(Boolean).join('\n\n');

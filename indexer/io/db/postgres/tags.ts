@@ -3,6 +3,7 @@
 import type { TagRecord, TagRepository, VideoTags } from '../../../core/storage';
 import type { PgConnection } from './connection';
 import { insertTags } from './videos';
+import { groupTags } from '../rows';
 
 export class PgTags implements TagRepository {
   constructor(private readonly c: PgConnection) {}
@@ -15,22 +16,14 @@ export class PgTags implements TagRepository {
   }
 
   async of(videoIds: number[], labelSet: string): Promise<Map<number, Map<number, TagRecord[]>>> {
-    const out = new Map<number, Map<number, TagRecord[]>>();
-    if (!videoIds.length) return out;
+    if (!videoIds.length) return new Map();
     const rows = (
       await this.c.query<{ videoId: number; segmentIdx: number; label: string; score: number }>(
         'SELECT "videoId", "segmentIdx", "label", "score" FROM "Tag" WHERE "labelSet" = $1 AND "videoId" = ANY($2::int[]) ORDER BY "videoId", "segmentIdx", "rank"',
         [labelSet, videoIds],
       )
     ).rows;
-    for (const r of rows) {
-      const perVideo = out.get(r.videoId) ?? new Map<number, TagRecord[]>();
-      const list = perVideo.get(r.segmentIdx) ?? [];
-      list.push({ label: r.label, score: r.score });
-      perVideo.set(r.segmentIdx, list);
-      out.set(r.videoId, perVideo);
-    }
-    return out;
+    return groupTags(rows);
   }
 
   async tagged(labelSet: string, label: string, minScore: number): Promise<Array<{ videoId: number; segmentIdx: number; score: number }>> {

@@ -2,6 +2,7 @@
 // the Prisma-free reader connection for search results, written and grouped through Prisma.
 import type { TagRecord, TagRepository, VideoTags } from '../../../core/storage';
 import { tagRows, type SqliteConnection } from './connection';
+import { groupTags } from '../rows';
 
 export class SqliteTags implements TagRepository {
   constructor(private readonly c: SqliteConnection) {}
@@ -19,15 +20,7 @@ export class SqliteTags implements TagRepository {
         [labelSet],
       )
       .map(([videoId, segmentIdx, label, score]) => ({ videoId, segmentIdx, label, score }) as { videoId: number; segmentIdx: number; label: string; score: number });
-    const out = new Map<number, Map<number, TagRecord[]>>();
-    for (const r of rows) {
-      const perVideo = out.get(r.videoId) ?? new Map<number, TagRecord[]>();
-      const list = perVideo.get(r.segmentIdx) ?? [];
-      list.push({ label: r.label, score: r.score });
-      perVideo.set(r.segmentIdx, list);
-      out.set(r.videoId, perVideo);
-    }
-    return out;
+    return groupTags(rows);
   }
 
   async tagged(labelSet: string, label: string, minScore: number): Promise<Array<{ videoId: number; segmentIdx: number; score: number }>> {
