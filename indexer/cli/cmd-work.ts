@@ -109,6 +109,9 @@ async function cmdLibrary(args: string[]): Promise<number> {
   }
 }
 
+/** how long after a stop signal its duplicates (terminal and npm start, milliseconds apart) are waited for */
+const DUPLICATE_SIGNAL_MS = 300;
+
 async function cmdWorker(args: string[]): Promise<number> {
   const parsed = parseCommand(worker, args);
   if (!parsed) return 0;
@@ -133,6 +136,13 @@ async function cmdWorker(args: string[]): Promise<number> {
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  // A stop that finished within milliseconds (a job handed back at once) must not exit before the
+  // duplicate arrives: once Node is tearing down, the signal's default ends the process after all,
+  // with the signal instead of 0 (seen in CI when the duplicate came 30 ms after the first).
+  const absorbDuplicate = async () => {
+    const left = firstSignal ? firstSignal + DUPLICATE_SIGNAL_MS - Date.now() : 0;
+    if (left > 0) await new Promise((r) => setTimeout(r, left));
+  };
   // On a first run the server is still downloading the model: wait for it rather than exit.
   let engine: Awaited<ReturnType<typeof openEngine>> | undefined;
   for (let said = false; !engine; ) {
@@ -146,7 +156,7 @@ async function cmdWorker(args: string[]): Promise<number> {
         const t = setTimeout(resolve, 5000);
         stop.signal.addEventListener('abort', () => (clearTimeout(t), resolve()), { once: true });
       });
-      if (stop.signal.aborted) return 0;
+      if (stop.signal.aborted) return (await absorbDuplicate(), 0);
     }
   }
   const work = await openWork(cfg);
@@ -172,5 +182,6 @@ async function cmdWorker(args: string[]): Promise<number> {
     await watch?.stop();
     await work.close();
     await engine.close();
+    await absorbDuplicate();
   }
 }
